@@ -1,0 +1,1 @@
+"""Built-in applications that the local platform runs (Qt-free)."""

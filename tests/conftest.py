@@ -1,0 +1,57 @@
+"""Shared fixtures: paths to ../shared, the real local platform on a loopback port."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("NAPARI_AIGNOSTICS_SHARED", REPO.parent / "shared"))
+TEST_DATA = SHARED / "test_data"
+SPEC_PATH = SHARED / "spec" / "aignostics-platform-api-openapi-1.8.0.json"
+
+
+@pytest.fixture(scope="session")
+def test_data() -> Path:
+    """``../shared/test_data``; tests that need it skip cleanly when it is absent."""
+    if not TEST_DATA.is_dir():
+        pytest.skip("shared test data not available")
+    return TEST_DATA
+
+
+@pytest.fixture(scope="session")
+def wsi_dir(test_data: Path) -> Path:
+    """The real slides."""
+    path = test_data / "wsi"
+    if not path.is_dir():
+        pytest.skip("shared slides not available")
+    return path
+
+
+@pytest.fixture(scope="session")
+def cmu_slide(wsi_dir: Path) -> Path:
+    """CMU-1-Small-Region.svs: a real single-level H&E Aperio slide, 2220 x 2967 px, 0.499 µm/px."""
+    return wsi_dir / "CMU-1-Small-Region.svs"
+
+
+@pytest.fixture(scope="session")
+def openapi_spec() -> dict[str, Any]:
+    """The published API contract."""
+    if not SPEC_PATH.is_file():
+        pytest.skip("published OpenAPI spec not available")
+    import json
+
+    return json.loads(SPEC_PATH.read_text())
+
+
+@pytest.fixture
+def local_platform(tmp_path: Path) -> Iterator[Any]:
+    """The real embedded local platform on a free loopback port, token ``test-token``."""
+    from napari_aignostics.server.embedded import LocalPlatform
+
+    with LocalPlatform(data_dir=tmp_path / "platform", token="test-token") as platform:
+        yield platform
