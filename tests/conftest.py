@@ -55,3 +55,11 @@ def local_platform(tmp_path: Path) -> Iterator[Any]:
 
     with LocalPlatform(data_dir=tmp_path / "platform", token="test-token") as platform:
         yield platform
+
+
+@pytest.fixture(scope="session")
+def sample_slide() -> Path:
+    """The generated 20000 x 16000 H&E-like sample slide (made once into the user cache)."""
+    from napari_aignostics.slides.sample import sample_slide_path
+
+    return sample_slide_path()

@@ -1,0 +1,51 @@
+"""Slide → napari image layer data (Qt-free): lazy multiscale levels with a physical scale."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .reader import Slide
+
+METADATA_KEY = "napari_aignostics"
+
+
+def slide_layer_metadata(slide: Slide) -> dict[str, Any]:
+    """What results and the dock widget need to know about the slide behind a layer."""
+    return {
+        "path": str(slide.path),
+        "mpp": slide.mpp,
+        "mpp_source": slide.properties.get("napari_aignostics.mpp-source"),
+        "vendor": slide.vendor,
+        "backend": slide.backend,
+        "objective_power": slide.objective_power,
+        "level_dimensions": [list(d) for d in slide.level_dimensions],
+        "level_downsamples": list(slide.level_downsamples),
+        "warnings": list(slide.warnings),
+    }
+
+
+def slide_scale(mpp: float | None) -> tuple[tuple[float, float], tuple[str, str]]:
+    """Layer ``scale`` and ``units`` for a level-0 pixel size: µm when known, else pixels.
+
+    This is the one coordinate convention of the plugin: world coordinates are level-0 pixels
+    times ``mpp`` (µm), or level-0 pixels when the slide has no pixel size.
+    """
+    if mpp:
+        return (mpp, mpp), ("µm", "µm")
+    return (1.0, 1.0), ("pixel", "pixel")
+
+
+def slide_layer_data(slide: Slide) -> tuple[Any, dict[str, Any], str]:
+    """A napari ``LayerData`` tuple: RGB, multiscale, fixed contrast, µm scale, metadata."""
+    scale, units = slide_scale(slide.mpp)
+    kwargs: dict[str, Any] = {
+        "name": slide.path.stem if slide.path.is_file() else slide.path.name,
+        "rgb": True,
+        "multiscale": True,
+        "contrast_limits": (0, 255),
+        "scale": scale,
+        "units": units,
+        "axis_labels": ("y", "x"),
+        "metadata": {METADATA_KEY: slide_layer_metadata(slide)},
+    }
+    return list(slide.levels), kwargs, "image"

@@ -1,0 +1,67 @@
+"""Slide metadata for the platform: the one function every submission path uses."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from .checksum import crc32c_base64
+from .errors import SlideError
+from .reader import open_slide
+
+
+def media_type_for(path: str | Path) -> str:
+    """The platform's ``media_type`` for a slide file, by extension (as the official SDK decides)."""
+    suffix = Path(path).suffix.lower()
+    if suffix in (".tif", ".tiff"):
+        return "image/tiff"
+    if suffix == ".dcm":
+        return "application/dicom"
+    if suffix == ".zip":
+        return "application/zip"
+    return "application/octet-stream"
+
+
+@dataclass(frozen=True)
+class SlideMetadata:
+    """What the platform needs to know about one input slide."""
+
+    path: Path
+    width_px: int
+    height_px: int
+    resolution_mpp: float | None
+    media_type: str
+    checksum_base64_crc32c: str
+    size_bytes: int
+
+    def as_artifact_metadata(self) -> dict[str, Any]:
+        """The input artifact ``metadata`` (keys as in the platform's input schemas)."""
+        data = asdict(self)
+        for key in ("path", "size_bytes"):
+            data.pop(key)
+        return data
+
+
+def slide_metadata(path: str | Path, *, checksum: bool = True) -> SlideMetadata:
+    """Dimensions, level-0 mpp, media type and CRC32C of a slide file.
+
+    Raises :class:`SlideError` when the file is not a readable slide.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise SlideError(
+            path, "is a folder; submit the slide file itself (zip a DICOM series folder first)."
+        )
+    with open_slide(path) as slide:
+        width, height = slide.level_dimensions[0]
+        mpp = slide.mpp
+    return SlideMetadata(
+        path=path,
+        width_px=int(width),
+        height_px=int(height),
+        resolution_mpp=mpp,
+        media_type=media_type_for(path),
+        checksum_base64_crc32c=crc32c_base64(path) if checksum else "",
+        size_bytes=path.stat().st_size,
+    )

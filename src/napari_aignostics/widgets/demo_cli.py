@@ -1,0 +1,32 @@
+"""``napari-aignostics demo``: napari with the sample slide (and, when built, the dock widget)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``demo`` verb."""
+    parser = subparsers.add_parser(
+        "demo",
+        help="open napari with the sample slide and the Aignostics dock widget",
+        description="Open napari with the H&E sample slide and the Aignostics dock widget, "
+        "backed by the embedded local platform.",
+    )
+    parser.add_argument(
+        "--auto", action="store_true", help="submit the sample and load results unattended"
+    )
+    parser.add_argument(
+        "--screenshot", type=Path, help="save a screenshot of the viewer to PATH and exit"
+    )
+    parser.add_argument("--slide", type=Path, help="open this slide instead of the sample slide")
+    parser.set_defaults(func=run_demo)
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    """Run the demo; with ``--screenshot`` exit 0 after saving it, non-zero on any failure."""
+    from .demo import run
+
+    return run(slide=args.slide, auto=args.auto, screenshot=args.screenshot)

@@ -1,0 +1,57 @@
+"""CRC32C as the platform computes it, checked against an independent implementation."""
+
+from __future__ import annotations
+
+import base64
+import os
+from pathlib import Path
+
+from napari_aignostics.slides.checksum import Crc32c, crc32c_base64, crc32c_base64_bytes
+
+
+def _reference_crc32c(data: bytes) -> int:
+    """Bitwise CRC32C (Castagnoli, reflected polynomial 0x82F63B78), written from the definition."""
+    crc = 0xFFFFFFFF
+    for byte in data:
+        crc ^= byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0x82F63B78 if crc & 1 else 0)
+    return crc ^ 0xFFFFFFFF
+
+
+def _b64(value: int) -> str:
+    return base64.b64encode(value.to_bytes(4, "big")).decode()
+
+
+def test_check_value_of_the_standard_test_vector() -> None:
+    assert _reference_crc32c(b"123456789") == 0xE3069283
+    assert crc32c_base64_bytes(b"123456789") == _b64(0xE3069283) == "4waSgw=="
+
+
+def test_file_checksum_matches_reference_across_chunk_boundaries(tmp_path: Path) -> None:
+    data = os.urandom(300_001)
+    path = tmp_path / "blob.bin"
+    path.write_bytes(data)
+    expected = _b64(_reference_crc32c(data))
+    assert crc32c_base64(path) == expected
+    assert crc32c_base64(path, chunk_size=4096) == expected
+    incremental = Crc32c()
+    for start in range(0, len(data), 77_777):
+        incremental.update(memoryview(data)[start : start + 77_777])
+    assert incremental.base64() == expected
+    snapshot = incremental.copy()
+    incremental.update(b"x")
+    assert snapshot.base64() == expected != incremental.base64()
+
+
+def test_real_slide_checksums(test_data: Path) -> None:
+    small = test_data / "wsi_edge_cases" / "small.svs"
+    assert crc32c_base64(small) == _b64(_reference_crc32c(small.read_bytes()))
+    cmu = test_data / "wsi" / "CMU-1-Small-Region.svs"
+    assert crc32c_base64(cmu) == crc32c_base64_bytes(cmu.read_bytes())
+
+
+def test_empty_file(tmp_path: Path) -> None:
+    path = tmp_path / "empty"
+    path.write_bytes(b"")
+    assert crc32c_base64(path) == "AAAAAA=="
