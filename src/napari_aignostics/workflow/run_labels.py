@@ -1,0 +1,68 @@
+"""Run states in the words users know: received, scheduled, running, completed, ..."""
+
+from __future__ import annotations
+
+from typing import Any
+
+RECEIVED = "received"
+SCHEDULED = "scheduled"
+RUNNING = "running"
+COMPLETED = "completed"
+COMPLETED_WITH_ERRORS = "completed with errors"
+CANCELLED_BY_SYSTEM = "cancelled by the system"
+CANCELLED_BY_USER = "cancelled by the user"
+FINAL_LABELS = (COMPLETED, COMPLETED_WITH_ERRORS, CANCELLED_BY_SYSTEM, CANCELLED_BY_USER)
+
+
+def _value(obj: Any, name: str) -> Any:
+    value = obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
+    return getattr(value, "value", value)
+
+
+def run_label(run: Any) -> str:
+    """Map a run's ``state``, ``termination_reason`` and ``statistics`` to one label.
+
+    Accepts a ``RunReadResponse`` model or its JSON dict.
+    """
+    state = _value(run, "state")
+    reason = _value(run, "termination_reason")
+    stats = _value(run, "statistics") or {}
+    if state == "TERMINATED":
+        if reason == "CANCELED_BY_SYSTEM":
+            return CANCELLED_BY_SYSTEM
+        if reason == "CANCELED_BY_USER":
+            return CANCELLED_BY_USER
+        total = _value(stats, "item_count") or 0
+        succeeded = _value(stats, "item_succeeded_count") or 0
+        return COMPLETED if succeeded == total else COMPLETED_WITH_ERRORS
+    if state == "PROCESSING":
+        return RUNNING
+    started = sum(
+        _value(stats, key) or 0
+        for key in (
+            "item_processing_count",
+            "item_succeeded_count",
+            "item_user_error_count",
+            "item_system_error_count",
+        )
+    )
+    queued = _value(run, "num_preceding_items_platform") is not None
+    return SCHEDULED if started or queued else RECEIVED
+
+
+def progress_fraction(run: Any) -> float:
+    """Fraction of items that reached a final state."""
+    stats = _value(run, "statistics") or {}
+    total = _value(stats, "item_count") or 0
+    if not total:
+        return 0.0
+    done = sum(
+        _value(stats, key) or 0
+        for key in (
+            "item_succeeded_count",
+            "item_user_error_count",
+            "item_system_error_count",
+            "item_skipped_count",
+        )
+    )
+    return done / total
