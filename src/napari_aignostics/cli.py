@@ -29,8 +29,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="bearer token (env NAPARI_AIGNOSTICS_TOKEN); never printed",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    from .server import cli as server_cli
     from .widgets import demo_cli
 
+    server_cli.register(sub)
     demo_cli.register(sub)
     return parser
 

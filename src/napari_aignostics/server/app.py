@@ -1,0 +1,74 @@
+"""The FastAPI application of the local platform."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from ..apps.base import ApplicationSpec
+from . import routes_access, routes_applications, routes_files, routes_oauth, routes_runs
+from .lifecycle import recover
+from .service import Platform
+from .settings import ServerSettings
+from .worker import Executor, Worker
+
+__all__ = ["create_app"]
+
+log = logging.getLogger(__name__)
+
+
+def create_app(
+    settings: ServerSettings,
+    applications: list[ApplicationSpec] | None = None,
+    *,
+    executor: Executor | None = None,
+    builtin: bool = True,
+) -> FastAPI:
+    """The app with its platform (``app.state.platform``) and worker (``app.state.worker``)."""
+    apps: list[ApplicationSpec] = []
+    if builtin:
+        from ..apps.registry import builtin_applications
+
+        apps.extend(builtin_applications())
+    apps.extend(applications or [])
+    platform = Platform(settings, apps)
+    worker = Worker(platform, executor)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        recover(platform.store, settings)
+        worker.start()
+        try:
+            yield
+        finally:
+            worker.stop()
+            platform.close()
+
+    app = FastAPI(
+        title="Aignostics Platform API (local)",
+        version="1.8.0",
+        description="The Aignostics Platform API v1, served on this computer by napari-aignostics.",
+        openapi_url="/api/v1/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.platform = platform
+    app.state.worker = worker
+    for module in (routes_applications, routes_runs, routes_access, routes_files, routes_oauth):
+        app.include_router(module.router)
+
+    @app.get("/health", include_in_schema=False)
+    def health() -> dict[str, str]:
+        return {"status": "UP"}
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:  # pragma: no cover
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return JSONResponse({"detail": "internal error of the local platform"}, status_code=500)
+
+    return app

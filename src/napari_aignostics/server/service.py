@@ -1,0 +1,262 @@
+"""The local platform's core: store, objects, applications, access rules and response views."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ..apps.base import ApplicationSpec, VersionSpec
+from .lifecycle import run_output
+from .objects import ObjectStore
+from .settings import LOCAL_ORG_ID, LOCAL_USER_ID, ServerSettings
+from .signing import sign_path
+from .store import Store, now_iso
+
+__all__ = ["Platform"]
+
+
+class Platform:
+    """One local platform: everything the routes and the worker share."""
+
+    def __init__(self, settings: ServerSettings, applications: list[ApplicationSpec]) -> None:
+        self.settings = settings
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        settings.data_dir.chmod(0o700)
+        self.store = Store(settings.data_dir / "platform.sqlite3")
+        self.objects = ObjectStore(settings.data_dir)
+        self.url_secret = self.store.secret("url-signing")
+        self.applications = {app.application_id: app for app in applications}
+        self.generated_token: str | None = None
+        self._bootstrap()
+
+    def _bootstrap(self) -> None:
+        s = self.settings
+        self.store.ensure_org(
+            LOCAL_ORG_ID,
+            "Local organization",
+            quota_slides_per_run=s.quota_slides_per_run,
+            quota_slides_per_month=s.quota_slides_per_month,
+            quota_parallel_runs=s.quota_parallel_runs,
+        )
+        self.store.ensure_user(
+            LOCAL_USER_ID, LOCAL_ORG_ID, email="local@localhost", name="Local user", role="admin"
+        )
+        if s.token:
+            self.store.issue_token(LOCAL_USER_ID, s.token)
+        elif not self.store.has_tokens(LOCAL_USER_ID):
+            self.generated_token = self.store.issue_token(LOCAL_USER_ID, secrets.token_urlsafe(24))
+
+    def close(self) -> None:
+        """Close the database."""
+        self.store.close()
+
+    # --- tenants -------------------------------------------------------------------------------
+
+    def add_user(
+        self,
+        user_id: str,
+        org_id: str = LOCAL_ORG_ID,
+        *,
+        role: str = "member",
+        email: str | None = None,
+        token: str | None = None,
+        **org_quotas: int | None,
+    ) -> str:
+        """Create (or update) a user in an organization; returns a bearer token for it."""
+        self.store.ensure_org(org_id, org_id.removeprefix("org_").title(), **org_quotas)
+        self.store.ensure_user(user_id, org_id, email=email, name=user_id, role=role)
+        return self.store.issue_token(user_id, token)
+
+    # --- applications --------------------------------------------------------------------------
+
+    def version(self, application_id: str, version: str) -> VersionSpec | None:
+        """One version of an application, or None."""
+        app = self.applications.get(application_id)
+        if app is None:
+            return None
+        return next((v for v in app.versions if v.version_number == version), None)
+
+    # --- access --------------------------------------------------------------------------------
+
+    def share_token_id(self, share_token: str | None) -> str | None:
+        """The id of a valid (unrevoked, unexpired) share token."""
+        if not share_token:
+            return None
+        from .store import token_hash
+
+        row = self.store.one(
+            "SELECT id, expires_at FROM share_tokens WHERE token_hash=? AND revoked=0",
+            (token_hash(share_token),),
+        )
+        if row is None:
+            return None
+        if row["expires_at"] and _parse(row["expires_at"]) < datetime.now(UTC):
+            return None
+        return str(row["id"])
+
+    def can_view(self, user: dict[str, Any], run: dict[str, Any], share_token: str | None) -> bool:
+        """Creator, org admin, a viewer grant for the user/org, or a granted share token."""
+        if run["user_id"] == user["id"]:
+            return True
+        if user["role"] == "admin" and run["org_id"] == user["org_id"]:
+            return True
+        subjects = [("user", user["id"]), ("organization_user", user["org_id"])]
+        if user["role"] == "admin":
+            subjects.append(("organization_admin", user["org_id"]))
+        token_id = self.share_token_id(share_token)
+        if token_id:
+            subjects.append(("share_token", token_id))
+        for subject_type, subject_id in subjects:
+            if self.store.one(
+                "SELECT 1 FROM grants WHERE resource_type='run' AND resource_id=? AND "
+                "subject_type=? AND subject_id=? AND revoked=0",
+                (run["id"], subject_type, subject_id),
+            ):
+                return True
+        return False
+
+    def can_change(self, user: dict[str, Any], run: dict[str, Any]) -> bool:
+        """Only the creator or an admin of the run's organization may change a run."""
+        return run["user_id"] == user["id"] or (
+            user["role"] == "admin" and run["org_id"] == user["org_id"]
+        )
+
+    # --- signed URLs ----------------------------------------------------------------------------
+
+    def signed_url(self, path: str) -> str:
+        """An absolute, short-lived signed URL for a file path served by this process."""
+        return self.settings.public_url.rstrip("/") + sign_path(
+            self.url_secret, path, self.settings.signed_url_ttl_s
+        )
+
+    # --- views ---------------------------------------------------------------------------------
+
+    def run_views(self, runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """``RunReadResponse`` dicts for run rows."""
+        stats = self.store.statistics([r["id"] for r in runs])
+        views = []
+        for run in runs:
+            counters = stats[run["id"]]
+            ahead_org = ahead_all = None
+            if run["state"] != "TERMINATED":
+                ahead_all, ahead_org = self._items_ahead(run)
+            views.append(
+                {
+                    "run_id": run["id"],
+                    "application_id": run["application_id"],
+                    "version_number": run["version_number"],
+                    "state": run["state"],
+                    "output": run_output(counters),
+                    "termination_reason": run["termination_reason"],
+                    "error_code": run["error_code"],
+                    "error_message": run["error_message"],
+                    "statistics": counters,
+                    "custom_metadata": run["custom_metadata"],
+                    "custom_metadata_checksum": run["custom_metadata_checksum"],
+                    "submitted_at": run["submitted_at"],
+                    "submitted_by": run["user_id"],
+                    "organization_id": run["org_id"],
+                    "terminated_at": run["terminated_at"],
+                    "num_preceding_items_org": ahead_org,
+                    "num_preceding_items_platform": ahead_all,
+                    "scheduling": (
+                        {"due_date": run["due_date"], "deadline": run["deadline"]}
+                        if run["due_date"] or run["deadline"]
+                        else None
+                    ),
+                }
+            )
+        return views
+
+    def _items_ahead(self, run: dict[str, Any]) -> tuple[int, int]:
+        sql = (
+            "SELECT COUNT(*) AS n FROM items JOIN runs ON runs.id = items.run_id "
+            "WHERE items.state IN ('PENDING','PROCESSING') AND runs.seq < ?"
+        )
+        everyone = self.store.one(sql, (run["seq"],))
+        org = self.store.one(sql + " AND runs.org_id = ?", (run["seq"], run["org_id"]))
+        return int(everyone["n"] if everyone else 0), int(org["n"] if org else 0)
+
+    def item_views(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """``ItemResultReadResponse`` dicts for item rows (order kept)."""
+        full = self.store.items([r["id"] for r in rows])
+        views = []
+        for row in rows:
+            item = full[row["id"]]
+            pos_all = pos_org = None
+            if item["state"] == "PENDING":
+                pos_all, pos_org = self._queue_position(item)
+            views.append(
+                {
+                    "item_id": item["id"],
+                    "external_id": item["external_id"],
+                    "custom_metadata": item["custom_metadata"],
+                    "custom_metadata_checksum": item["custom_metadata_checksum"],
+                    "queue_position_org": pos_org,
+                    "queue_position_platform": pos_all,
+                    "state": item["state"],
+                    "output": "FULL" if item["termination_reason"] == "SUCCEEDED" else "NONE",
+                    "termination_reason": item["termination_reason"],
+                    "error_code": item["error_code"],
+                    "error_message": item["error_message"],
+                    "terminated_at": item["terminated_at"],
+                    "input_artifacts": [
+                        {
+                            "input_artifact_id": a["id"],
+                            "name": a["name"],
+                            "metadata": a["metadata"],
+                            "download_url": a["download_url"],
+                        }
+                        for a in item["input_artifacts"]
+                    ],
+                    "output_artifacts": [
+                        {
+                            "output_artifact_id": a["id"],
+                            "name": a["name"],
+                            "metadata": a["metadata"],
+                            "state": a["state"],
+                            "termination_reason": a["termination_reason"],
+                            "output": a["output"],
+                            "error_code": a["error_code"],
+                            "error_message": a["error_message"],
+                            "download_url": None,
+                        }
+                        for a in item["output_artifacts"]
+                    ],
+                }
+            )
+        return views
+
+    def _queue_position(self, item: dict[str, Any]) -> tuple[int, int]:
+        sql = (
+            "SELECT COUNT(*) AS n FROM items JOIN runs ON runs.id = items.run_id "
+            "WHERE items.state='PENDING' AND items.seq < ?"
+        )
+        org_id = self.store.one("SELECT org_id FROM runs WHERE id=?", (item["run_id"],))
+        everyone = self.store.one(sql, (item["seq"],))
+        org = self.store.one(
+            sql + " AND runs.org_id=?", (item["seq"], org_id["org_id"] if org_id else "")
+        )
+        return int(everyone["n"] if everyone else 0) + 1, int(org["n"] if org else 0) + 1
+
+    def month_slides(self, column: str, value: str) -> int:
+        """Slides submitted this calendar month by a user or an organization."""
+        month = now_iso()[:7]
+        row = self.store.one(
+            f"SELECT COUNT(*) AS n FROM items JOIN runs ON runs.id=items.run_id "
+            f"WHERE runs.{column}=? AND substr(runs.submitted_at,1,7)=?",
+            (value, month),
+        )
+        return int(row["n"] if row else 0)
+
+    @property
+    def data_dir(self) -> Path:
+        """Where this platform keeps its data."""
+        return self.settings.data_dir
+
+
+def _parse(stamp: str) -> datetime:
+    value = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

@@ -1,0 +1,49 @@
+"""Settings of the local platform: where it keeps data, limits, quotas and timings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["LOCAL_ORG_ID", "LOCAL_USER_ID", "ServerSettings", "default_data_dir"]
+
+LOCAL_USER_ID = "auth0|local-user"
+LOCAL_ORG_ID = "org_local"
+
+
+def default_data_dir() -> Path:
+    """``<user data dir>/napari-aignostics/local-platform``."""
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("napari-aignostics")) / "local-platform"
+
+
+@dataclass
+class ServerSettings:
+    """Everything configurable about one local platform instance."""
+
+    data_dir: Path = field(default_factory=default_data_dir)
+    token: str | None = None
+    """Pinned bearer token of the local user (else one is generated on first start)."""
+    public_url: str = "http://127.0.0.1:8000"
+    """The root clients reach this server at; signed URLs and the bucket endpoint use it."""
+    worker_threads: int = 2
+    """Items analysed at the same time (across all runs)."""
+    items_per_run_parallel: int = 2
+    """Items of one run analysed at the same time."""
+    max_items_per_run: int = 500
+    max_metadata_bytes: int = 64 * 1024
+    failed_items_threshold: int = 10
+    """Failed items (user or system errors) after which the system cancels the run."""
+    retention_days: float = 30.0
+    """Output artifacts are deleted this long after the run terminated (DELETED_BY_SYSTEM)."""
+    signed_url_ttl_s: int = 15 * 60
+    max_attempts: int = 2
+    """How often an item interrupted by a crash is tried before it ends as SYSTEM_ERROR."""
+    quota_slides_per_run: int = 500
+    quota_slides_per_month: int = 100_000
+    quota_parallel_runs: int = 50
+    auto_approve_device: bool = False
+    """Approve device logins for the local user without the /device page (tests, demos)."""
+    scheduler_interval_s: float = 0.2
+    max_upload_bytes: int = 50 * 1024**3
