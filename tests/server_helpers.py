@@ -145,7 +145,7 @@ class Api:
             **extra,
         }
         response = self.http.post("/runs", json=body)
-        assert response.status_code == 201, response.text
+        assert response.status_code == 201, f"{response.status_code} {response.text}"
         return str(response.json()["run_id"])
 
     def wait(self, run_id: str, timeout: float = 60) -> dict[str, Any]:

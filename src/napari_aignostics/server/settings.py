@@ -46,4 +46,6 @@ class ServerSettings:
     auto_approve_device: bool = False
     """Approve device logins for the local user without the /device page (tests, demos)."""
     scheduler_interval_s: float = 0.2
+    maintenance_interval_s: float = 60.0
+    """Seconds between retention-expiry sweeps."""
     max_upload_bytes: int = 50 * 1024**3

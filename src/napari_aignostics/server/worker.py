@@ -25,7 +25,6 @@ from .service import Platform
 __all__ = ["Executor", "Worker"]
 
 log = logging.getLogger(__name__)
-EXPIRY_EVERY_S = 60.0
 
 
 class Executor(Protocol):
@@ -96,7 +95,7 @@ class Worker:
         store = self.platform.store
         cancel_overdue(store)
         now = time.monotonic()
-        if now - self._last_expiry > EXPIRY_EVERY_S:
+        if now - self._last_expiry > self.settings.maintenance_interval_s:
             self._last_expiry = now
             expire_outputs(store, self.settings, self.platform.objects.root)
         while not self._stop.is_set() and len(self._in_flight) < self.settings.worker_threads:
