@@ -8,10 +8,10 @@ from typing import Any
 
 import httpx
 import pytest
-from server_helpers import LIFECYCLE_APP, Api, slide_bytes
-from spec_check import SpecChecker
 
 from napari_aignostics.server.embedded import LocalPlatform
+from server_helpers import LIFECYCLE_APP, Api, slide_bytes
+from spec_check import SpecChecker
 
 
 @pytest.fixture
