@@ -182,12 +182,13 @@ class Platform:
     def item_views(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """``ItemResultReadResponse`` dicts for item rows (order kept)."""
         full = self.store.items([r["id"] for r in rows])
+        queue = self._pending_queue() if any(i["state"] == "PENDING" for i in full.values()) else None
         views = []
         for row in rows:
             item = full[row["id"]]
             pos_all = pos_org = None
-            if item["state"] == "PENDING":
-                pos_all, pos_org = self._queue_position(item)
+            if item["state"] == "PENDING" and queue is not None:
+                pos_all, pos_org = queue.position(item["seq"], item["run_id"])
             views.append(
                 {
                     "item_id": item["id"],
@@ -229,17 +230,12 @@ class Platform:
             )
         return views
 
-    def _queue_position(self, item: dict[str, Any]) -> tuple[int, int]:
-        sql = (
-            "SELECT COUNT(*) AS n FROM items JOIN runs ON runs.id = items.run_id "
-            "WHERE items.state='PENDING' AND items.seq < ?"
+    def _pending_queue(self) -> _Queue:
+        rows = self.store.all(
+            "SELECT items.seq, runs.org_id, runs.id AS run_id FROM items "
+            "JOIN runs ON runs.id = items.run_id WHERE items.state='PENDING' ORDER BY items.seq"
         )
-        org_id = self.store.one("SELECT org_id FROM runs WHERE id=?", (item["run_id"],))
-        everyone = self.store.one(sql, (item["seq"],))
-        org = self.store.one(
-            sql + " AND runs.org_id=?", (item["seq"], org_id["org_id"] if org_id else "")
-        )
-        return int(everyone["n"] if everyone else 0) + 1, int(org["n"] if org else 0) + 1
+        return _Queue(rows)
 
     def month_slides(self, column: str, value: str) -> int:
         """Slides submitted this calendar month by a user or an organization."""
@@ -255,6 +251,24 @@ class Platform:
     def data_dir(self) -> Path:
         """Where this platform keeps its data."""
         return self.settings.data_dir
+
+
+class _Queue:
+    """Positions of pending items in the platform-wide and per-organization FIFO queues."""
+
+    def __init__(self, rows: list[dict[str, Any]]) -> None:
+        self.seqs = [r["seq"] for r in rows]
+        self.org_of_run = {r["run_id"]: r["org_id"] for r in rows}
+        self.by_org: dict[str, list[int]] = {}
+        for row in rows:
+            self.by_org.setdefault(row["org_id"], []).append(row["seq"])
+
+    def position(self, seq: int, run_id: str) -> tuple[int, int]:
+        """1-based positions (platform, organization)."""
+        from bisect import bisect_left
+
+        org = self.by_org.get(self.org_of_run.get(run_id, ""), [])
+        return bisect_left(self.seqs, seq) + 1, bisect_left(org, seq) + 1
 
 
 def _parse(stamp: str) -> datetime:

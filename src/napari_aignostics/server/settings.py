@@ -28,7 +28,7 @@ class ServerSettings:
     public_url: str = "http://127.0.0.1:8000"
     """The root clients reach this server at; signed URLs and the bucket endpoint use it."""
     worker_threads: int = 2
-    """Items analysed at the same time (across all runs)."""
+    """Items analysed at the same time (across all runs); 0 holds every run in the queue."""
     items_per_run_parallel: int = 2
     """Items of one run analysed at the same time."""
     max_items_per_run: int = 500

@@ -46,7 +46,7 @@ class Worker:
         self.platform = platform
         self.settings = platform.settings
         self.executor: Executor = executor or ThreadPoolExecutor(
-            max_workers=self.settings.worker_threads, thread_name_prefix="platform-item"
+            max_workers=max(1, self.settings.worker_threads), thread_name_prefix="platform-item"
         )
         self._wake = threading.Event()
         self._stop = threading.Event()
