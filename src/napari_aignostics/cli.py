@@ -29,9 +29,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="bearer token (env NAPARI_AIGNOSTICS_TOKEN); never printed",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    from .platform import cli as platform_cli
     from .server import cli as server_cli
     from .widgets import demo_cli
 
+    platform_cli.register(sub)
     server_cli.register(sub)
     demo_cli.register(sub)
     return parser

@@ -1,0 +1,340 @@
+"""Platform verbs of ``napari-aignostics``: applications, runs, results, login."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+__all__ = ["register"]
+
+DEFAULT_API_ROOT = "https://platform.aignostics.com"
+SLIDE_SUFFIXES = {".svs", ".tif", ".tiff", ".ndpi", ".scn", ".bif", ".dcm"}
+SPECIMEN_KEYS = {"disease", "tissue"}
+
+
+def api_root(args: argparse.Namespace) -> str:
+    """``--api-root``, env ``NAPARI_AIGNOSTICS_API_ROOT`` or the cloud platform."""
+    return str(args.api_root or os.environ.get("NAPARI_AIGNOSTICS_API_ROOT") or DEFAULT_API_ROOT)
+
+
+def _client(args: argparse.Namespace) -> Any:
+    from .auth import resolve_token_provider
+    from .client import PlatformClient
+
+    root = api_root(args)
+    return PlatformClient(root, resolve_token_provider(root, args.token))
+
+
+def _print(value: Any) -> None:
+    print(json.dumps(value, indent=2, default=str))
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add ``application``, ``run``, ``login``, ``logout`` and ``whoami``."""
+    app = subparsers.add_parser("application", help="applications and versions")
+    app_sub = app.add_subparsers(dest="app_command", required=True, metavar="VERB")
+    listing = app_sub.add_parser("list", help="applications available to you")
+    listing.set_defaults(func=_guard(application_list))
+    describe = app_sub.add_parser("describe", help="versions, inputs and outputs of an application")
+    describe.add_argument("application")
+    describe.add_argument("--version", default=None)
+    describe.set_defaults(func=_guard(application_describe))
+
+    run = subparsers.add_parser("run", help="submit, list, follow, cancel runs; download results")
+    run_sub = run.add_subparsers(dest="run_command", required=True, metavar="VERB")
+    submit = run_sub.add_parser("submit", help="upload slides and submit a run")
+    submit.add_argument("application", help="APPLICATION or APPLICATION:VERSION")
+    submit.add_argument("paths", nargs="+", type=Path, help="slide files or folders")
+    submit.add_argument(
+        "--metadata",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="input metadata, e.g. staining_method=H&E disease=LUNG_CANCER",
+    )
+    submit.add_argument("--note", default=None)
+    submit.add_argument("--tag", action="append", default=[])
+    submit.add_argument("--wait", action="store_true", help="follow the run until it ends")
+    submit.add_argument(
+        "--download",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="download results as items finish (implies --wait)",
+    )
+    submit.add_argument("--interval", type=float, default=5.0, help=argparse.SUPPRESS)
+    submit.set_defaults(func=_guard(run_submit))
+    runs = run_sub.add_parser("list", help="your runs, newest first")
+    runs.add_argument("--application", default=None)
+    runs.add_argument("--limit", type=int, default=20)
+    runs.set_defaults(func=_guard(run_list))
+    for verb, func, text in (
+        ("describe", run_describe, "a run and its items"),
+        ("cancel", run_cancel, "cancel a run"),
+        ("delete", run_delete, "delete a finished run's results on the platform"),
+    ):
+        parser = run_sub.add_parser(verb, help=text)
+        parser.add_argument("run_id")
+        parser.set_defaults(func=_guard(func))
+    result = run_sub.add_parser("result", help="results of a run")
+    result_sub = result.add_subparsers(dest="result_command", required=True, metavar="VERB")
+    download = result_sub.add_parser("download", help="download (verified) results")
+    download.add_argument("run_id")
+    download.add_argument("folder", type=Path)
+    download.set_defaults(func=_guard(result_download))
+
+    subparsers.add_parser("login", help="log in (device code flow)").set_defaults(
+        func=_guard(login)
+    )
+    subparsers.add_parser("logout", help="forget the cached login").set_defaults(
+        func=_guard(logout)
+    )
+    subparsers.add_parser("whoami", help="who you are on the platform").set_defaults(
+        func=_guard(whoami)
+    )
+
+
+def _guard(func: Any) -> Any:
+    """Platform and input errors become one line on stderr and exit code 1."""
+
+    def run(args: argparse.Namespace) -> int:
+        from ..slides.errors import SlideError
+        from .errors import PlatformError
+
+        try:
+            return int(func(args) or 0)
+        except PlatformError as exc:
+            print(f"error: {exc.one_line()}", file=sys.stderr)
+        except SlideError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+        except (OSError, ValueError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr)
+        return 1
+
+    return run
+
+
+def application_list(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        for app in client.list_applications():
+            latest = app.latest_version.number if app.latest_version else "-"
+            print(f"{app.application_id:24} {latest:12} {app.name}")
+    return 0
+
+
+def application_describe(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        app = client.application(args.application)
+        version = client.application_version(args.application, args.version)
+        print(f"{app.name} ({app.application_id}): {app.description}")
+        print("versions: " + ", ".join(v.number for v in app.versions))
+        print(f"\nversion {version.version_number}: {version.changelog}")
+        for artifact in version.input_artifacts:
+            schema = artifact.metadata_schema
+            print(
+                f"  input  {artifact.name} ({artifact.mime_type}); metadata: "
+                + ", ".join(
+                    f"{k}{'*' if k in schema.get('required', []) else ''}"
+                    for k in schema.get("properties", {})
+                )
+            )
+        for artifact in version.output_artifacts:
+            print(f"  output {artifact.name} ({artifact.mime_type})")
+    return 0
+
+
+def _slides(paths: list[Path]) -> list[Path]:
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found.extend(
+                p
+                for p in sorted(path.iterdir())
+                if p.is_file() and p.suffix.lower() in SLIDE_SUFFIXES
+            )
+        elif path.is_file():
+            found.append(path)
+        else:
+            raise ValueError(f"{path}: no such file or folder")
+    if not found:
+        raise ValueError("no slide files (.svs .tif .tiff .ndpi .scn .bif .dcm) found")
+    return found
+
+
+def _input_metadata(path: Path, pairs: list[str], schema: dict[str, Any]) -> dict[str, Any]:
+    from ..slides.metadata import slide_metadata
+
+    known = set(schema.get("properties", {}))
+    metadata = {
+        k: v
+        for k, v in slide_metadata(path).as_artifact_metadata().items()
+        if k in known and v is not None
+    }
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise ValueError(f"--metadata {pair!r} must look like KEY=VALUE")
+        if key in SPECIMEN_KEYS and "specimen" in known:
+            metadata.setdefault("specimen", {})[key] = value
+        elif key in known:
+            metadata[key] = value
+        else:
+            raise ValueError(f"--metadata {key!r}: this version accepts {sorted(known)}")
+    return metadata
+
+
+def run_submit(args: argparse.Namespace) -> int:
+    from .submission import submit_slides
+
+    application, _, version = args.application.partition(":")
+    slides = _slides(args.paths)
+    with _client(args) as client:
+        spec = client.application_version(application, version or None)
+        schema = spec.input_artifacts[0].metadata_schema
+        pairs = [(path, _input_metadata(path, args.metadata, schema)) for path in slides]
+
+        def progress(fraction: float, message: str) -> None:
+            print(
+                f"\r{fraction * 100:5.1f}% {message[:60]:60}", end="", file=sys.stderr, flush=True
+            )
+
+        run_id = submit_slides(
+            client,
+            application,
+            spec.version_number,
+            pairs,
+            note=args.note,
+            tags=args.tag,
+            progress=progress,
+        )
+        print(file=sys.stderr)
+        print(run_id)
+        if args.wait or args.download:
+            return _follow(client, run_id, args.download, args.interval)
+    return 0
+
+
+def _follow(client: Any, run_id: str, folder: Path | None, interval: float) -> int:
+    from ..workflow.run_labels import run_label
+    from .follow import (
+        ArtifactDownloaded,
+        ItemFailed,
+        ItemFinished,
+        RunFinished,
+        RunUpdated,
+        follow_run,
+    )
+
+    for event in follow_run(client, run_id, folder, interval=interval):
+        if isinstance(event, RunUpdated):
+            print(f"run: {run_label(event.run)}", file=sys.stderr)
+        elif isinstance(event, ArtifactDownloaded):
+            print(f"  downloaded {event.path} ({event.size} bytes)", file=sys.stderr)
+        elif isinstance(event, ItemFinished):
+            print(f"item done: {event.item.external_id}", file=sys.stderr)
+        elif isinstance(event, ItemFailed):
+            item = event.item
+            print(
+                f"item {item.termination_reason}: {item.external_id}: {item.error_message or ''}",
+                file=sys.stderr,
+            )
+        elif isinstance(event, RunFinished):
+            print(
+                f"finished: {event.run.termination_reason}, output {event.run.output}",
+                file=sys.stderr,
+            )
+            if event.manifest:
+                print(f"results: {event.manifest.parent}", file=sys.stderr)
+            return 0 if event.run.output != "NONE" else 2
+    return 0
+
+
+def run_list(args: argparse.Namespace) -> int:
+    from ..workflow.run_labels import run_label
+
+    with _client(args) as client:
+        for run in client.list_runs(
+            application_id=args.application, sort=["-submitted_at"], limit=args.limit
+        ):
+            note = ((run.custom_metadata or {}).get("sdk") or {}).get("note") or ""
+            print(
+                f"{run.run_id}  {run.application_id}:{run.version_number}  "
+                f"{run.submitted_at:%Y-%m-%d %H:%M}  {run_label(run)}  {note}"
+            )
+    return 0
+
+
+def run_describe(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        run = client.run(args.run_id)
+        _print(run.model_dump(mode="json"))
+        for item in client.list_items(args.run_id):
+            reason = f" {item.termination_reason}" if item.termination_reason else ""
+            error = f": {item.error_message}" if item.error_message else ""
+            print(f"  {item.external_id}: {item.state}{reason}{error}")
+    return 0
+
+
+def run_cancel(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        client.cancel_run(args.run_id)
+    print(f"cancelled {args.run_id}")
+    return 0
+
+
+def run_delete(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        client.delete_artifacts(args.run_id)
+    print(f"deleted the results of {args.run_id} on the platform")
+    return 0
+
+
+def result_download(args: argparse.Namespace) -> int:
+    from .download import download_run
+
+    with _client(args) as client:
+        done = download_run(client, args.run_id, args.folder)
+    for got in done:
+        print(f"{'kept' if got.skipped else 'downloaded'} {got.path} ({got.size} bytes)")
+    return 0
+
+
+def login(args: argparse.Namespace) -> int:
+    from .auth import AuthSettings, TokenCache, device_login
+
+    root = api_root(args)
+    tokens = device_login(AuthSettings.for_api_root(root), show=print)
+    TokenCache().save(root, tokens)
+    print(f"logged in to {root}")
+    return 0
+
+
+def logout(args: argparse.Namespace) -> int:
+    from .auth import TokenCache
+
+    root = api_root(args)
+    removed = TokenCache().delete(root)
+    print(f"logged out of {root}" if removed else f"was not logged in to {root}")
+    return 0
+
+
+def whoami(args: argparse.Namespace) -> int:
+    from .auth import mask_secret
+
+    with _client(args) as client:
+        me = client.me()
+    org = me.organization
+    print(f"user:         {me.user.id} {me.user.email or ''}")
+    print(f"organization: {org.id} {org.name or ''}")
+    print(
+        f"bucket:       {org.aignostics_bucket_protocol}://{org.aignostics_bucket_name} "
+        f"(key {mask_secret(org.aignostics_bucket_hmac_access_key_id)}, "
+        f"secret {mask_secret(org.aignostics_bucket_hmac_secret_access_key)})"
+    )
+    return 0

@@ -1,0 +1,232 @@
+"""Downloading a run's results: verified, resumable, never outside the target folder.
+
+Layout: ``<folder>/<run_id>/<item folder>/<artifact file>`` plus ``<folder>/<run_id>/manifest.json``.
+Each artifact streams into ``<file>.part`` from the signed URL (no Authorization header is sent there),
+resumes with ``Range`` after an interruption, and is renamed into place only once its CRC32C equals
+``metadata.checksum_base64_crc32c``. Files already present with the right checksum are skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from ..slides.checksum import Crc32c, crc32c_base64
+from . import models as m
+from .client import PlatformClient
+from .errors import ChecksumMismatchError, GoneError, PlatformError, TransportError
+from .paths import artifact_file_name, ensure_inside, item_folder_name, run_folder_name
+
+__all__ = [
+    "DownloadedArtifact",
+    "download_artifact",
+    "download_item",
+    "download_run",
+    "write_manifest",
+]
+
+CHUNK = 1024 * 1024
+MANIFEST = "manifest.json"
+BytesProgress = Callable[[int, int], None]
+
+
+@dataclass
+class DownloadedArtifact:
+    """One artifact on disk."""
+
+    external_id: str
+    name: str
+    path: Path
+    size: int
+    skipped: bool
+    """True when a verified copy was already there."""
+
+
+def _fetch(
+    http: httpx.Client,
+    url: str,
+    part: Path,
+    crc: Crc32c,
+    progress: BytesProgress | None,
+    total: int | None,
+) -> Crc32c:
+    """Append the remaining bytes of ``url`` to ``part`` (resuming); the running checksum."""
+    offset = part.stat().st_size if part.exists() else 0
+    headers = {"Range": f"bytes={offset}-"} if offset else {}
+    with http.stream("GET", url, headers=headers) as response:
+        if response.status_code == 416 and offset:
+            return crc
+        if response.status_code in (401, 403):
+            raise PlatformError(
+                f"the download link was refused (HTTP {response.status_code}); it may have expired",
+                status=response.status_code,
+            )
+        if response.status_code == 410:
+            raise GoneError("the artifact was deleted", status=410)
+        if response.status_code not in (200, 206):
+            raise PlatformError(
+                f"download failed with HTTP {response.status_code}", status=response.status_code
+            )
+        if offset and response.status_code == 200:  # the server ignored Range: start over
+            part.unlink()
+            crc = Crc32c()
+            offset = 0
+        done = offset
+        with part.open("ab") as handle:
+            for chunk in response.iter_bytes():  # as it arrives: a reset loses nothing
+                handle.write(chunk)
+                crc.update(bytes(chunk))
+                done += len(chunk)
+                if progress is not None:
+                    progress(done, total or done)
+    return crc
+
+
+def download_artifact(
+    client: PlatformClient,
+    run_id: str,
+    artifact: m.OutputArtifactResultReadResponse,
+    target: Path,
+    *,
+    http: httpx.Client | None = None,
+    attempts: int = 5,
+    progress: BytesProgress | None = None,
+) -> tuple[int, bool]:
+    """Download one artifact to ``target`` (verified); its size and whether it was skipped."""
+    metadata = artifact.metadata or {}
+    expected = metadata.get("checksum_base64_crc32c") or metadata.get("checksum_crc32c")
+    if target.is_file() and expected and crc32c_base64(target) == expected:
+        return target.stat().st_size, True
+    part = target.with_name(target.name + ".part")
+    own = http is None
+    http = http or httpx.Client(timeout=httpx.Timeout(60.0, connect=10.0), follow_redirects=True)
+    try:
+        crc = Crc32c()
+        if part.exists():  # resume a previous attempt: checksum what is there
+            with part.open("rb") as handle:
+                while block := handle.read(CHUNK):
+                    crc.update(block)
+        last: Exception | None = None
+        for _attempt in range(attempts):
+            url = client.artifact_url(run_id, artifact.output_artifact_id)
+            try:
+                crc = _fetch(http, url, part, crc, progress, metadata.get("size"))
+                break
+            except (httpx.TransportError, httpx.TimeoutException) as exc:
+                last = exc
+                continue
+        else:
+            raise TransportError(f"downloading {artifact.name} failed: {last}")
+        actual = crc.base64()
+        if expected and actual != expected:
+            part.unlink(missing_ok=True)
+            raise ChecksumMismatchError(
+                f"{artifact.name}: downloaded bytes have CRC32C {actual}, the platform says "
+                f"{expected}; the partial file was removed, download again"
+            )
+        os.replace(part, target)
+        return target.stat().st_size, False
+    finally:
+        if own:
+            http.close()
+
+
+def item_folder(folder: Path, run_id: str, external_id: str) -> Path:
+    """The (safe) folder of an item's results."""
+    run_dir = folder / run_folder_name(run_id)
+    return ensure_inside(folder, run_dir / item_folder_name(external_id))
+
+
+def download_item(
+    client: PlatformClient,
+    run_id: str,
+    item: m.ItemResultReadResponse,
+    folder: Path,
+    *,
+    http: httpx.Client | None = None,
+) -> list[DownloadedArtifact]:
+    """Download every available artifact of an item."""
+    target_dir = item_folder(folder, run_id, item.external_id)
+    target_dir.mkdir(parents=True, exist_ok=True)
+    done = []
+    for artifact in item.output_artifacts:
+        if artifact.output != m.ArtifactOutput.AVAILABLE:
+            continue
+        media_type = (artifact.metadata or {}).get("media_type")
+        target = ensure_inside(
+            target_dir, target_dir / artifact_file_name(artifact.name, media_type)
+        )
+        size, skipped = download_artifact(client, run_id, artifact, target, http=http)
+        done.append(DownloadedArtifact(item.external_id, artifact.name, target, size, skipped))
+    return done
+
+
+def write_manifest(
+    folder: Path, run: m.RunReadResponse, items: list[m.ItemResultReadResponse]
+) -> Path:
+    """``<folder>/<run_id>/manifest.json`` describing what is where (written atomically)."""
+    run_dir = folder / run_folder_name(run.run_id)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    entries: list[dict[str, Any]] = []
+    for item in items:
+        item_dir = item_folder(folder, run.run_id, item.external_id)
+        artifacts = []
+        for artifact in item.output_artifacts:
+            if artifact.output != m.ArtifactOutput.AVAILABLE:
+                continue
+            meta = artifact.metadata or {}
+            file_name = artifact_file_name(artifact.name, meta.get("media_type"))
+            if not (item_dir / file_name).is_file():
+                continue
+            artifacts.append(
+                {
+                    "name": artifact.name,
+                    "file": f"{item_dir.name}/{file_name}",
+                    "media_type": meta.get("media_type"),
+                    "checksum_base64_crc32c": meta.get("checksum_base64_crc32c"),
+                    "metadata": meta,
+                }
+            )
+        entries.append(
+            {
+                "external_id": item.external_id,
+                "folder": item_dir.name,
+                "state": str(item.state),
+                "termination_reason": str(item.termination_reason)
+                if item.termination_reason
+                else None,
+                "error_message": item.error_message,
+                "artifacts": artifacts,
+            }
+        )
+    manifest = {
+        "run_id": run.run_id,
+        "application_id": run.application_id,
+        "version_number": run.version_number,
+        "state": str(run.state),
+        "items": entries,
+    }
+    target = run_dir / MANIFEST
+    with tempfile.NamedTemporaryFile("w", dir=run_dir, delete=False, suffix=".tmp") as handle:
+        json.dump(manifest, handle, indent=2)
+    os.replace(handle.name, target)
+    return target
+
+
+def download_run(client: PlatformClient, run_id: str, folder: Path) -> list[DownloadedArtifact]:
+    """Download every available artifact of a run and write its manifest."""
+    run = client.run(run_id)
+    items = list(client.list_items(run_id))
+    done: list[DownloadedArtifact] = []
+    with httpx.Client(timeout=httpx.Timeout(60.0, connect=10.0), follow_redirects=True) as http:
+        for item in items:
+            done.extend(download_item(client, run_id, item, folder, http=http))
+    write_manifest(folder, run, items)
+    return done
