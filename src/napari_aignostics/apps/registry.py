@@ -6,5 +6,7 @@ from .base import ApplicationSpec
 
 
 def builtin_applications() -> list[ApplicationSpec]:
-    """All built-in applications, newest versions last."""
-    return []
+    """``test-app`` and ``local-tme``."""
+    from .builtin import LOCAL_TME, TEST_APP
+
+    return [TEST_APP, LOCAL_TME]
