@@ -1,0 +1,40 @@
+"""Tile heatmaps (a WSInfer-style CSV of ``minx,miny,width,height,prob_*``) → a grid image."""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["TileHeatmap", "read_tile_csv"]
+
+
+@dataclass
+class TileHeatmap:
+    """One grid per probability column, each cell one tile."""
+
+    grids: dict[str, np.ndarray]
+    tile: tuple[float, float]
+    """Tile size (width, height) in level-0 pixels."""
+    origin: tuple[float, float]
+
+
+def read_tile_csv(path: Path) -> TileHeatmap:
+    """Regular tiles → float32 grids (NaN where no tile)."""
+    with path.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    if not rows or not {"minx", "miny", "width", "height"} <= set(rows[0]):
+        raise ValueError(f"{path.name}: expected columns minx, miny, width, height and prob_*")
+    minx = np.array([float(r["minx"]) for r in rows])
+    miny = np.array([float(r["miny"]) for r in rows])
+    width, height = float(rows[0]["width"]), float(rows[0]["height"])
+    cols = np.round((minx - minx.min()) / width).astype(int)
+    rws = np.round((miny - miny.min()) / height).astype(int)
+    grids = {}
+    for key in (k for k in rows[0] if k.startswith("prob_")):
+        grid = np.full((rws.max() + 1, cols.max() + 1), np.nan, dtype=np.float32)
+        grid[rws, cols] = [float(r[key]) for r in rows]
+        grids[key.removeprefix("prob_")] = grid
+    return TileHeatmap(grids, (width, height), (float(minx.min()), float(miny.min())))

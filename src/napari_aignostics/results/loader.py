@@ -1,0 +1,208 @@
+"""Finding and loading the results of a run, an item folder or a single artifact file."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .geojson import read_geojson
+from .heatmap import TileHeatmap, read_tile_csv
+from .layers import LayerData, cell_layers, class_map_layer, heatmap_layer, region_layer
+from .parquet import read_cells_parquet
+from .readouts import Readout, read_readout
+from .review import ReviewModel
+from .segmap import ClassMap, read_segmentation_map
+from .tables import ObjectTable
+
+__all__ = ["ResultSet", "find_item_folders", "load_results", "looks_like_results"]
+
+MANIFEST = "manifest.json"
+CELL_GEOJSON = "cell_classification_geojson_polygons.json"
+CELL_PARQUET = "cell_classification_parquet_polygons.parquet"
+
+
+@dataclass
+class ResultSet:
+    """Everything of one item (slide), ready to become layers."""
+
+    name: str
+    slide_mpp: float | None
+    slide_size: tuple[int, int] | None
+    cells: ObjectTable | None = None
+    cells_source: str | None = None
+    regions: list[tuple[str, ObjectTable]] = field(default_factory=list)
+    maps: list[tuple[str, ClassMap]] = field(default_factory=list)
+    heatmaps: list[tuple[str, TileHeatmap]] = field(default_factory=list)
+    readouts: dict[str, Readout] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+    review: ReviewModel | None = None
+
+    def layer_data(self) -> list[LayerData]:
+        """Layers, bottom to top: maps, regions, heatmaps, cells."""
+        layers: list[LayerData] = []
+        for name, classes in self.maps:
+            layer = class_map_layer(name, classes, self.slide_mpp, self.slide_size)
+            layer[1]["visible"] = name.startswith("tissue_segmentation")
+            layers.append(layer)
+        for name, table in self.regions:
+            layer = region_layer(name, table, self.slide_mpp)
+            layer[1]["visible"] = False
+            layers.append(layer)
+        for name, heatmap in self.heatmaps:
+            for key in heatmap.grids:
+                layers.append(heatmap_layer(name, heatmap, key, self.slide_mpp))
+        if self.cells is not None and self.review is not None:
+            size = self.slide_size or _extent(self.cells)
+            layers.extend(
+                cell_layers(
+                    f"{self.name} cells", self.review, self.slide_mpp, size, self.cells_source
+                )
+            )
+        return layers
+
+
+def _extent(table: ObjectTable) -> tuple[int, int]:
+    _, _, maxx, maxy = table.bounds()
+    return int(maxx) + 1, int(maxy) + 1
+
+
+def looks_like_results(folder: Path) -> bool:
+    """A run folder (manifest) or an item folder holding artifact files."""
+    if (folder / MANIFEST).is_file():
+        return True
+    names = {p.name for p in folder.iterdir()} if folder.is_dir() else set()
+    return any(
+        n.endswith(
+            ("_geojson_polygons.json", "_parquet_polygons.parquet", "_segmentation_map_image.tiff")
+        )
+        for n in names
+    )
+
+
+def find_item_folders(folder: Path) -> list[tuple[str, Path, dict[str, Any]]]:
+    """(external id, folder, artifact metadata by file name) for every item of a results folder."""
+    manifest = folder / MANIFEST
+    if manifest.is_file():
+        data = json.loads(manifest.read_text())
+        found = []
+        for item in data.get("items", []):
+            item_dir = folder / item.get("folder", "")
+            if not item_dir.is_dir() or item_dir.resolve().parent != folder.resolve():
+                continue
+            meta = {
+                Path(a["file"]).name: a.get("metadata") or {} for a in item.get("artifacts", [])
+            }
+            found.append((item.get("external_id", item_dir.name), item_dir, meta))
+        return found
+    if looks_like_results(folder):
+        parent_manifest = folder.parent / MANIFEST
+        if parent_manifest.is_file():
+            for external_id, item_dir, meta in find_item_folders(folder.parent):
+                if item_dir.resolve() == folder.resolve():
+                    return [(external_id, item_dir, meta)]
+        return [(folder.name, folder, {})]
+    return [
+        entry
+        for child in sorted(p for p in folder.iterdir() if p.is_dir())
+        for entry in find_item_folders(child)
+    ]
+
+
+def _scale(meta: dict[str, Any], slide_mpp: float | None) -> float:
+    polygon_mpp = meta.get("polygon_mpp")
+    if polygon_mpp and slide_mpp:
+        return float(polygon_mpp) / slide_mpp
+    return 1.0
+
+
+def load_results(
+    path: Path,
+    slide_mpp: float | None = None,
+    slide_size: tuple[int, int] | None = None,
+    *,
+    name: str | None = None,
+    metadata: dict[str, dict[str, Any]] | None = None,
+) -> ResultSet:
+    """Load an item folder or a single artifact file (GeoJSON, Parquet, TIFF map, tile CSV)."""
+    files = sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else [path]
+    meta = metadata or {}
+    if path.is_dir() and not meta:
+        entries = find_item_folders(path)
+        if len(entries) == 1 and entries[0][1].resolve() == path.resolve():
+            meta = entries[0][2]
+    result = ResultSet(name or path.stem, slide_mpp, slide_size)
+    names = {p.name for p in files}
+    for file in files:
+        info = meta.get(file.name, {})
+        stem = file.name.rsplit(".", 1)[0]
+        lower = file.name.lower()
+        try:
+            if lower.endswith(".parquet"):
+                if stem.startswith("cell") or result.cells is None:
+                    _set_cells(
+                        result, read_cells_parquet(file, scale=_scale(info, slide_mpp)), file
+                    )
+            elif lower.endswith((".json", ".geojson")):
+                if file.name == CELL_GEOJSON and CELL_PARQUET in names:
+                    continue  # the Parquet twin is faster and holds the same cells
+                table = read_geojson(file, scale=_scale(info, slide_mpp), slide_size=slide_size)
+                result.problems += [f"{file.name}: {p}" for p in table.problems]
+                if _are_cells(stem, table):
+                    _set_cells(result, table, file)
+                else:
+                    result.regions.append((stem, table))
+            elif lower.endswith((".tif", ".tiff")) and "segmentation_map" in lower:
+                csv_twin = file.with_name(
+                    stem.replace("segmentation_map_image", "csv_class_information") + ".csv"
+                )
+                result.maps.append((stem, read_segmentation_map(file, info, csv_twin)))
+            elif lower.endswith(".csv") and "readout" in lower:
+                result.readouts[stem] = read_readout(file)
+            elif lower.endswith(".csv") and "class_information" not in lower:
+                header = file.open().readline()
+                if header.startswith("minx,miny,width,height"):
+                    result.heatmaps.append((stem, read_tile_csv(file)))
+        except (ValueError, KeyError, OSError) as exc:
+            result.problems.append(f"{file.name}: {exc}")
+    if result.cells is not None:
+        result.review = ReviewModel(result.cells)
+    return result
+
+
+def _are_cells(stem: str, table: ObjectTable) -> bool:
+    if stem.startswith("cell"):
+        return True
+    if stem.startswith(("tissue", "area")):
+        return False
+    return len(table) > 500 or (
+        len(table) > 0
+        and table.bounds()[2] - table.bounds()[0] > 0
+        and "Unclassified" not in table.colors
+        and len(table) > 50
+    )
+
+
+def _set_cells(result: ResultSet, table: ObjectTable, file: Path) -> None:
+    if result.cells is None:
+        result.cells, result.cells_source = table, str(file)
+        return
+    merged = ObjectTable(  # several cell files (tiles) of one slide
+        polygons=_cat(result.cells.polygons, table.polygons),
+        classes=_cat(result.cells.classes, table.classes),
+        colors={
+            **result.cells.colors,
+            **{k: v for k, v in table.colors.items() if k not in result.cells.colors},
+        },
+        ids=_cat(result.cells.ids, table.ids),
+        confidence=None,
+        problems=result.cells.problems + table.problems,
+    )
+    result.cells = merged
+
+
+def _cat(a: Any, b: Any) -> Any:
+    import numpy as np
+
+    return np.concatenate([np.asarray(a, dtype=object), np.asarray(b, dtype=object)])

@@ -1,0 +1,122 @@
+"""The review model the dock drives: class visibility, colours, confidence, counts, lookup."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import shapely
+
+from .tables import ObjectTable
+
+__all__ = ["ClassStyle", "ReviewModel"]
+
+
+@dataclass
+class ClassStyle:
+    """How one class is shown."""
+
+    color: tuple[int, int, int]
+    visible: bool = True
+
+
+@dataclass
+class ReviewModel:
+    """Filters over a cell table; every view (points, raster, in-view shapes) follows it."""
+
+    table: ObjectTable
+    min_confidence: float = 0.0
+    opacity: float = 0.8
+    styles: dict[str, ClassStyle] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name, rgb in self.table.colors.items():
+            self.styles.setdefault(name, ClassStyle(rgb))
+
+    def set_visible(self, name: str, visible: bool) -> None:
+        """Show or hide a class."""
+        self.styles[name].visible = visible
+
+    def set_color(self, name: str, rgb: tuple[int, int, int]) -> None:
+        """Recolour a class."""
+        self.styles[name].color = rgb
+
+    def shown(self) -> np.ndarray:
+        """Boolean mask of the objects that pass the filters."""
+        visible = np.asarray([self.styles[c].visible for c in self.table.classes], dtype=bool)
+        if self.table.confidence is not None and self.min_confidence > 0:
+            visible &= np.nan_to_num(self.table.confidence, nan=1.0) >= self.min_confidence
+        return visible
+
+    def counts(self) -> dict[str, tuple[int, int]]:
+        """Per class: (shown, total)."""
+        shown = self.shown()
+        result = {}
+        for name in self.styles:
+            is_class = self.table.classes == name
+            result[name] = (int((is_class & shown).sum()), int(is_class.sum()))
+        return result
+
+    def face_colors(self) -> np.ndarray:
+        """(N, 4) RGBA in [0, 1] per object."""
+        lookup = {
+            n: np.array([*s.color, 255], dtype=np.float32) / 255 for n, s in self.styles.items()
+        }
+        if not len(self.table):
+            return np.zeros((0, 4), dtype=np.float32)
+        return np.stack([lookup[c] for c in self.table.classes])
+
+    def label_colors(self) -> dict[int | None, tuple[float, float, float, float]]:
+        """``DirectLabelColormap`` colours for the class raster; hidden classes transparent."""
+        colors: dict[int | None, tuple[float, float, float, float]] = {
+            None: (0.0, 0.0, 0.0, 0.0),
+            0: (0.0, 0.0, 0.0, 0.0),
+        }
+        for index, name in enumerate(self.table.class_names, start=1):
+            style = self.styles[name]
+            r, g, b = (c / 255 for c in style.color)
+            colors[index] = (r, g, b, 1.0 if style.visible else 0.0)
+        return colors
+
+    def object_at(self, x: float, y: float, radius: float = 0.0) -> int | None:
+        """Index of the shown object under level-0 (x, y) (nearest within ``radius``)."""
+        point = shapely.Point(x, y)
+        hits = self.table.tree.query(
+            point.buffer(radius) if radius else point, predicate="intersects"
+        )
+        shown = self.shown()
+        hits = [int(h) for h in hits if shown[h]]
+        if not hits:
+            return None
+        distances = shapely.distance(self.table.polygons[hits], point)
+        return hits[int(np.argmin(distances))]
+
+    def properties(self, index: int) -> dict[str, object]:
+        """Everything known about one object."""
+        props: dict[str, object] = {
+            "id": self.table.ids[index],
+            "class": self.table.classes[index],
+        }
+        if self.table.confidence is not None:
+            props["confidence"] = float(self.table.confidence[index])
+        for name, values in self.table.measurements.items():
+            props[name] = float(values[index])
+        x, y = self.table.centroids[index]
+        props["centroid_x"], props["centroid_y"] = float(x), float(y)
+        return props
+
+    def jump_target(
+        self, index: int, mpp: float | None, view_um: float = 60.0
+    ) -> tuple[tuple[float, float], float]:
+        """Camera centre (world y, x) and zoom (screen px per world unit for ~600 px views)."""
+        x, y = self.table.centroids[index]
+        scale = mpp or 1.0
+        return ((y - 0.5) * scale, (x - 0.5) * scale), 600.0 / (view_um if mpp else view_um / 0.5)
+
+    def in_view(self, bounds: tuple[float, float, float, float], cap: int = 5000) -> np.ndarray:
+        """Indices of shown objects intersecting level-0 ``(minx, miny, maxx, maxy)``, at most ``cap``."""
+        hits = self.table.tree.query(shapely.box(*bounds))
+        if hits.size == 0:
+            return hits
+        hits = np.sort(hits[self.shown()[hits]])
+        return hits[:cap]

@@ -1,0 +1,88 @@
+"""Camera glue: show the outlines of only the cells in view when zoomed in (napari imported lazily).
+
+The query (STRtree) and vertex preparation are Qt-free (``ReviewModel.in_view`` and
+``layers.shapes_data``); this module runs them in a ``thread_worker`` on debounced camera changes,
+drops stale answers and swaps the Shapes layer's data on the main thread.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .layers import shapes_data
+from .review import ReviewModel
+
+__all__ = ["InViewOutlines", "view_bounds"]
+
+MAX_VIEW_PX = 3000.0
+"""Outlines appear when the view spans at most this many level-0 pixels."""
+
+
+def view_bounds(viewer: Any, mpp: float | None) -> tuple[float, float, float, float]:
+    """The level-0 (minx, miny, maxx, maxy) the canvas shows."""
+    scale = mpp or 1.0
+    center_y, center_x = viewer.camera.center[-2:]
+    zoom = viewer.camera.zoom or 1.0
+    width, height = (
+        getattr(viewer, "_canvas_size", (800, 800))[::-1]
+        if hasattr(viewer, "_canvas_size")
+        else (800, 800)
+    )
+    half_w, half_h = width / zoom / 2, height / zoom / 2
+    return (
+        (center_x - half_w) / scale,
+        (center_y - half_h) / scale,
+        (center_x + half_w) / scale,
+        (center_y + half_h) / scale,
+    )
+
+
+class InViewOutlines:
+    """Keeps a Shapes layer filled with the shown cells inside the view."""
+
+    def __init__(
+        self, viewer: Any, layer: Any, review: ReviewModel, mpp: float | None, cap: int = 5000
+    ) -> None:
+        from qtpy.QtCore import QTimer
+
+        self.viewer, self.layer, self.review, self.mpp, self.cap = viewer, layer, review, mpp, cap
+        self._generation = 0
+        self._timer = QTimer()
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(150)
+        self._timer.timeout.connect(self.refresh)
+        viewer.camera.events.center.connect(self._schedule)
+        viewer.camera.events.zoom.connect(self._schedule)
+
+    def _schedule(self, *_: Any) -> None:
+        self._timer.start()
+
+    def refresh(self) -> None:
+        """Query the view in a worker; apply the answer unless a newer one was asked for."""
+        from napari.qt.threading import thread_worker
+
+        bounds = view_bounds(self.viewer, self.mpp)
+        self._generation += 1
+        generation = self._generation
+        if bounds[2] - bounds[0] > MAX_VIEW_PX:
+            self._apply(generation, ([], np.zeros((0, 4))))
+            return
+
+        @thread_worker
+        def query() -> tuple[list[np.ndarray], np.ndarray]:
+            indices = self.review.in_view(bounds, self.cap)
+            return shapes_data(self.review.table, indices), self.review.face_colors()[indices]
+
+        worker = query()
+        worker.returned.connect(lambda result: self._apply(generation, result))
+        worker.start()
+
+    def _apply(self, generation: int, result: tuple[list[np.ndarray], np.ndarray]) -> None:
+        if generation != self._generation:
+            return  # a newer view was asked for meanwhile
+        data, colors = result
+        self.layer.data = []
+        if data:
+            self.layer.add_polygons(data, edge_color=colors, face_color="transparent")
