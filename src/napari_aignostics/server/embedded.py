@@ -60,10 +60,7 @@ class LocalPlatform:
         """The local user's bearer token (pinned or generated)."""
         assert self.platform is not None, "start the platform first"
         token = self.settings.token or self.platform.generated_token
-        if token is None:
-            raise RuntimeError(
-                "the local user's token was generated on an earlier start; pass token=..."
-            )
+        assert token is not None  # pinned, read from the data directory or generated
         return token
 
     @property

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,10 +44,19 @@ class Platform:
         self.store.ensure_user(
             LOCAL_USER_ID, LOCAL_ORG_ID, email="local@localhost", name="Local user", role="admin"
         )
+        token_file = s.data_dir / "local-token"
         if s.token:
             self.store.issue_token(LOCAL_USER_ID, s.token)
-        elif not self.store.has_tokens(LOCAL_USER_ID):
-            self.generated_token = self.store.issue_token(LOCAL_USER_ID, secrets.token_urlsafe(24))
+        elif token_file.is_file():
+            s.token = token_file.read_text().strip()
+            self.store.issue_token(LOCAL_USER_ID, s.token)
+        else:
+            token = secrets.token_urlsafe(24)
+            self.store.issue_token(LOCAL_USER_ID, token)
+            fd = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(token)
+            self.generated_token = s.token = token
 
     def close(self) -> None:
         """Close the database."""

@@ -1,12 +1,36 @@
-"""The demo session: a napari viewer with a slide (Qt side)."""
+"""The demo: napari with a slide, the Aignostics dock widget on the local platform, optionally unattended."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+DEMO_APPLICATION = "local-tme"
+DEMO_FORM = {"specimen.disease": "COLORECTAL_CANCER", "specimen.tissue": "COLON"}
 
 
-def run(slide: Path | None = None, auto: bool = False, screenshot: Path | None = None) -> int:
-    """Open napari with ``slide`` (default: the sample slide) through the plugin's reader."""
+class DemoError(RuntimeError):
+    """A step of the unattended demo did not complete."""
+
+
+def wait_until(condition: Callable[[], Any], timeout: float, what: str) -> Any:
+    """Process Qt events until ``condition()`` is truthy; raise :class:`DemoError` after ``timeout``."""
+    from qtpy.QtWidgets import QApplication
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        QApplication.processEvents()
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise DemoError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def open_demo_viewer(slide: Path | None = None) -> tuple[Any, Any]:
+    """A viewer with the slide (default: the sample slide) and the dock widget, connected locally."""
     import napari
 
     viewer = napari.Viewer(title="napari-aignostics demo")
@@ -14,16 +38,72 @@ def run(slide: Path | None = None, auto: bool = False, screenshot: Path | None =
         viewer.open_sample("napari-aignostics", "he_sample_slide")
     else:
         viewer.open(str(slide), plugin="napari-aignostics")
-    viewer.scale_bar.visible = True
-    if screenshot is not None:
-        from qtpy.QtWidgets import QApplication
+    _, widget = viewer.window.add_plugin_dock_widget("napari-aignostics", "Aignostics")
+    widget.connection.local_radio.setChecked(True)
+    widget.connection.connect_now()
+    return viewer, widget
 
-        for _ in range(20):
-            QApplication.processEvents()
-        screenshot.parent.mkdir(parents=True, exist_ok=True)
-        viewer.screenshot(str(screenshot), canvas_only=False)
-        viewer.close()
-        print(f"screenshot saved to {screenshot}")
-        return 0
+
+def submit_and_wait(widget: Any, timeout: float = 900.0) -> str:
+    """Pick the local TME application, fill the form, submit the open slide and wait for the results."""
+    panel = widget.submit_panel
+    wait_until(lambda: widget.session.info is not None, 120, "the local platform to start")
+    wait_until(lambda: panel.application.count() > 0, 60, "the applications list")
+    if not panel.select_application(DEMO_APPLICATION):
+        raise DemoError(f"the local platform does not offer {DEMO_APPLICATION!r}")
+    wait_until(
+        lambda: (
+            panel.version_details is not None
+            and panel.application.currentData().application_id == DEMO_APPLICATION
+            and panel.schema
+        ),
+        60,
+        "the application version",
+    )
+    for key, value in DEMO_FORM.items():
+        if key in panel.editors:
+            panel.set_form_value(key, value)
+    if not panel.rows:
+        panel.add_selected_layer()
+    wait_until(
+        lambda: panel.submit_button.isEnabled(), 300, "the slide's checksum and a valid form"
+    )
+    finished: dict[str, str] = {}
+    widget.run_finished.connect(lambda run_id, label: finished.setdefault(run_id, label))
+    submitted: list[str] = []
+    panel.submitted.connect(lambda run_id, _slides: submitted.append(run_id))
+    panel.submit_button.click()
+    run_id = wait_until(lambda: submitted and submitted[0], 300, "the upload and submission")
+    label = wait_until(
+        lambda: finished.get(run_id), timeout, f"run {run_id} to finish and its results to load"
+    )
+    if label != "completed":
+        raise DemoError(f"run {run_id} ended {label}")
+    return str(run_id)
+
+
+def run(slide: Path | None = None, auto: bool = False, screenshot: Path | None = None) -> int:
+    """Run the demo; unattended with ``auto``; save ``screenshot`` and exit when given."""
+    import napari
+
+    viewer, widget = open_demo_viewer(slide)
+    try:
+        if auto:
+            submit_and_wait(widget)
+        if screenshot is not None:
+            wait_until(lambda: True, 1, "")
+            for _ in range(10):
+                wait_until(lambda: True, 0.05, "")
+            screenshot.parent.mkdir(parents=True, exist_ok=True)
+            viewer.screenshot(str(screenshot), canvas_only=False, flash=False)
+            print(f"screenshot saved to {screenshot}")
+            return 0
+    except DemoError as error:
+        print(f"demo failed: {error}")
+        return 1
+    finally:
+        if screenshot is not None:
+            widget.shutdown()
+            viewer.close()
     napari.run()
     return 0

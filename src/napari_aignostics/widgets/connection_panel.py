@@ -1,0 +1,122 @@
+"""Connection: the embedded local platform (default) or a remote API root with a token or device login."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from qtpy.QtCore import Signal
+from qtpy.QtWidgets import (
+    QButtonGroup,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QRadioButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..workflow.session import ConnectionInfo, Session
+from .workers import WorkerPool, error_message
+
+
+class ConnectionPanel(QWidget):
+    """Choose where runs go and connect; shows user, organization and health."""
+
+    connected = Signal(object)
+
+    def __init__(self, session: Session, pool: WorkerPool, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.pool = pool
+        settings = session.settings
+        self.local_radio = QRadioButton("Local platform on this computer (offline, free)")
+        self.remote_radio = QRadioButton("Aignostics Platform (API root)")
+        group = QButtonGroup(self)
+        group.addButton(self.local_radio)
+        group.addButton(self.remote_radio)
+        self.api_root = QLineEdit(settings.api_root)
+        self.api_root.setPlaceholderText("https://platform.aignostics.com")
+        self.token = QLineEdit()
+        self.token.setEchoMode(QLineEdit.EchoMode.Password)
+        self.token.setPlaceholderText("token (leave empty to use the cached login)")
+        self.login_button = QPushButton("Log in…")
+        self.login_button.setToolTip("OAuth device login: shows a code to confirm in your browser")
+        self.connect_button = QPushButton("Connect")
+        self.status = QLabel("Not connected")
+        self.status.setWordWrap(True)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.local_radio)
+        layout.addWidget(self.remote_radio)
+        layout.addWidget(self.api_root)
+        row = QHBoxLayout()
+        row.addWidget(self.token)
+        row.addWidget(self.login_button)
+        layout.addLayout(row)
+        layout.addWidget(self.connect_button)
+        layout.addWidget(self.status)
+        layout.addStretch(1)
+
+        (self.remote_radio if settings.mode == "remote" else self.local_radio).setChecked(True)
+        self.local_radio.toggled.connect(self._update_enabled)
+        self.connect_button.clicked.connect(self.connect_now)
+        self.login_button.clicked.connect(self._device_login)
+        self._update_enabled()
+
+    def _update_enabled(self) -> None:
+        remote = self.remote_radio.isChecked()
+        for widget in (self.api_root, self.token, self.login_button):
+            widget.setEnabled(remote)
+
+    def connect_now(self) -> None:
+        """Connect in a worker; the local platform is started on demand."""
+        self.connect_button.setEnabled(False)
+        if self.local_radio.isChecked():
+            self.status.setText("Starting the local platform…")
+            self.pool.start(self.session.connect_local, on_done=self._done, on_error=self._failed)
+        else:
+            token: Any = self.token.text().strip() or self._cached_token_provider()
+            self.status.setText(f"Connecting to {self.api_root.text().strip()}…")
+            self.pool.start(
+                self.session.connect_remote,
+                self.api_root.text().strip(),
+                token,
+                on_done=self._done,
+                on_error=self._failed,
+            )
+
+    def _cached_token_provider(self) -> Any:
+        from ..platform.auth import resolve_token_provider
+
+        return resolve_token_provider(self.api_root.text().strip())
+
+    def _device_login(self) -> None:
+        from napari.utils.notifications import show_info
+
+        self.status.setText("Waiting for you to confirm the login in your browser…")
+        self.pool.start(
+            self.session.login,
+            self.api_root.text().strip(),
+            show_info,
+            on_done=lambda _none: self.connect_now(),
+            on_error=self._failed,
+        )
+
+    def _done(self, info: ConnectionInfo) -> None:
+        self.connect_button.setEnabled(True)
+        where = "local platform" if info.local else info.api_root
+        self.status.setText(
+            f"<b>Connected</b> to {where}<br>user: {info.user}<br>organization: {info.organization}"
+            f"<br>health: {'UP' if info.healthy else 'DOWN'}"
+        )
+        self.connected.emit(info)
+
+    def _failed(self, error: BaseException) -> None:
+        from napari.utils.notifications import show_error
+
+        self.connect_button.setEnabled(True)
+        self.status.setText(
+            f"<span style='color:#e55'>Not connected</span>: {error_message(error)}"
+        )
+        show_error(f"Aignostics connection failed: {error_message(error)}")

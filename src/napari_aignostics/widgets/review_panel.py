@@ -1,0 +1,235 @@
+"""Review: class visibility and colours, confidence threshold, counts, the cell under the cursor, export."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from napari.utils.notifications import show_info
+from qtpy.QtCore import Qt
+from qtpy.QtGui import QColor
+from qtpy.QtWidgets import (
+    QCheckBox,
+    QColorDialog,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSlider,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..results.export import export_csv, export_geojson
+from ..results.loader import ResultSet
+from ..results.review import ReviewModel
+from .tables import make_table
+
+CLASS_COLUMNS = ("Show", "Class", "Colour", "Cells")
+
+
+class ReviewPanel(QWidget):
+    """Drives a :class:`ReviewModel`; every change updates the raster, points and outlines."""
+
+    def __init__(self, viewer: Any, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.viewer = viewer
+        self.result: ResultSet | None = None
+        self.review: ReviewModel | None = None
+        self.raster: Any = None
+        self.points: Any = None
+        self.outlines: Any = None
+        self._in_view: Any = None
+
+        self.title = QLabel("Load results from the Runs tab, or open a results folder.")
+        self.title.setWordWrap(True)
+        self.classes = make_table(CLASS_COLUMNS, stretch=1)
+        self.confidence = QSlider(Qt.Orientation.Horizontal)
+        self.confidence.setRange(0, 100)
+        self.confidence_label = QLabel("≥ 0.00")
+        self.opacity = QSlider(Qt.Orientation.Horizontal)
+        self.opacity.setRange(0, 100)
+        self.opacity.setValue(80)
+        self.total = QLabel()
+        self.under_cursor = QLabel("Hover over a cell to see it.")
+        self.under_cursor.setWordWrap(True)
+        self.readouts = QLabel()
+        self.readouts.setWordWrap(True)
+        self.export_geojson_button = QPushButton("Export GeoJSON (QuPath)…")
+        self.export_csv_button = QPushButton("Export CSV…")
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.title)
+        layout.addWidget(self.classes, 2)
+        form = QFormLayout()
+        row = QHBoxLayout()
+        row.addWidget(self.confidence)
+        row.addWidget(self.confidence_label)
+        form.addRow("Confidence", row)
+        form.addRow("Opacity", self.opacity)
+        layout.addLayout(form)
+        layout.addWidget(self.total)
+        layout.addWidget(self.under_cursor)
+        layout.addWidget(self.readouts)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.export_geojson_button)
+        buttons.addWidget(self.export_csv_button)
+        layout.addLayout(buttons)
+
+        self.confidence.valueChanged.connect(self._confidence_changed)
+        self.opacity.valueChanged.connect(self._opacity_changed)
+        self.export_geojson_button.clicked.connect(lambda: self._export("geojson"))
+        self.export_csv_button.clicked.connect(lambda: self._export("csv"))
+        self._set_enabled(False)
+
+    def _set_enabled(self, enabled: bool) -> None:
+        for widget in (
+            self.confidence,
+            self.opacity,
+            self.export_geojson_button,
+            self.export_csv_button,
+        ):
+            widget.setEnabled(enabled)
+
+    # --- results ----------------------------------------------------------------------------------
+
+    def show_results(self, result: ResultSet, layers: list[Any]) -> None:
+        """Review the cells of a freshly added result set."""
+        from ..results.viewport import InViewOutlines
+
+        self.result, self.review = result, result.review
+        assert self.review is not None
+        self.raster = next((lay for lay in layers if lay.name.endswith("(overview)")), None)
+        self.points = next((lay for lay in layers if lay.name.endswith("(cells)")), None)
+        self.outlines = next((lay for lay in layers if lay.name.endswith("(outlines)")), None)
+        if self.outlines is not None:
+            self._in_view = InViewOutlines(
+                self.viewer, self.outlines, self.review, result.slide_mpp
+            )
+        self.title.setText(f"<b>{result.name}</b>: {len(self.review.table)} cells")
+        self._fill_classes()
+        self._show_readouts()
+        if self._hover not in self.viewer.mouse_move_callbacks:
+            self.viewer.mouse_move_callbacks.append(self._hover)
+        self._set_enabled(True)
+        self.apply()
+
+    def _fill_classes(self) -> None:
+        assert self.review is not None
+        self.classes.setRowCount(0)
+        for row, (name, style) in enumerate(self.review.styles.items()):
+            self.classes.insertRow(row)
+            box = QCheckBox()
+            box.setChecked(style.visible)
+            box.toggled.connect(lambda on, n=name: self.set_class_visible(n, on))
+            self.classes.setCellWidget(row, 0, box)
+            self.classes.setItem(row, 1, QTableWidgetItem(name))
+            swatch = QPushButton()
+            swatch.setStyleSheet(f"background-color: rgb{tuple(style.color)}")
+            swatch.clicked.connect(lambda _=False, n=name: self._pick_color(n))
+            self.classes.setCellWidget(row, 2, swatch)
+            self.classes.setItem(row, 3, QTableWidgetItem(""))
+
+    def _show_readouts(self) -> None:
+        assert self.result is not None
+        readout = next((r for n, r in self.result.readouts.items() if "slide" in n), None)
+        if readout is None:
+            self.readouts.setText("")
+            return
+        counts = readout.numbers("CELL_COUNT_")
+        areas = readout.numbers("ABSOLUTE_AREA_")
+        text = ", ".join(f"{k.lower()}: {int(v)}" for k, v in counts.items())
+        area = ", ".join(f"{k.lower()}: {v:.2f} mm²" for k, v in areas.items())
+        self.readouts.setText(f"<b>Slide readouts</b> — {text}<br>{area}")
+
+    # --- changes ----------------------------------------------------------------------------------
+
+    def set_class_visible(self, name: str, visible: bool) -> None:
+        """Show or hide a class everywhere."""
+        if self.review is not None:
+            self.review.set_visible(name, visible)
+            self.apply()
+
+    def set_class_color(self, name: str, rgb: tuple[int, int, int]) -> None:
+        """Recolour a class everywhere."""
+        if self.review is not None:
+            self.review.set_color(name, rgb)
+            self._fill_classes()
+            self.apply()
+
+    def _pick_color(self, name: str) -> None:
+        assert self.review is not None
+        current = QColor(*self.review.styles[name].color)
+        color = QColorDialog.getColor(current, self, f"Colour of {name}")
+        if color.isValid():
+            self.set_class_color(name, (color.red(), color.green(), color.blue()))
+
+    def _confidence_changed(self, value: int) -> None:
+        self.confidence_label.setText(f"≥ {value / 100:.2f}")
+        if self.review is not None:
+            self.review.min_confidence = value / 100
+            self.apply()
+
+    def _opacity_changed(self, value: int) -> None:
+        if self.review is not None:
+            self.review.opacity = value / 100
+            for layer in (self.raster, self.points, self.outlines):
+                if layer is not None:
+                    layer.opacity = value / 100
+
+    def apply(self) -> None:
+        """Push the model to the layers and the counts."""
+        review = self.review
+        if review is None:
+            return
+        from napari.utils.colormaps import DirectLabelColormap
+
+        shown = review.shown()
+        if self.points is not None:
+            self.points.face_color = review.face_colors() if len(shown) else "white"
+            self.points.shown = shown
+        if self.raster is not None:
+            self.raster.colormap = DirectLabelColormap(color_dict=review.label_colors())
+        if self._in_view is not None:
+            self._in_view.refresh()
+        counts = review.counts()
+        for row, name in enumerate(review.styles):
+            shown_count, total = counts[name]
+            item = self.classes.item(row, 3)
+            if item is not None:
+                item.setText(f"{shown_count} / {total}")
+        self.total.setText(f"{int(shown.sum())} of {len(shown)} cells shown")
+
+    # --- cursor and export ------------------------------------------------------------------------
+
+    def _hover(self, viewer: Any, event: Any) -> None:
+        if self.review is None or self.result is None:
+            return
+        scale = self.result.slide_mpp or 1.0
+        y, x = viewer.cursor.position[-2:]
+        index = self.review.object_at(x / scale + 0.5, y / scale + 0.5, radius=2.0)
+        if index is None:
+            return
+        props = self.review.properties(index)
+        text = ", ".join(
+            f"{k}: {v:.3g}" if isinstance(v, float) else f"{k}: {v}" for k, v in props.items()
+        )
+        self.under_cursor.setText(text)
+
+    def _export(self, kind: str, path: Path | None = None) -> Path | None:
+        if self.review is None:
+            return None
+        if path is None:
+            suffix = "geojson" if kind == "geojson" else "csv"
+            chosen, _ = QFileDialog.getSaveFileName(self, "Export cells", f"cells.{suffix}")
+            if not chosen:
+                return None
+            path = Path(chosen)
+        mask = self.review.shown()
+        writer = export_geojson if kind == "geojson" else export_csv
+        written = writer(self.review.table, path, mask)
+        show_info(f"exported {int(np.count_nonzero(mask))} cells to {written}")
+        return written

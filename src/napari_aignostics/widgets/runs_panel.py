@@ -1,0 +1,194 @@
+"""Runs: the user's runs with their state in plain words, items, cancel, delete, load results."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from qtpy.QtCore import Qt, Signal
+from qtpy.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..workflow.run_labels import FINAL_LABELS, progress_fraction, run_label
+from ..workflow.session import Session
+from .tables import make_table, selected_rows
+from .workers import WorkerPool
+
+RUN_COLUMNS = ("Run", "Application", "State", "Items", "Submitted")
+ITEM_COLUMNS = ("Slide", "State", "Error")
+
+
+class RunsPanel(QWidget):
+    """Lists runs (polled in a worker), shows the items of the selected run."""
+
+    load_requested = Signal(str)
+    """run id whose downloaded results should be put on the slides"""
+
+    def __init__(self, session: Session, pool: WorkerPool, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.pool = pool
+        self.runs: list[Any] = []
+        self._poller: Any = None
+        self._labels: dict[str, str] = {}
+
+        self.table = make_table(RUN_COLUMNS, stretch=0)
+        self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QTableWidget.SelectionMode.SingleSelection)
+        self.items = make_table(ITEM_COLUMNS, stretch=2)
+        self.refresh_button = QPushButton("Refresh")
+        self.cancel_button = QPushButton("Cancel run")
+        self.delete_button = QPushButton("Delete results")
+        self.load_button = QPushButton("Load results")
+        self.detail = QLabel()
+        self.detail.setWordWrap(True)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.table, 2)
+        buttons = QHBoxLayout()
+        for button in (
+            self.refresh_button,
+            self.cancel_button,
+            self.delete_button,
+            self.load_button,
+        ):
+            buttons.addWidget(button)
+        layout.addLayout(buttons)
+        layout.addWidget(self.detail)
+        layout.addWidget(self.items, 1)
+
+        self.refresh_button.clicked.connect(self.refresh)
+        self.cancel_button.clicked.connect(self.cancel_selected)
+        self.delete_button.clicked.connect(self.delete_selected)
+        self.load_button.clicked.connect(self._load_selected)
+        self.table.itemSelectionChanged.connect(self._selection_changed)
+
+    # --- polling ---------------------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        """Reload the runs list once."""
+        self.pool.start(self.session.runs, on_done=self.set_runs)
+
+    def start_polling(self) -> None:
+        """Poll the runs list every ``poll_interval_s`` in a worker until stopped."""
+        if self._poller is not None:
+            return
+
+        def poll() -> Iterator[list[Any]]:
+            while True:
+                try:
+                    yield self.session.runs()
+                except Exception:  # noqa: BLE001 - a failed poll is retried on the next tick
+                    yield None  # type: ignore[misc]
+                deadline = time.monotonic() + max(1.0, self.session.settings.poll_interval_s)
+                while time.monotonic() < deadline:
+                    time.sleep(0.2)
+                    yield None  # type: ignore[misc]  # lets quit() stop the worker promptly
+
+        def received(runs: list[Any] | None) -> None:
+            if runs is not None:
+                self.set_runs(runs)
+
+        self._poller = self.pool.start(poll, on_yield=received, on_finish=self._poller_finished)
+
+    def _poller_finished(self) -> None:
+        self._poller = None
+
+    def stop_polling(self) -> None:
+        if self._poller is not None:
+            self._poller.quit()
+
+    # --- table -----------------------------------------------------------------------------------
+
+    def selected_run(self) -> Any:
+        rows = selected_rows(self.table)
+        return self.runs[rows[0]] if rows else None
+
+    def set_runs(self, runs: list[Any]) -> None:
+        """Show runs; notify when one reaches a final state."""
+        from napari.utils.notifications import show_info, show_warning
+
+        selected = self.selected_run()
+        selected_id = selected.run_id if selected is not None else None
+        self.runs = runs
+        self.table.setRowCount(len(runs))
+        for index, run in enumerate(runs):
+            label = run_label(run)
+            previous = self._labels.get(run.run_id)
+            if previous is not None and previous != label and label in FINAL_LABELS:
+                notify = show_info if label == "completed" else show_warning
+                notify(f"Run {run.run_id[:8]} ({run.application_id}) {label}.")
+            self._labels[run.run_id] = label
+            self._cell(index, 0, run.run_id, run.run_id)
+            self._cell(index, 1, f"{run.application_id} {run.version_number}")
+            self._cell(index, 2, label, run.error_message or "")
+            bar = QProgressBar()
+            bar.setRange(0, 100)
+            bar.setValue(int(progress_fraction(run) * 100))
+            stats = run.statistics
+            bar.setFormat(f"{stats.item_succeeded_count}/{stats.item_count} done")
+            self.table.setCellWidget(index, 3, bar)
+            self._cell(index, 4, run.submitted_at.strftime("%Y-%m-%d %H:%M"))
+            if run.run_id == selected_id:
+                self.table.selectRow(index)
+
+    def _cell(self, row: int, column: int, text: str, tooltip: str = "") -> None:
+        item = QTableWidgetItem(text)
+        item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEditable)
+        if tooltip:
+            item.setToolTip(tooltip)
+        self.table.setItem(row, column, item)
+
+    def label_of(self, run_id: str) -> str | None:
+        """The last label seen for a run."""
+        return self._labels.get(run_id)
+
+    def _selection_changed(self) -> None:
+        run = self.selected_run()
+        if run is None:
+            return
+        self.detail.setText(
+            f"<b>{run.run_id}</b><br>{run_label(run)}"
+            + (f" — {run.error_message}" if run.error_message else "")
+        )
+        self.pool.start(self.session.items, run.run_id, on_done=self._set_items)
+
+    def _set_items(self, items: list[Any]) -> None:
+        self.items.setRowCount(len(items))
+        for index, item in enumerate(items):
+            state = str(getattr(item.state, "value", item.state))
+            reason = getattr(item.termination_reason, "value", item.termination_reason)
+            for column, text in enumerate(
+                (item.external_id, f"{state} {reason or ''}".strip(), item.error_message or "")
+            ):
+                cell = QTableWidgetItem(text)
+                cell.setToolTip(text)
+                self.items.setItem(index, column, cell)
+
+    # --- actions ---------------------------------------------------------------------------------
+
+    def cancel_selected(self) -> None:
+        run = self.selected_run()
+        if run is not None:
+            self.pool.start(self.session.cancel, run.run_id, on_done=lambda _: self.refresh())
+
+    def delete_selected(self) -> None:
+        run = self.selected_run()
+        if run is not None:
+            self.pool.start(
+                self.session.delete_results, run.run_id, on_done=lambda _: self.refresh()
+            )
+
+    def _load_selected(self) -> None:
+        run = self.selected_run()
+        if run is not None:
+            self.load_requested.emit(run.run_id)

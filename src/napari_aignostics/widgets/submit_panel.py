@@ -1,0 +1,406 @@
+"""Submit: application and version, a form from the version's input schema, slides, note, tags."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from qtpy.QtCore import QObject, Qt, Signal
+from qtpy.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..slides.layers import METADATA_KEY
+from ..slides.reader import SUPPORTED_EXTENSIONS
+from ..workflow.schema_form import FormField, build_metadata, form_fields, validation_errors
+from ..workflow.session import Session
+from .tables import make_table
+from .workers import WorkerPool
+
+COLUMNS = ("Use", "Slide", "Size", "mpp", "Checksum", "Valid")
+
+
+class _Relay(QObject):
+    """Carries progress from worker threads to the main thread."""
+
+    progress = Signal(float, str)
+
+
+class SubmitPanel(QWidget):
+    """Everything needed to start a run."""
+
+    submitted = Signal(str, object)
+    """run id, {external id: slide path}"""
+
+    def __init__(
+        self, viewer: Any, session: Session, pool: WorkerPool, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.viewer = viewer
+        self.session = session
+        self.pool = pool
+        self.version_details: Any = None
+        self.schema: dict[str, Any] = {}
+        self.fields: list[FormField] = []
+        self.editors: dict[str, QWidget] = {}
+        self.rows: list[dict[str, Any]] = []
+        self.relay = _Relay()
+
+        self.application = QComboBox()
+        self.version = QComboBox()
+        self.about = QLabel()
+        self.about.setWordWrap(True)
+        self.about.setTextFormat(Qt.TextFormat.RichText)
+        self.form = QFormLayout()
+        self.table = make_table(COLUMNS, stretch=1)
+        self.add_layer_button = QPushButton("Add selected slide")
+        self.add_folder_button = QPushButton("Add folder…")
+        self.clear_button = QPushButton("Clear")
+        self.note = QLineEdit()
+        self.note.setPlaceholderText("note (optional)")
+        self.tags = QLineEdit()
+        self.tags.setPlaceholderText("tags, comma separated (optional)")
+        self.submit_button = QPushButton("Submit")
+        self.submit_button.setEnabled(False)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setTextVisible(True)
+        self.progress.setFormat("")
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+
+        layout = QVBoxLayout(self)
+        top = QFormLayout()
+        top.addRow("Application", self.application)
+        top.addRow("Version", self.version)
+        layout.addLayout(top)
+        layout.addWidget(self.about)
+        layout.addLayout(self.form)
+        layout.addWidget(self.table, 1)
+        buttons = QHBoxLayout()
+        for button in (self.add_layer_button, self.add_folder_button, self.clear_button):
+            buttons.addWidget(button)
+        layout.addLayout(buttons)
+        layout.addWidget(self.note)
+        layout.addWidget(self.tags)
+        layout.addWidget(self.submit_button)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.status)
+
+        self.application.currentIndexChanged.connect(self._application_changed)
+        self.version.currentIndexChanged.connect(self._version_changed)
+        self.add_layer_button.clicked.connect(self.add_selected_layer)
+        self.add_folder_button.clicked.connect(self._choose_folder)
+        self.clear_button.clicked.connect(self.clear_slides)
+        self.submit_button.clicked.connect(self.submit)
+        self.relay.progress.connect(self._show_progress)
+
+    # --- applications ------------------------------------------------------------------------
+
+    def refresh_applications(self) -> None:
+        """Load the applications available to the connected user."""
+        self.pool.start(self.session.applications, on_done=self._set_applications)
+
+    def _set_applications(self, applications: list[Any]) -> None:
+        self.application.blockSignals(True)
+        self.application.clear()
+        for app in applications:
+            self.application.addItem(app.name, app)
+        self.application.blockSignals(False)
+        preferred = self.session.settings.application_id
+        index = next(
+            (i for i, a in enumerate(applications) if a.application_id == preferred),
+            next((i for i, a in enumerate(applications) if "tme" in a.application_id), 0),
+        )
+        self.application.setCurrentIndex(index)
+        self._application_changed()
+
+    def select_application(self, application_id: str) -> bool:
+        """Select an application by id; False when it is not listed."""
+        for index in range(self.application.count()):
+            if self.application.itemData(index).application_id == application_id:
+                self.application.setCurrentIndex(index)
+                return True
+        return False
+
+    def _application_changed(self) -> None:
+        app = self.application.currentData()
+        if app is None:
+            return
+        self.session.settings.application_id = app.application_id
+        self.pool.start(self.session.versions, app.application_id, on_done=self._set_versions)
+
+    def _set_versions(self, versions: list[str]) -> None:
+        self.version.blockSignals(True)
+        self.version.clear()
+        self.version.addItems(versions)
+        self.version.blockSignals(False)
+        self._version_changed()
+
+    def _version_changed(self) -> None:
+        app = self.application.currentData()
+        version = self.version.currentText()
+        if app is None or not version:
+            return
+        self.pool.start(
+            self.session.version, app.application_id, version, on_done=self._set_version
+        )
+
+    def _set_version(self, details: Any) -> None:
+        app = self.application.currentData()
+        self.version_details = details
+        self.schema = details.input_artifacts[0].metadata_schema if details.input_artifacts else {}
+        self.about.setText(
+            f"<b>{app.name}</b> {details.version_number}<br>{app.description}"
+            f"<br><i>Changes:</i> {details.changelog}"
+        )
+        self._build_form()
+        self._revalidate()
+
+    # --- form ----------------------------------------------------------------------------------
+
+    def _build_form(self) -> None:
+        while self.form.rowCount():
+            self.form.removeRow(0)
+        self.editors.clear()
+        self.fields = form_fields(self.schema)
+        remembered = self.session.settings.form_values
+        for f in self.fields:
+            editor: QWidget
+            if f.kind in ("enum", "const"):
+                combo = QComboBox()
+                combo.addItems([str(c) for c in f.choices])
+                wanted = remembered.get(f.key, f.default)
+                if wanted is not None and str(wanted) in [str(c) for c in f.choices]:
+                    combo.setCurrentText(str(wanted))
+                combo.setEnabled(f.kind == "enum")
+                combo.currentIndexChanged.connect(self._form_changed)
+                editor = combo
+            else:
+                line = QLineEdit(str(remembered.get(f.key, f.default or "")))
+                line.textChanged.connect(self._form_changed)
+                editor = line
+            self.editors[f.key] = editor
+            self.form.addRow(f.title + (" *" if f.required else ""), editor)
+        self._update_dependent_choices()
+
+    def form_values(self) -> dict[str, Any]:
+        """The user's values by dotted key."""
+        values: dict[str, Any] = {}
+        for key, editor in self.editors.items():
+            values[key] = editor.currentText() if isinstance(editor, QComboBox) else editor.text()  # type: ignore[attr-defined]
+        return values
+
+    def set_form_value(self, key: str, value: str) -> None:
+        """Set one field (used by the demo and tests)."""
+        editor = self.editors[key]
+        if isinstance(editor, QComboBox):
+            editor.setCurrentText(value)
+        elif isinstance(editor, QLineEdit):
+            editor.setText(value)
+
+    def _update_dependent_choices(self) -> None:
+        values = self.form_values()
+        for f in self.fields:
+            editor = self.editors.get(f.key)
+            if f.depends_on is None or not isinstance(editor, QComboBox):
+                continue
+            choices = [str(c) for c in f.choices_for(values)]
+            current = editor.currentText()
+            if [editor.itemText(i) for i in range(editor.count())] != choices:
+                editor.blockSignals(True)
+                editor.clear()
+                editor.addItems(choices)
+                if current in choices:
+                    editor.setCurrentText(current)
+                elif f.default is not None and str(f.default) in choices:
+                    editor.setCurrentText(str(f.default))
+                editor.blockSignals(False)
+
+    def _form_changed(self) -> None:
+        self._update_dependent_choices()
+        self.session.settings.form_values.update(
+            {k: str(v) for k, v in self.form_values().items() if v}
+        )
+        self._revalidate()
+
+    # --- slides --------------------------------------------------------------------------------
+
+    def add_selected_layer(self) -> None:
+        """Add the selected (or the only) slide layer of the viewer."""
+        layers = [layer for layer in self.viewer.layers.selection if METADATA_KEY in layer.metadata]
+        if not layers:
+            layers = [layer for layer in self.viewer.layers if METADATA_KEY in layer.metadata][-1:]
+        if not layers:
+            from napari.utils.notifications import show_warning
+
+            show_warning("No slide is open: open a slide (File → Open) or add a folder of slides.")
+            return
+        for layer in layers:
+            self.add_slide(Path(layer.metadata[METADATA_KEY]["path"]))
+
+    def add_selected_layer_quietly(self) -> None:
+        """Add the open slide, if any, without warning when there is none."""
+        if any(METADATA_KEY in layer.metadata for layer in self.viewer.layers):
+            self.add_selected_layer()
+
+    def _choose_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Folder of slides")
+        if folder:
+            self.add_folder(Path(folder))
+
+    def add_folder(self, folder: Path) -> None:
+        """Add every slide file of a folder (not recursive)."""
+        for path in sorted(folder.iterdir()):
+            if path.is_file() and path.suffix.lower() in SUPPORTED_EXTENSIONS:
+                self.add_slide(path)
+
+    def add_slide(self, path: Path) -> None:
+        """Add a slide row and compute its metadata in a worker."""
+        if any(row["path"] == path for row in self.rows):
+            return
+        use = QCheckBox()
+        use.setChecked(True)
+        use.toggled.connect(self._revalidate)
+        row: dict[str, Any] = {"path": path, "metadata": None, "error": None, "use": use}
+        self.rows.append(row)
+        index = self.table.rowCount()
+        self.table.insertRow(index)
+        self.table.setCellWidget(index, 0, use)
+        self._set_cell(index, 1, path.name, str(path))
+        size = path.stat().st_size if path.exists() else 0
+        self._set_cell(index, 2, f"{size / 1e6:.1f} MB")
+        self._set_cell(index, 4, "computing…")
+
+        def done(meta: Any) -> None:
+            row["metadata"] = meta
+            self._update_row(row)
+
+        def failed(error: BaseException) -> None:
+            row["error"] = str(error)
+            self._update_row(row)
+
+        self.pool.start(self.session.prepare_slide, path, on_done=done, on_error=failed)
+
+    def clear_slides(self) -> None:
+        """Remove all slide rows."""
+        self.rows.clear()
+        self.table.setRowCount(0)
+        self._revalidate()
+
+    def _set_cell(self, row: int, column: int, text: str, tooltip: str = "") -> None:
+        item = QTableWidgetItem(text)
+        item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEditable)
+        if tooltip:
+            item.setToolTip(tooltip)
+        self.table.setItem(row, column, item)
+
+    def _update_row(self, row: dict[str, Any]) -> None:
+        index = self.rows.index(row)
+        meta = row["metadata"]
+        if meta is not None:
+            self._set_cell(index, 3, f"{meta.resolution_mpp:.3f}" if meta.resolution_mpp else "—")
+            self._set_cell(index, 4, meta.checksum_base64_crc32c)
+        elif row["error"]:
+            self._set_cell(index, 4, "failed")
+        self._revalidate()
+
+    def slide_problems(self, row: dict[str, Any]) -> list[str]:
+        """Why a slide cannot be submitted with the current form (empty when it can)."""
+        if row["error"]:
+            return [row["error"]]
+        if row["metadata"] is None:
+            return ["metadata still being computed"]
+        if not self.schema:
+            return ["choose an application"]
+        metadata = build_metadata(
+            self.schema, row["metadata"].as_artifact_metadata(), self.form_values()
+        )
+        return validation_errors(self.schema, metadata)
+
+    def _revalidate(self) -> None:
+        ready = 0
+        for index, row in enumerate(self.rows):
+            problems = self.slide_problems(row)
+            if row["metadata"] is None and not row["error"]:
+                self._set_cell(index, 5, "…")
+                continue
+            self._set_cell(index, 5, "✔" if not problems else "✘", "\n".join(problems) or "ready")
+            cell = self.table.item(index, 5)
+            if cell is not None:
+                cell.setForeground(Qt.GlobalColor.darkGreen if not problems else Qt.GlobalColor.red)
+            if not problems and row["use"].isChecked():
+                ready += 1
+        pending = any(r["metadata"] is None and not r["error"] for r in self.rows)
+        self.submit_button.setEnabled(ready > 0 and not pending and self.session.client is not None)
+        self.submit_button.setText(
+            f"Submit {ready} slide{'s' if ready != 1 else ''}" if ready else "Submit"
+        )
+
+    # --- submit --------------------------------------------------------------------------------
+
+    def submit(self) -> None:
+        """Upload the included, valid slides and submit one run."""
+        app = self.application.currentData()
+        version = self.version.currentText()
+        slides = []
+        for row in self.rows:
+            if row["use"].isChecked() and not self.slide_problems(row):
+                meta = build_metadata(
+                    self.schema, row["metadata"].as_artifact_metadata(), self.form_values()
+                )
+                slides.append((row["path"], meta))
+        if not slides or app is None:
+            return
+        self.session.settings.save()
+        tags = [t.strip() for t in self.tags.text().split(",") if t.strip()]
+        self.submit_button.setEnabled(False)
+        self.status.setText("Uploading…")
+        external = {str(path): path for path, _ in slides}
+        self.pool.start(
+            self.session.submit,
+            app.application_id,
+            version,
+            slides,
+            self.note.text().strip(),
+            tags,
+            self.relay.progress.emit,
+            on_done=lambda run_id: self._submitted(run_id, external),
+            on_error=self._failed,
+        )
+
+    def _show_progress(self, fraction: float, message: str) -> None:
+        self.progress.setValue(int(fraction * 1000))
+        self.progress.setFormat(message)
+
+    def _submitted(self, run_id: str, external: dict[str, Path]) -> None:
+        from napari.utils.notifications import show_info
+
+        self.progress.setValue(1000)
+        self.progress.setFormat("submitted")
+        self.status.setText(f"Run <b>{run_id}</b> submitted.")
+        show_info(f"Run {run_id} submitted with {len(external)} slide(s).")
+        self._revalidate()
+        self.submitted.emit(run_id, external)
+
+    def _failed(self, error: BaseException) -> None:
+        from napari.utils.notifications import show_error
+
+        from .workers import error_message
+
+        self.status.setText(
+            f"<span style='color:#e55'>Submission failed</span>: {error_message(error)}"
+        )
+        show_error(f"Submission failed: {error_message(error)}")
+        self._revalidate()

@@ -1,0 +1,62 @@
+"""Run core calls off the main thread: every network and disk step goes through here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from napari.qt.threading import GeneratorWorker, WorkerBase, create_worker
+from napari.utils.notifications import show_error
+
+
+def error_message(error: BaseException) -> str:
+    """One clear line for a notification."""
+    text = str(error) or type(error).__name__
+    return text if len(text) < 500 else text[:497] + "..."
+
+
+class WorkerPool:
+    """Keeps references to running workers, reports failures, and cancels them all on close."""
+
+    def __init__(self) -> None:
+        self._workers: set[WorkerBase] = set()
+
+    def start(
+        self,
+        function: Callable[..., Any],
+        *args: Any,
+        on_done: Callable[[Any], None] | None = None,
+        on_yield: Callable[[Any], None] | None = None,
+        on_error: Callable[[BaseException], None] | None = None,
+        on_finish: Callable[[], None] | None = None,
+        **kwargs: Any,
+    ) -> WorkerBase:
+        """Start ``function`` (plain or generator) in a thread worker."""
+        worker = create_worker(function, *args, _start_thread=False, **kwargs)
+        if on_done is not None:
+            worker.returned.connect(on_done)
+        if on_yield is not None and isinstance(worker, GeneratorWorker):
+            worker.yielded.connect(on_yield)
+
+        def failed(error: BaseException) -> None:
+            if on_error is not None:
+                on_error(error)
+            else:
+                show_error(error_message(error))
+
+        worker.errored.connect(failed)
+        worker.finished.connect(lambda: self._workers.discard(worker))
+        if on_finish is not None:
+            worker.finished.connect(on_finish)
+        self._workers.add(worker)
+        worker.start()
+        return worker
+
+    def cancel_all(self) -> None:
+        """Ask every running worker to stop."""
+        for worker in list(self._workers):
+            worker.quit()
+
+    @property
+    def busy(self) -> bool:
+        return bool(self._workers)

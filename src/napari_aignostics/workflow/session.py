@@ -1,0 +1,199 @@
+"""The dock widget's Qt-free session: connection, applications, slides, submission, runs, results.
+
+Every method may block (network, disk): the widget calls them from thread workers.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..slides.metadata import SlideMetadata, slide_metadata
+from .settings import WidgetSettings
+
+Progress = Callable[[float, str], None]
+
+
+@dataclass(frozen=True)
+class ConnectionInfo:
+    """Who and where the session is connected to."""
+
+    api_root: str
+    local: bool
+    user: str
+    organization: str
+    healthy: bool
+
+
+class Session:
+    """One connection to a platform (the embedded local one, or a remote API root)."""
+
+    def __init__(
+        self, settings: WidgetSettings | None = None, local_data_dir: Path | None = None
+    ) -> None:
+        self.settings = settings or WidgetSettings.load()
+        self.local_data_dir = local_data_dir
+        self.client: Any = None
+        self.local: Any = None
+        self.info: ConnectionInfo | None = None
+        self._lock = threading.Lock()
+
+    # --- connection ------------------------------------------------------------------------
+
+    def connect_local(self) -> ConnectionInfo:
+        """Start the embedded local platform (once) and connect to it with its token."""
+        from ..server.embedded import LocalPlatform
+
+        with self._lock:
+            if self.local is None:
+                platform = LocalPlatform(data_dir=self.local_data_dir)
+                platform.start()
+                self.local = platform
+        return self._connect(self.local.api_root, self.local.token, local=True)
+
+    def connect_remote(self, api_root: str, token: Any) -> ConnectionInfo:
+        """Connect to ``api_root`` with a token string or a token provider (e.g. device login)."""
+        return self._connect(api_root.rstrip("/"), token, local=False)
+
+    @staticmethod
+    def login(api_root: str, show: Callable[[str], None]) -> None:
+        """OAuth device login for ``api_root``; the tokens go to the 0600 token cache."""
+        from ..platform.auth import AuthSettings, TokenCache, device_login
+
+        tokens = device_login(AuthSettings.for_api_root(api_root), show=show)
+        TokenCache().save(api_root.rstrip("/"), tokens)
+
+    def _connect(self, api_root: str, token: Any, local: bool) -> ConnectionInfo:
+        from ..platform.client import PlatformClient
+
+        client = PlatformClient(api_root, token)
+        try:
+            me = client.me()
+        except Exception:
+            client.close()
+            raise
+        if self.client is not None:
+            self.client.close()
+        self.client = client
+        user = me.user.email or me.user.name or me.user.id
+        organization = me.organization.display_name or me.organization.name or me.organization.id
+        self.info = ConnectionInfo(api_root, local, str(user), str(organization), True)
+        self.settings.mode = "local" if local else "remote"
+        if not local:
+            self.settings.api_root = api_root
+        self.settings.save()
+        return self.info
+
+    def require_client(self) -> Any:
+        """The connected client, or a clear error."""
+        if self.client is None:
+            raise RuntimeError(
+                "Not connected: choose the local platform or an API root and press Connect."
+            )
+        return self.client
+
+    def close(self) -> None:
+        """Close the client and stop the local platform if this session started it."""
+        if self.client is not None:
+            self.client.close()
+            self.client = None
+        if self.local is not None:
+            self.local.stop()
+            self.local = None
+
+    # --- applications ----------------------------------------------------------------------
+
+    def applications(self) -> list[Any]:
+        """Applications available to the user."""
+        return list(self.require_client().list_applications())
+
+    def versions(self, application_id: str) -> list[str]:
+        """Version numbers of an application, newest first."""
+        from ..platform.client import _semver_key
+
+        app = self.require_client().application(application_id)
+        return sorted((v.number for v in app.versions), key=_semver_key, reverse=True)
+
+    def version(self, application_id: str, version: str) -> Any:
+        """A version's details: input and output artifacts with schemas, changelog."""
+        return self.require_client().application_version(application_id, version)
+
+    # --- slides ------------------------------------------------------------------------------
+
+    @staticmethod
+    def prepare_slide(path: Path) -> SlideMetadata:
+        """Dimensions, mpp, media type and CRC32C of a slide (slow for big files)."""
+        return slide_metadata(path)
+
+    # --- runs --------------------------------------------------------------------------------
+
+    def runs(self, limit: int = 50) -> list[Any]:
+        """The user's latest runs, newest first."""
+        return list(self.require_client().list_runs(sort=["-submitted_at"], limit=limit))
+
+    def items(self, run_id: str) -> list[Any]:
+        """Items of a run with their state and error."""
+        return list(self.require_client().list_items(run_id))
+
+    def cancel(self, run_id: str) -> None:
+        """Cancel a run."""
+        self.require_client().cancel_run(run_id)
+
+    def delete_results(self, run_id: str) -> None:
+        """Delete a terminated run's result artifacts on the platform."""
+        self.require_client().delete_artifacts(run_id)
+
+    def results_root(self) -> Path:
+        """Where downloaded results go."""
+        if self.settings.results_dir:
+            return Path(self.settings.results_dir)
+        import platformdirs
+
+        return Path(platformdirs.user_data_dir("napari-aignostics")) / "results"
+
+    def submit(
+        self,
+        application_id: str,
+        version: str,
+        slides: Sequence[tuple[Path, dict[str, Any]]],
+        note: str = "",
+        tags: Sequence[str] = (),
+        progress: Progress | None = None,
+    ) -> str:
+        """Upload the slides to the organization's bucket and submit one run; return its id.
+
+        ``slides`` pairs each file with its complete input metadata (technical keys and form values).
+        """
+        from ..platform.submission import submit_slides
+
+        return submit_slides(
+            self.require_client(),
+            application_id,
+            version,
+            slides,
+            note=note or None,
+            tags=list(tags),
+            progress=progress,
+        )
+
+    def follow(self, run_id: str, interval: float | None = None) -> Iterator[Any]:
+        """Progress events of a run while items finish and are downloaded into :meth:`results_root`."""
+        from ..platform.follow import follow_run
+
+        yield from follow_run(
+            self.require_client(),
+            run_id,
+            self.results_root(),
+            interval=interval if interval is not None else self.settings.poll_interval_s,
+        )
+
+    def download(self, run_id: str) -> Path:
+        """Download a run's available results (verified) into :meth:`results_root`; the run folder."""
+        from ..platform.download import download_run
+        from ..platform.paths import run_folder_name
+
+        download_run(self.require_client(), run_id, self.results_root())
+        return self.results_root() / run_folder_name(run_id)
