@@ -75,8 +75,9 @@ class RunsPanel(QWidget):
     # --- polling ---------------------------------------------------------------------------------
 
     def refresh(self) -> None:
-        """Reload the runs list once."""
-        self.pool.start(self.session.runs, on_done=self.set_runs)
+        """Reload the runs list once (nothing to do before connecting)."""
+        if self.session.client is not None and not self.pool.closed:
+            self.pool.start(self.session.runs, on_done=self.set_runs)
 
     def start_polling(self) -> None:
         """Poll the runs list every ``poll_interval_s`` in a worker until stopped."""

@@ -20,6 +20,7 @@ class WorkerPool:
 
     def __init__(self) -> None:
         self._workers: set[WorkerBase] = set()
+        self.closed = False
 
     def start(
         self,
@@ -39,6 +40,8 @@ class WorkerPool:
             worker.yielded.connect(on_yield)
 
         def failed(error: BaseException) -> None:
+            if self.closed:  # the widget is going away: nobody is waiting for this answer
+                return
             if on_error is not None:
                 on_error(error)
             else:
@@ -53,7 +56,8 @@ class WorkerPool:
         return worker
 
     def cancel_all(self) -> None:
-        """Ask every running worker to stop."""
+        """Ask every running worker to stop; later failures are no longer reported."""
+        self.closed = True
         for worker in list(self._workers):
             worker.quit()
 
