@@ -53,6 +53,18 @@ def _own_run(platform: Platform, user: dict[str, Any], run_id: str) -> dict[str,
     return run
 
 
+def _page(
+    platform: Platform, sql: str, params: list[Any], custom_metadata: str | None, paging: Page
+) -> list[dict[str, Any]]:
+    """One page of rows, filtered by the ``custom_metadata`` JSONPath when given."""
+    predicate = _jsonpath(custom_metadata)
+    limit, offset = page_window(paging.page, paging.page_size)
+    if predicate is None:
+        return platform.store.all(sql + " LIMIT ? OFFSET ?", [*params, limit, offset])
+    matching = [r for r in platform.store.all(sql, params) if predicate(r["custom_metadata"])]
+    return matching[offset : offset + limit]
+
+
 def _jsonpath(text: str | None) -> Any:
     if not text:
         return None
@@ -140,13 +152,7 @@ def list_runs(
         params.append(external_id)
     sql = "SELECT * FROM runs WHERE " + " AND ".join(where)
     sql += order_by(sort, RUN_SORT, "seq DESC")
-    predicate = _jsonpath(custom_metadata)
-    limit, offset = page_window(paging.page, paging.page_size)
-    if predicate is None:
-        rows = platform.store.all(sql + " LIMIT ? OFFSET ?", [*params, limit, offset])
-    else:
-        matching = [r for r in platform.store.all(sql, params) if predicate(r["custom_metadata"])]
-        rows = matching[offset : offset + limit]
+    rows = _page(platform, sql, params, custom_metadata, paging)
     return platform.run_views(rows)
 
 
@@ -202,13 +208,7 @@ def list_items(
         params.append(str(termination_reason))
     sql = "SELECT id, custom_metadata FROM items WHERE " + " AND ".join(where)
     sql += order_by(sort, ITEM_SORT, "seq ASC")
-    predicate = _jsonpath(custom_metadata)
-    limit, offset = page_window(paging.page, paging.page_size)
-    if predicate is None:
-        rows = platform.store.all(sql + " LIMIT ? OFFSET ?", [*params, limit, offset])
-    else:
-        matching = [r for r in platform.store.all(sql, params) if predicate(r["custom_metadata"])]
-        rows = matching[offset : offset + limit]
+    rows = _page(platform, sql, params, custom_metadata, paging)
     return platform.item_views(rows)
 
 
