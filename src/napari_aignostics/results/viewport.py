@@ -20,34 +20,32 @@ MAX_VIEW_PX = 3000.0
 """Outlines appear when the view spans at most this many level-0 pixels."""
 
 
-def view_bounds(viewer: Any, mpp: float | None) -> tuple[float, float, float, float]:
-    """The level-0 (minx, miny, maxx, maxy) the canvas shows."""
-    scale = mpp or 1.0
-    center_y, center_x = viewer.camera.center[-2:]
-    zoom = viewer.camera.zoom or 1.0
-    width, height = (
-        getattr(viewer, "_canvas_size", (800, 800))[::-1]
-        if hasattr(viewer, "_canvas_size")
-        else (800, 800)
-    )
-    half_w, half_h = width / zoom / 2, height / zoom / 2
-    return (
-        (center_x - half_w) / scale,
-        (center_y - half_h) / scale,
-        (center_x + half_w) / scale,
-        (center_y + half_h) / scale,
-    )
+def view_bounds(raster: Any) -> tuple[float, float, float, float]:
+    """The level-0 (minx, miny, maxx, maxy) in view, from the overview raster's visible corners.
+
+    Level ``k`` of the raster has one pixel per ``2**k`` level-0 pixels.
+    """
+    corners = np.asarray(raster.corner_pixels, dtype=float)[:, -2:]
+    factor = 2.0 ** int(getattr(raster, "data_level", 0))
+    (y0, x0), (y1, x1) = corners * factor
+    return float(x0), float(y0), float(x1), float(y1)
 
 
 class InViewOutlines:
     """Keeps a Shapes layer filled with the shown cells inside the view."""
 
     def __init__(
-        self, viewer: Any, layer: Any, review: ReviewModel, mpp: float | None, cap: int = 5000
+        self, viewer: Any, layer: Any, raster: Any, review: ReviewModel, cap: int = 5000
     ) -> None:
         from qtpy.QtCore import QTimer
 
-        self.viewer, self.layer, self.review, self.mpp, self.cap = viewer, layer, review, mpp, cap
+        self.viewer, self.layer, self.raster, self.review, self.cap = (
+            viewer,
+            layer,
+            raster,
+            review,
+            cap,
+        )
         self._generation = 0
         self._timer = QTimer()
         self._timer.setSingleShot(True)
@@ -63,7 +61,7 @@ class InViewOutlines:
         """Query the view in a worker; apply the answer unless a newer one was asked for."""
         from napari.qt.threading import thread_worker
 
-        bounds = view_bounds(self.viewer, self.mpp)
+        bounds = view_bounds(self.raster)
         self._generation += 1
         generation = self._generation
         if bounds[2] - bounds[0] > MAX_VIEW_PX:

@@ -29,11 +29,22 @@ def wait_until(condition: Callable[[], Any], timeout: float, what: str) -> Any:
     raise DemoError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
+def pump(seconds: float) -> None:
+    """Process Qt events for ``seconds`` (lets workers report and the canvas draw)."""
+    from qtpy.QtWidgets import QApplication
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        QApplication.processEvents()
+        time.sleep(0.02)
+
+
 def open_demo_viewer(slide: Path | None = None) -> tuple[Any, Any]:
     """A viewer with the slide (default: the sample slide) and the dock widget, connected locally."""
     import napari
 
     viewer = napari.Viewer(title="napari-aignostics demo")
+    viewer.window.resize(1600, 1000)
     if slide is None:
         viewer.open_sample("napari-aignostics", "he_sample_slide")
     else:
@@ -82,6 +93,31 @@ def submit_and_wait(widget: Any, timeout: float = 900.0) -> str:
     return str(run_id)
 
 
+def frame_results(viewer: Any, widget: Any) -> None:
+    """Show the Review tab and zoom to where the cells are dense, so outlines are drawn."""
+    import numpy as np
+
+    widget.tabs.setCurrentWidget(widget.review)
+    review = widget.review.review
+    if review is None or not len(review.table):
+        return
+    mpp = widget.review.result.slide_mpp or 1.0
+    xy = review.table.centroids
+    counts, xs, ys = np.histogram2d(xy[:, 0], xy[:, 1], bins=16)
+    i, j = np.unravel_index(int(np.argmax(counts)), counts.shape)
+    x, y = (xs[i] + xs[i + 1]) / 2, (ys[j] + ys[j + 1]) / 2
+    viewer.camera.center = ((y - 0.5) * mpp, (x - 0.5) * mpp)
+    viewer.camera.zoom = 900 / (1600 * mpp)  # ~1600 level-0 px across the canvas
+    for layer in viewer.layers:
+        if layer.name.startswith("tissue_segmentation_segmentation_map"):
+            layer.opacity = 0.25
+    pump(2.0)
+    outlines = widget.review.outlines
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and outlines is not None and not outlines.nshapes:
+        pump(0.1)
+
+
 def run(slide: Path | None = None, auto: bool = False, screenshot: Path | None = None) -> int:
     """Run the demo; unattended with ``auto``; save ``screenshot`` and exit when given."""
     import napari
@@ -90,10 +126,9 @@ def run(slide: Path | None = None, auto: bool = False, screenshot: Path | None =
     try:
         if auto:
             submit_and_wait(widget)
+            frame_results(viewer, widget)
         if screenshot is not None:
-            wait_until(lambda: True, 1, "")
-            for _ in range(10):
-                wait_until(lambda: True, 0.05, "")
+            pump(1.0)
             screenshot.parent.mkdir(parents=True, exist_ok=True)
             viewer.screenshot(str(screenshot), canvas_only=False, flash=False)
             print(f"screenshot saved to {screenshot}")

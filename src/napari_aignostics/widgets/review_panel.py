@@ -47,6 +47,8 @@ class ReviewPanel(QWidget):
         self.title = QLabel("Load results from the Runs tab, or open a results folder.")
         self.title.setWordWrap(True)
         self.classes = make_table(CLASS_COLUMNS, stretch=1)
+        self.classes.setColumnWidth(0, 44)
+        self.classes.setColumnWidth(2, 48)
         self.confidence = QSlider(Qt.Orientation.Horizontal)
         self.confidence.setRange(0, 100)
         self.confidence_label = QLabel("≥ 0.00")
@@ -105,10 +107,8 @@ class ReviewPanel(QWidget):
         self.raster = next((lay for lay in layers if lay.name.endswith("(overview)")), None)
         self.points = next((lay for lay in layers if lay.name.endswith("(cells)")), None)
         self.outlines = next((lay for lay in layers if lay.name.endswith("(outlines)")), None)
-        if self.outlines is not None:
-            self._in_view = InViewOutlines(
-                self.viewer, self.outlines, self.review, result.slide_mpp
-            )
+        if self.outlines is not None and self.raster is not None:
+            self._in_view = InViewOutlines(self.viewer, self.outlines, self.raster, self.review)
         self.title.setText(f"<b>{result.name}</b>: {len(self.review.table)} cells")
         self._fill_classes()
         self._show_readouts()
@@ -128,6 +128,7 @@ class ReviewPanel(QWidget):
             self.classes.setCellWidget(row, 0, box)
             self.classes.setItem(row, 1, QTableWidgetItem(name))
             swatch = QPushButton()
+            swatch.setFixedWidth(36)
             swatch.setStyleSheet(f"background-color: rgb{tuple(style.color)}")
             swatch.clicked.connect(lambda _=False, n=name: self._pick_color(n))
             self.classes.setCellWidget(row, 2, swatch)
