@@ -55,8 +55,8 @@ def open_demo_viewer(slide: Path | None = None) -> tuple[Any, Any]:
     return viewer, widget
 
 
-def submit_and_wait(widget: Any, timeout: float = 900.0) -> str:
-    """Pick the local TME application, fill the form, submit the open slide and wait for the results."""
+def prepare_submission(widget: Any) -> None:
+    """Connect, pick the local TME application, fill its form and add the open slide: one click left."""
     panel = widget.submit_panel
     wait_until(lambda: widget.session.info is not None, 120, "the local platform to start")
     wait_until(lambda: panel.application.count() > 0, 60, "the applications list")
@@ -76,6 +76,12 @@ def submit_and_wait(widget: Any, timeout: float = 900.0) -> str:
             panel.set_form_value(key, value)
     if not panel.rows:
         panel.add_selected_layer()
+
+
+def submit_and_wait(widget: Any, timeout: float = 900.0) -> str:
+    """Submit the prepared slide and wait until the run ended and its results are loaded."""
+    panel = widget.submit_panel
+    prepare_submission(widget)
     wait_until(
         lambda: panel.submit_button.isEnabled(), 300, "the slide's checksum and a valid form"
     )
@@ -127,6 +133,8 @@ def run(slide: Path | None = None, auto: bool = False, screenshot: Path | None =
         if auto:
             submit_and_wait(widget)
             frame_results(viewer, widget)
+        else:
+            prepare_submission(widget)
         if screenshot is not None:
             pump(1.0)
             screenshot.parent.mkdir(parents=True, exist_ok=True)

@@ -16,6 +16,7 @@ from qtpy.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
     QLabel,
+    QProgressBar,
     QPushButton,
     QSlider,
     QTableWidgetItem,
@@ -114,6 +115,8 @@ class ReviewPanel(QWidget):
         self._show_readouts()
         if self._hover not in self.viewer.mouse_move_callbacks:
             self.viewer.mouse_move_callbacks.append(self._hover)
+        if self._click not in self.viewer.mouse_drag_callbacks:
+            self.viewer.mouse_drag_callbacks.append(self._click)
         self._set_enabled(True)
         self.apply()
 
@@ -132,7 +135,9 @@ class ReviewPanel(QWidget):
             swatch.setStyleSheet(f"background-color: rgb{tuple(style.color)}")
             swatch.clicked.connect(lambda _=False, n=name: self._pick_color(n))
             self.classes.setCellWidget(row, 2, swatch)
-            self.classes.setItem(row, 3, QTableWidgetItem(""))
+            bar = QProgressBar()
+            bar.setTextVisible(True)
+            self.classes.setCellWidget(row, 3, bar)
 
     def _show_readouts(self) -> None:
         assert self.result is not None
@@ -197,17 +202,28 @@ class ReviewPanel(QWidget):
         if self._in_view is not None:
             self._in_view.refresh()
         counts = review.counts()
+        largest = max((total for _shown, total in counts.values()), default=1) or 1
         for row, name in enumerate(review.styles):
             shown_count, total = counts[name]
-            item = self.classes.item(row, 3)
-            if item is not None:
-                item.setText(f"{shown_count} / {total}")
+            bar = self.classes.cellWidget(row, 3)
+            if isinstance(bar, QProgressBar):  # a bar chart of the shown cells per class
+                bar.setRange(0, largest)
+                bar.setValue(shown_count)
+                bar.setFormat(f"{shown_count} / {total}")
         self.total.setText(f"{int(shown.sum())} of {len(shown)} cells shown")
 
     # --- cursor and export ------------------------------------------------------------------------
 
+    def _click(self, viewer: Any, event: Any) -> None:
+        """A click pins the cell under the cursor (its properties stay until the next click)."""
+        self._pinned = False
+        self._hover(viewer, event)
+        self._pinned = self.review is not None and bool(self.under_cursor.text())
+
     def _hover(self, viewer: Any, event: Any) -> None:
-        if self.review is None or self.result is None:
+        if self.review is None or self.result is None or (
+            event.type == "mouse_move" and getattr(self, "_pinned", False)
+        ):
             return
         scale = self.result.slide_mpp or 1.0
         y, x = viewer.cursor.position[-2:]

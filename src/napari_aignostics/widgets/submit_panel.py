@@ -139,9 +139,20 @@ class SubmitPanel(QWidget):
         if app is None:
             return
         self.session.settings.application_id = app.application_id
-        self.pool.start(self.session.versions, app.application_id, on_done=self._set_versions)
+        self.version_details = None
+        self.schema = {}
+        app_id = app.application_id
+        self.pool.start(
+            self.session.versions, app_id, on_done=lambda v: self._set_versions(v, app_id)
+        )
 
-    def _set_versions(self, versions: list[str]) -> None:
+    def _current_id(self) -> str | None:
+        app = self.application.currentData()
+        return None if app is None else str(app.application_id)
+
+    def _set_versions(self, versions: list[str], app_id: str | None = None) -> None:
+        if app_id is not None and app_id != self._current_id():
+            return  # an answer for an application that is no longer selected
         self.version.blockSignals(True)
         self.version.clear()
         self.version.addItems(versions)
@@ -153,12 +164,20 @@ class SubmitPanel(QWidget):
         version = self.version.currentText()
         if app is None or not version:
             return
+        app_id = app.application_id
         self.pool.start(
-            self.session.version, app.application_id, version, on_done=self._set_version
+            self.session.version,
+            app_id,
+            version,
+            on_done=lambda details: self._set_version(details, app_id),
         )
 
-    def _set_version(self, details: Any) -> None:
+    def _set_version(self, details: Any, app_id: str | None = None) -> None:
         app = self.application.currentData()
+        if app is None or (app_id is not None and app_id != app.application_id):
+            return
+        if details.version_number != self.version.currentText():
+            return
         self.version_details = details
         self.schema = details.input_artifacts[0].metadata_schema if details.input_artifacts else {}
         self.about.setText(

@@ -18,7 +18,16 @@ def error_message(error: BaseException) -> str:
 class WorkerPool:
     """Keeps references to running workers, reports failures, and cancels them all on close."""
 
+    MIN_THREADS = 8
+    """Long pollers (runs list, followed runs) must never starve short jobs (cancel, items):
+    Qt's global pool defaults to one thread per core, two on a small machine."""
+
     def __init__(self) -> None:
+        from qtpy.QtCore import QThreadPool
+
+        pool = QThreadPool.globalInstance()
+        if pool is not None and pool.maxThreadCount() < self.MIN_THREADS:
+            pool.setMaxThreadCount(self.MIN_THREADS)
         self._workers: set[WorkerBase] = set()
         self.closed = False
 
@@ -33,7 +42,7 @@ class WorkerPool:
         **kwargs: Any,
     ) -> WorkerBase:
         """Start ``function`` (plain or generator) in a thread worker."""
-        worker = create_worker(function, *args, _start_thread=False, **kwargs)
+        worker = create_worker(function, *args, _start_thread=False, _ignore_errors=True, **kwargs)
         if on_done is not None:
             worker.returned.connect(on_done)
         if on_yield is not None and isinstance(worker, GeneratorWorker):
