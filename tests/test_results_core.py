@@ -184,3 +184,20 @@ def test_export_round_trip(tme_folder: Path, tmp_path: Path) -> None:
     lines = csv_path.read_text().splitlines()
     assert lines[0].startswith("id,class,confidence,centroid_x") and len(lines) == mask.sum() + 1
     assert not list(tmp_path.glob(".*tmp"))
+
+
+def test_string_booleans_and_tiff_heatmaps(tmp_path: Path) -> None:
+    import tifffile
+
+    data = [{"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [
+        [[0, 0], [4, 0], [4, 4], [0, 0]]]}, "properties": {
+            "classification": {"name": "A"},
+            "measurements": {"is_tumour": "True", "isLocked": "false", "size": 3}}}]
+    table = read_geojson(json.dumps(data).encode())
+    assert table.measurements["is_tumour"][0] == 1.0 and table.measurements["isLocked"][0] == 0.0
+    tifffile.imwrite(tmp_path / "tumour_probability.tiff",
+                     np.linspace(0, 255, 100, dtype=np.uint8).reshape(10, 10))
+    result = load_results(tmp_path, CMU_MPP, (2220, 2967))
+    layers = [(k["name"], t, d) for d, k, t in result.layer_data()]
+    assert [(n, t) for n, t, _ in layers] == [("tumour_probability", "image")]
+    assert float(layers[0][2].max()) == pytest.approx(1.0)

@@ -23,6 +23,9 @@ from .tables import ObjectTable, palette_color
 __all__ = ["is_geojson", "read_geojson"]
 
 
+BOOLEAN_WORDS = {"true": 1.0, "false": 0.0, "yes": 1.0, "no": 0.0}
+
+
 def is_geojson(data: Any) -> bool:
     """Whether parsed JSON looks like GeoJSON features."""
     if isinstance(data, dict):
@@ -71,6 +74,9 @@ def _measurements(props: dict[str, Any]) -> dict[str, float]:
     else:
         items = ()
     for name, value in items:
+        if isinstance(value, str) and value.strip().lower() in BOOLEAN_WORDS:
+            values[str(name)] = BOOLEAN_WORDS[value.strip().lower()]  # "true"/"false" as written
+            continue
         try:
             values[str(name)] = float(value)
         except (TypeError, ValueError):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["TileHeatmap", "read_tile_csv"]
+__all__ = ["TileHeatmap", "read_heatmap_tiff", "read_tile_csv"]
 
 
 @dataclass
@@ -38,3 +38,16 @@ def read_tile_csv(path: Path) -> TileHeatmap:
         grid[rws, cols] = [float(r[key]) for r in rows]
         grids[key.removeprefix("prob_")] = grid
     return TileHeatmap(grids, (width, height), (float(minx.min()), float(miny.min())))
+
+
+def read_heatmap_tiff(path: Path, slide_size: tuple[int, int] | None) -> TileHeatmap:
+    """A single-channel probability TIFF covering the slide (uint8 is scaled to 0–1)."""
+    import tifffile
+
+    grid = tifffile.imread(path)
+    if grid.ndim != 2:
+        raise ValueError(f"{path.name}: a heatmap must have one channel")
+    values = grid.astype(np.float32) / (255.0 if grid.dtype == np.uint8 else 1.0)
+    height, width = grid.shape
+    tile = (slide_size[0] / width, slide_size[1] / height) if slide_size else (1.0, 1.0)
+    return TileHeatmap({path.stem: values}, tile, (0.0, 0.0))

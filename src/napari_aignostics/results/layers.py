@@ -164,12 +164,13 @@ def heatmap_layer(name: str, heatmap: TileHeatmap, key: str, slide_mpp: float | 
     """One probability grid as an Image over the slide."""
     grid = heatmap.grids[key]
     scale, translate = raster_placement((heatmap.tile[1], heatmap.tile[0]), slide_mpp)
+    name = name if key == name else f"{name} {key}"
     (sy, sx), units = world_scale(slide_mpp)
     translate = (translate[0] + heatmap.origin[1] * sy, translate[1] + heatmap.origin[0] * sx)
     return (
         grid,
         {
-            "name": f"{name} {key}",
+            "name": name,
             "scale": scale,
             "translate": translate,
             "units": units,

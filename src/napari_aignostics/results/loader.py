@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from .geojson import read_geojson
-from .heatmap import TileHeatmap, read_tile_csv
+from .heatmap import TileHeatmap, read_heatmap_tiff, read_tile_csv
 from .layers import LayerData, cell_layers, class_map_layer, heatmap_layer, region_layer
 from .parquet import read_cells_parquet
 from .readouts import Readout, read_readout
@@ -158,6 +158,8 @@ def load_results(
                     stem.replace("segmentation_map_image", "csv_class_information") + ".csv"
                 )
                 result.maps.append((stem, read_segmentation_map(file, info, csv_twin)))
+            elif lower.endswith((".tif", ".tiff")):
+                result.heatmaps.append((stem, read_heatmap_tiff(file, slide_size)))
             elif lower.endswith(".csv") and "readout" in lower:
                 result.readouts[stem] = read_readout(file)
             elif lower.endswith(".csv") and "class_information" not in lower:

@@ -1,0 +1,61 @@
+"""Opening results in napari through the plugin's reader and saving cells with its writers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from napari_aignostics.apps.base import AnalysisContext
+from napari_aignostics.apps.builtin import LOCAL_TME
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture(scope="module")
+def item_folder(cmu_slide: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("results") / "CMU-1-Small-Region"
+    out.mkdir()
+    LOCAL_TME.versions[0].run(AnalysisContext(cmu_slide, {}, out))
+    return out
+
+
+def test_results_folder_opens_onto_the_slide(make_napari_viewer: Any, cmu_slide: Path,
+                                             item_folder: Path, tmp_path: Path) -> None:
+    viewer = make_napari_viewer()
+    slide = viewer.open(str(cmu_slide), plugin="napari-aignostics")[0]
+    layers = viewer.open(str(item_folder), plugin="napari-aignostics")
+    kinds = {layer.name: type(layer).__name__ for layer in layers}
+    assert kinds["CMU-1-Small-Region cells (overview)"] == "Labels"
+    points = viewer.layers["CMU-1-Small-Region cells (cells)"]
+    assert tuple(points.scale) == pytest.approx(tuple(slide.scale))
+    assert len(points.data) > 1000
+    points.shown = np.asarray(points.features["class"] == "LYMPHOCYTE")
+    target = tmp_path / "lymphocytes.geojson"
+    viewer.layers.selection = {points}
+    written = viewer.layers.save(str(target), selected=True, plugin="napari-aignostics")
+    assert written == [str(target)]
+    features = json.loads(target.read_text())["features"]
+    assert len(features) == int(points.shown.sum())
+    assert {f["properties"]["classification"]["name"] for f in features} == {"LYMPHOCYTE"}
+    assert features[0]["geometry"]["type"] == "Polygon"  # outlines, not centroids
+    csv_path = tmp_path / "lymphocytes.csv"
+    viewer.layers.save(str(csv_path), selected=True, plugin="napari-aignostics")
+    assert len(csv_path.read_text().splitlines()) == len(features) + 1
+
+
+def test_a_cell_file_alone_opens_with_a_warning(make_napari_viewer: Any, item_folder: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from napari_aignostics.results import reader
+
+    warnings: list[str] = []
+    monkeypatch.setattr("napari.utils.notifications.show_warning", warnings.append)
+    viewer = make_napari_viewer()
+    layers = viewer.open(str(item_folder / "cell_classification_parquet_polygons.parquet"),
+                         plugin="napari-aignostics")
+    assert {type(layer).__name__ for layer in layers} >= {"Labels", "Points"}
+    assert any("no slide is open" in w for w in warnings)
+    assert reader.get_reader(str(item_folder / "readout_generation_slide_readouts.csv")) is None
