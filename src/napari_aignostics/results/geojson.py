@@ -101,6 +101,66 @@ def _parse(raw: bytes) -> Any:
             raise ValueError(f"not valid JSON ({exc})") from None
 
 
+def _part_rings(geometry: Any) -> list[list[Any]] | None:
+    """Rings of each polygon part of a Polygon or MultiPolygon geometry (None: not polygonal)."""
+    kind = geometry.get("type") if isinstance(geometry, dict) else None
+    coordinates = geometry.get("coordinates") if kind else None
+    if not isinstance(coordinates, list) or not coordinates:
+        return None
+    if kind == "Polygon":
+        return [coordinates]
+    if kind == "MultiPolygon":
+        return [part for part in coordinates if isinstance(part, list) and part]
+    return None
+
+
+def _build_polygons(parts: list[list[Any]]) -> tuple[np.ndarray, np.ndarray]:
+    """Vectorised: polygons (holes kept) and their (N, 4) bounds; invalid parts become None."""
+    from itertools import chain
+
+    rings = [ring for part in parts for ring in part]
+    ring_sizes = np.fromiter((len(r) for r in rings), dtype=np.int64, count=len(rings))
+    rings_per_part = np.fromiter((len(p) for p in parts), dtype=np.int64, count=len(parts))
+    coords = np.fromiter(chain.from_iterable(chain.from_iterable(rings)), dtype=np.float64)
+    coords = coords.reshape(-1, 2)
+    ring_part = np.repeat(np.arange(len(parts)), rings_per_part)
+    ok_part = np.ones(len(parts), dtype=bool)
+    ok_part[ring_part[ring_sizes < 3]] = False
+    point_ring = np.repeat(np.arange(len(rings)), ring_sizes)
+    finite = np.isfinite(coords).all(axis=1)
+    ok_part[ring_part[point_ring[~finite]]] = False
+    keep_ring = ok_part[ring_part]
+    keep_point = keep_ring[point_ring]
+    linear = shapely.linearrings(coords[keep_point], indices=point_ring[keep_point])
+    polygons = np.full(len(parts), None, dtype=object)
+    if len(linear):
+        kept_parts = ring_part[keep_ring]
+        built = shapely.polygons(linear, indices=np.unique(kept_parts, return_inverse=True)[1])
+        polygons[np.unique(kept_parts)] = built
+    bounds = np.full((len(parts), 4), np.nan)
+    valid = np.flatnonzero(ok_part)
+    if len(valid):
+        bounds[valid] = shapely.bounds(polygons[valid].astype(object))
+    return polygons, bounds
+
+
+def _build_one_by_one(parts: list[list[Any]]) -> tuple[np.ndarray, np.ndarray]:
+    """The slow path for malformed coordinates: each part on its own, bad ones become None."""
+    polygons = np.full(len(parts), None, dtype=object)
+    bounds = np.full((len(parts), 4), np.nan)
+    for i, rings in enumerate(parts):
+        try:
+            polygon = shapely.Polygon(rings[0], rings[1:])
+            coords = shapely.get_coordinates(polygon)
+        except (ValueError, TypeError, IndexError, shapely.errors.GEOSException):
+            continue
+        if polygon.is_empty or not np.isfinite(coords).all():
+            continue
+        polygons[i] = polygon
+        bounds[i] = polygon.bounds
+    return polygons, bounds
+
+
 def read_geojson(
     source: Path | bytes,
     *,
@@ -108,29 +168,42 @@ def read_geojson(
     offset: tuple[float, float] = (0.0, 0.0),
     slide_size: tuple[int, int] | None = None,
 ) -> ObjectTable:
-    """Polygons with classes and measurements; ``slide_size`` (w, h) drops objects outside it."""
+    """Polygons with classes and measurements; ``slide_size`` (w, h) drops objects outside it.
+
+    Feature dictionaries are walked once in Python; polygons are built in one vectorised shapely
+    call. The garbage collector is paused meanwhile (millions of small lists would trigger it
+    over and over without ever finding garbage).
+    """
+    import gc
+
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _read(source, scale, offset, slide_size)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _read(
+    source: Path | bytes,
+    scale: float,
+    offset: tuple[float, float],
+    slide_size: tuple[int, int] | None,
+) -> ObjectTable:
     raw = source.read_bytes() if isinstance(source, Path) else source
     features = _features(_parse(raw))
-    polygons: list[shapely.Polygon] = []
+    parts: list[list[Any]] = []
     classes: list[str] = []
     ids: list[str] = []
     measurement_rows: list[dict[str, float]] = []
     colors: dict[str, tuple[int, int, int]] = {}
     problems: list[str] = []
     bad_geometry = outside = 0
-    seen_ids: set[str] = set()
-    duplicate_ids = 0
     for index, feature in enumerate(features):
-        geometry = feature.get("geometry") or {}
         props = feature.get("properties") or {}
-        try:
-            shape = shapely.geometry.shape(geometry)
-        except (ValueError, TypeError, AttributeError, KeyError, shapely.errors.GEOSException):
-            bad_geometry += 1
-            continue
-        parts = [shape] if isinstance(shape, shapely.Polygon) else list(getattr(shape, "geoms", []))
-        parts = [p for p in parts if isinstance(p, shapely.Polygon) and not p.is_empty]
-        if not parts:
+        feature_parts = _part_rings(feature.get("geometry"))
+        if not feature_parts:
             bad_geometry += 1
             continue
         name, color = _classification(props)
@@ -139,27 +212,45 @@ def read_geojson(
         values = _measurements(props)
         raw_id = feature.get("id") or props.get("id") or props.get("object_id")
         base_id = str(raw_id) if raw_id not in (None, "") else f"object-{index}"
-        for part_no, part in enumerate(parts):
-            coords = shapely.get_coordinates(part)
-            if not np.isfinite(coords).all():
-                bad_geometry += 1
-                continue
-            if scale != 1.0 or offset != (0.0, 0.0):
-                part = shapely.transform(part, lambda xy: xy * scale + offset)
-            if slide_size is not None:
-                minx, miny, maxx, maxy = part.bounds
-                if maxx < 0 or maxy < 0 or minx > slide_size[0] or miny > slide_size[1]:
-                    outside += 1
-                    continue
-            object_id = base_id if len(parts) == 1 else f"{base_id}/{part_no}"
-            if object_id in seen_ids:
-                duplicate_ids += 1
-                object_id = f"{object_id}#{index}"
-            seen_ids.add(object_id)
-            polygons.append(part)
+        for part_no, part in enumerate(feature_parts):
+            parts.append(part)
             classes.append(name)
-            ids.append(object_id)
+            ids.append(base_id if len(feature_parts) == 1 else f"{base_id}/{part_no}")
             measurement_rows.append(values)
+    try:
+        built, bounds = _build_polygons(parts)
+    except (ValueError, TypeError, shapely.errors.GEOSException):
+        built, bounds = _build_one_by_one(parts)
+    if scale != 1.0 or offset != (0.0, 0.0):
+        valid = np.flatnonzero(built != None)  # noqa: E711 - elementwise on an object array
+        built[valid] = shapely.transform(built[valid], lambda xy: xy * scale + offset)
+        bounds = bounds * scale + np.array([offset[0], offset[1], offset[0], offset[1]])
+    keep = built != None  # noqa: E711
+    bad_geometry += int((~keep).sum())
+    if slide_size is not None:
+        inside = ~(
+            (bounds[:, 2] < 0)
+            | (bounds[:, 3] < 0)
+            | (bounds[:, 0] > slide_size[0])
+            | (bounds[:, 1] > slide_size[1])
+        )
+        outside = int((keep & ~inside).sum())
+        keep &= inside
+    rows = np.flatnonzero(keep)
+    polygons = list(built[rows])
+    classes = [classes[i] for i in rows]
+    measurement_rows = [measurement_rows[i] for i in rows]
+    seen_ids: set[str] = set()
+    unique_ids: list[str] = []
+    duplicate_ids = 0
+    for i in rows:
+        object_id = ids[i]
+        if object_id in seen_ids:
+            duplicate_ids += 1
+            object_id = f"{object_id}#{i}"
+        seen_ids.add(object_id)
+        unique_ids.append(object_id)
+    ids = unique_ids
     for name in dict.fromkeys(classes):
         colors.setdefault(name, palette_color(name))
     if bad_geometry:

@@ -78,4 +78,6 @@ def read_type_info(path: Path) -> dict[int, tuple[str, tuple[int, int, int]]]:
     import json
 
     data = json.loads(path.read_text())
-    return {int(k): (str(v[0]), (int(v[1][0]), int(v[1][1]), int(v[1][2]))) for k, v in data.items()}
+    return {
+        int(k): (str(v[0]), (int(v[1][0]), int(v[1][1]), int(v[1][2]))) for k, v in data.items()
+    }
