@@ -35,7 +35,7 @@ def render_chunk(
     fill: bool,
 ) -> np.ndarray:
     """Class indices of one raster chunk (rows ``y0…``, cols ``x0…`` at ``downsample``)."""
-    out = np.zeros((height, width), dtype=np.uint8)
+    out = np.zeros((height, width), dtype=np.uint8)  # class indices (< 256 classes)
     box = shapely.box(
         x0 * downsample, y0 * downsample, (x0 + width) * downsample, (y0 + height) * downsample
     )

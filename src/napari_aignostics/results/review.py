@@ -43,7 +43,10 @@ class ReviewModel:
 
     def shown(self) -> np.ndarray:
         """Boolean mask of the objects that pass the filters."""
-        visible = np.asarray([self.styles[c].visible for c in self.table.classes], dtype=bool)
+        by_class = np.array(
+            [False] + [self.styles[name].visible for name in self.table.class_names], dtype=bool
+        )
+        visible = by_class[self.table.class_index()]
         if self.table.confidence is not None and self.min_confidence > 0:
             visible &= np.nan_to_num(self.table.confidence, nan=1.0) >= self.min_confidence
         return visible
@@ -51,20 +54,23 @@ class ReviewModel:
     def counts(self) -> dict[str, tuple[int, int]]:
         """Per class: (shown, total)."""
         shown = self.shown()
-        result = {}
-        for name in self.styles:
-            is_class = self.table.classes == name
-            result[name] = (int((is_class & shown).sum()), int(is_class.sum()))
-        return result
+        index = self.table.class_index()
+        size = len(self.table.class_names) + 1
+        totals = np.bincount(index, minlength=size)
+        visible = np.bincount(index[shown], minlength=size)
+        return {
+            name: (int(visible[i]), int(totals[i]))
+            for i, name in enumerate(self.table.class_names, start=1)
+        }
 
     def face_colors(self) -> np.ndarray:
         """(N, 4) RGBA in [0, 1] per object."""
-        lookup = {
-            n: np.array([*s.color, 255], dtype=np.float32) / 255 for n, s in self.styles.items()
-        }
         if not len(self.table):
             return np.zeros((0, 4), dtype=np.float32)
-        return np.stack([lookup[c] for c in self.table.classes])
+        table = np.zeros((len(self.table.class_names) + 1, 4), dtype=np.float32)
+        for i, name in enumerate(self.table.class_names, start=1):
+            table[i] = np.array([*self.styles[name].color, 255], dtype=np.float32) / 255
+        return table[self.table.class_index()]
 
     def label_colors(self) -> dict[int | None, tuple[float, float, float, float]]:
         """``DirectLabelColormap`` colours for the class raster; hidden classes transparent."""

@@ -38,6 +38,7 @@ class ObjectTable:
     """What was skipped or repaired while reading, for the user."""
     _centroids: np.ndarray | None = field(default=None, repr=False)
     _tree: Any = field(default=None, repr=False)
+    _class_index: np.ndarray | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
         return len(self.polygons)
@@ -63,9 +64,13 @@ class ObjectTable:
         return list(self.colors)
 
     def class_index(self) -> np.ndarray:
-        """1-based class index per object (0 is background)."""
-        lookup = {name: i + 1 for i, name in enumerate(self.colors)}
-        return np.fromiter((lookup[c] for c in self.classes), dtype=np.uint8, count=len(self))
+        """1-based class index per object (0 is background), computed once."""
+        if self._class_index is None or len(self._class_index) != len(self):
+            lookup = {name: i + 1 for i, name in enumerate(self.colors)}
+            self._class_index = np.fromiter(
+                (lookup[c] for c in self.classes), dtype=np.uint16, count=len(self)
+            )
+        return self._class_index
 
     def bounds(self) -> tuple[float, float, float, float]:
         """(minx, miny, maxx, maxy) of all objects."""
