@@ -54,21 +54,26 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--cells", type=int, default=200_000)
     parser.add_argument("--naive", type=int, default=5_000, help="subset for the naive Shapes layer")
+    parser.add_argument("--ours", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.ours:
+        return _ours(args.ours)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "cell_classification_geojson_polygons.json"
         make_geojson(path, args.cells)
         size_mb = path.stat().st_size / 1e6
+        import json
+        import subprocess
+
+        ours = json.loads(subprocess.run(
+            [sys.executable, __file__, "--ours", str(path)], capture_output=True, text=True,
+            check=True).stdout)
+        first_frame, ours_peak = ours["first_frame"], ours["peak_mb"]
         start = time.perf_counter()
         orjson.loads(path.read_bytes())
         baseline = time.perf_counter() - start
-        start = time.perf_counter()
         table = read_geojson(path)
         review = ReviewModel(table)
-        levels = class_raster(table, (100_000, 80_000))
-        coarse = levels[-1]
-        coarse[: min(1024, coarse.shape[0]), : min(1024, coarse.shape[1])].compute()
-        first_frame = time.perf_counter() - start
         query = []
         for k in range(20):
             x, y = 10_000 + k * 3000, 10_000 + k * 2000
@@ -81,12 +86,28 @@ def main() -> int:
     print(f"{len(table)} cells, {size_mb:.0f} MB GeoJSON")
     print(f"orjson.loads baseline: {baseline:.2f} s; first overview frame: {first_frame:.2f} s; "
           f"ratio {first_frame / baseline:.2f}x (goal <= 1.5x)")
-    print(f"peak RSS: {peak_mb:.0f} MB (goal <= 2048 MB at 1M cells)")
+    print(f"peak RSS of our load (own process): {ours_peak:.0f} MB (goal <= 2048 MB at 1M cells); "
+          f"this process incl. the orjson baseline: {peak_mb:.0f} MB")
     print(f"naive Shapes layer: {naive:.2f} s for {args.naive} polygons -> ~{naive_scaled:.0f} s "
           f"for {len(table)} (linear); ours {first_frame:.2f} s; speed-up {naive_scaled / first_frame:.0f}x "
           "(goal >= 50x at 100k)")
     print(f"in-view outlines (1500 x 1000 px view): median {np.median(query) * 1000:.1f} ms, "
           f"max {max(query) * 1000:.1f} ms (goal < 100 ms)")
+    return 0
+
+
+def _ours(path: Path) -> int:
+    """In a fresh process: load + first overview chunk; print time and peak memory as JSON."""
+    import json
+
+    start = time.perf_counter()
+    table = read_geojson(path)
+    ReviewModel(table)
+    coarse = class_raster(table, (100_000, 80_000))[-1]
+    coarse[: min(1024, coarse.shape[0]), : min(1024, coarse.shape[1])].compute()
+    first_frame = time.perf_counter() - start
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"first_frame": first_frame, "peak_mb": peak_mb}))
     return 0
 
 

@@ -10,7 +10,7 @@ out-of-slide coordinates (skipped and reported). Coordinates are scaled by ``sca
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ import numpy as np
 import orjson
 import shapely
 
+from .jsonsplit import feature_batches
 from .tables import ObjectTable, palette_color
 
 __all__ = ["is_geojson", "read_geojson"]
@@ -144,6 +145,16 @@ def _build_polygons(parts: list[list[Any]]) -> tuple[np.ndarray, np.ndarray]:
     return polygons, bounds
 
 
+def _batches(raw: bytes, stream: bool) -> Iterator[list[dict[str, Any]]]:
+    """Features in batches (streamed when asked and the layout allows it, else parsed whole)."""
+    streamed = feature_batches(raw) if stream else None
+    if streamed is None:
+        yield _features(_parse(raw))
+        return
+    for batch in streamed:  # orjson.JSONDecodeError (e.g. NaN): the caller parses whole
+        yield [f for f in batch if isinstance(f, dict)]
+
+
 def _build_one_by_one(parts: list[list[Any]]) -> tuple[np.ndarray, np.ndarray]:
     """The slow path for malformed coordinates: each part on its own, bad ones become None."""
     polygons = np.full(len(parts), None, dtype=object)
@@ -178,49 +189,64 @@ def read_geojson(
 
     enabled = gc.isenabled()
     gc.disable()
+    raw = source.read_bytes() if isinstance(source, Path) else source
     try:
-        return _read(source, scale, offset, slide_size)
+        try:
+            return _read(raw, scale, offset, slide_size, stream=True)
+        except orjson.JSONDecodeError:  # e.g. NaN, which only the standard parser accepts
+            return _read(raw, scale, offset, slide_size, stream=False)
     finally:
         if enabled:
             gc.enable()
 
 
 def _read(
-    source: Path | bytes,
+    raw: bytes,
     scale: float,
     offset: tuple[float, float],
     slide_size: tuple[int, int] | None,
+    *,
+    stream: bool,
 ) -> ObjectTable:
-    raw = source.read_bytes() if isinstance(source, Path) else source
-    features = _features(_parse(raw))
-    parts: list[list[Any]] = []
+    batches = _batches(raw, stream)
     classes: list[str] = []
     ids: list[str] = []
     measurement_rows: list[dict[str, float]] = []
     colors: dict[str, tuple[int, int, int]] = {}
     problems: list[str] = []
     bad_geometry = outside = 0
-    for index, feature in enumerate(features):
-        props = feature.get("properties") or {}
-        feature_parts = _part_rings(feature.get("geometry"))
-        if not feature_parts:
-            bad_geometry += 1
-            continue
-        name, color = _classification(props)
-        if color is not None and name not in colors:
-            colors[name] = color
-        values = _measurements(props)
-        raw_id = feature.get("id") or props.get("id") or props.get("object_id")
-        base_id = str(raw_id) if raw_id not in (None, "") else f"object-{index}"
-        for part_no, part in enumerate(feature_parts):
-            parts.append(part)
-            classes.append(name)
-            ids.append(base_id if len(feature_parts) == 1 else f"{base_id}/{part_no}")
-            measurement_rows.append(values)
-    try:
-        built, bounds = _build_polygons(parts)
-    except (ValueError, TypeError, shapely.errors.GEOSException):
-        built, bounds = _build_one_by_one(parts)
+    built_parts: list[np.ndarray] = []
+    bounds_parts: list[np.ndarray] = []
+    index = -1
+    for features in batches:
+        parts: list[list[Any]] = []
+        for feature in features:
+            index += 1
+            props = feature.get("properties") or {}
+            feature_parts = _part_rings(feature.get("geometry"))
+            if not feature_parts:
+                bad_geometry += 1
+                continue
+            name, color = _classification(props)
+            if color is not None and name not in colors:
+                colors[name] = color
+            values = _measurements(props)
+            raw_id = feature.get("id") or props.get("id") or props.get("object_id")
+            base_id = str(raw_id) if raw_id not in (None, "") else f"object-{index}"
+            for part_no, part in enumerate(feature_parts):
+                parts.append(part)
+                classes.append(name)
+                ids.append(base_id if len(feature_parts) == 1 else f"{base_id}/{part_no}")
+                measurement_rows.append(values)
+        try:
+            built_batch, bounds_batch = _build_polygons(parts)
+        except (ValueError, TypeError, shapely.errors.GEOSException):
+            built_batch, bounds_batch = _build_one_by_one(parts)
+        built_parts.append(built_batch)
+        bounds_parts.append(bounds_batch)
+        del features, parts  # free this batch's JSON objects before the next one
+    built = np.concatenate(built_parts) if built_parts else np.empty(0, dtype=object)
+    bounds = np.concatenate(bounds_parts) if bounds_parts else np.empty((0, 4))
     if scale != 1.0 or offset != (0.0, 0.0):
         valid = np.flatnonzero(built != None)  # noqa: E711 - elementwise on an object array
         built[valid] = shapely.transform(built[valid], lambda xy: xy * scale + offset)
