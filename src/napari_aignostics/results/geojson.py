@@ -145,6 +145,32 @@ def _build_polygons(parts: list[list[Any]]) -> tuple[np.ndarray, np.ndarray]:
     return polygons, bounds
 
 
+class _Columns:
+    """Measurement rows turned into float32 columns batch by batch (NaN where missing)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.parts: dict[str, list[np.ndarray]] = {}
+
+    def add(self, rows: list[dict[str, float]]) -> None:
+        keys = {k for row in rows for k in row}
+        for key in keys - set(self.parts):
+            self.parts[key] = [np.full(self.count, np.nan, dtype=np.float32)]
+        for key, parts in self.parts.items():
+            if key in keys:
+                parts.append(
+                    np.fromiter(
+                        (row.get(key, np.nan) for row in rows), dtype=np.float32, count=len(rows)
+                    )
+                )
+            else:
+                parts.append(np.full(len(rows), np.nan, dtype=np.float32))
+        self.count += len(rows)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {k: np.concatenate(v) for k, v in self.parts.items()}
+
+
 def _batches(raw: bytes, stream: bool) -> Iterator[list[dict[str, Any]]]:
     """Features in batches (streamed when asked and the layout allows it, else parsed whole)."""
     streamed = feature_batches(raw) if stream else None
@@ -212,6 +238,7 @@ def _read(
     classes: list[str] = []
     ids: list[str] = []
     measurement_rows: list[dict[str, float]] = []
+    columns = _Columns()
     colors: dict[str, tuple[int, int, int]] = {}
     problems: list[str] = []
     bad_geometry = outside = 0
@@ -244,6 +271,8 @@ def _read(
             built_batch, bounds_batch = _build_one_by_one(parts)
         built_parts.append(built_batch)
         bounds_parts.append(bounds_batch)
+        columns.add(measurement_rows)
+        measurement_rows = []
         del features, parts  # free this batch's JSON objects before the next one
     built = np.concatenate(built_parts) if built_parts else np.empty(0, dtype=object)
     bounds = np.concatenate(bounds_parts) if bounds_parts else np.empty((0, 4))
@@ -265,7 +294,6 @@ def _read(
     rows = np.flatnonzero(keep)
     polygons = list(built[rows])
     classes = [classes[i] for i in rows]
-    measurement_rows = [measurement_rows[i] for i in rows]
     seen_ids: set[str] = set()
     unique_ids: list[str] = []
     duplicate_ids = 0
@@ -285,11 +313,7 @@ def _read(
         problems.append(f"{outside} objects outside the slide were skipped")
     if duplicate_ids:
         problems.append(f"{duplicate_ids} duplicate ids were made unique")
-    keys = sorted({k for row in measurement_rows for k in row})
-    measurements = {
-        k: np.asarray([row.get(k, np.nan) for row in measurement_rows], dtype=np.float32)
-        for k in keys
-    }
+    measurements = {k: v[rows] for k, v in sorted(columns.arrays().items())}
     confidence = measurements.pop("confidence", None)
     return ObjectTable(
         polygons=np.asarray(polygons, dtype=object) if polygons else np.empty(0, dtype=object),

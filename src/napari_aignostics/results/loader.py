@@ -170,6 +170,8 @@ def load_results(
             result.problems.append(f"{file.name}: {exc}")
     if result.cells is not None:
         result.review = ReviewModel(result.cells)
+        result.cells.class_index()  # computed here, in the loading thread, not on first filter
+        _ = result.cells.tree
     return result
 
 
