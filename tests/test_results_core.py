@@ -68,8 +68,8 @@ def test_geojson_variants() -> None:
     assert table.colors["T"] == (1, 2, 3)
     assert np.allclose(table.confidence, [0.5, 0.5, 0.9])
     assert table.measurements["area"][0] == 7
-    assert table.polygons[1].bounds == (40.0, 40.0, 60.0, 60.0)
-    assert len(table.polygons[2].interiors) == 1
+    assert table.polygon(1).bounds == (40.0, 40.0, 60.0, 60.0)
+    assert len(table.polygon(2).interiors) == 1
     assert any("2 objects without a usable polygon" in p for p in table.problems)
 
 

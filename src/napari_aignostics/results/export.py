@@ -11,7 +11,6 @@ from typing import Any
 
 import numpy as np
 import orjson
-import shapely
 
 from .tables import ObjectTable
 
@@ -34,15 +33,17 @@ def _atomic_write(path: Path, write: Callable[[Any], object], text: bool = False
     return path
 
 
+def _closed(ring: np.ndarray) -> np.ndarray:
+    """A GeoJSON linear ring ends where it starts."""
+    return ring if len(ring) and (ring[0] == ring[-1]).all() else np.vstack([ring, ring[:1]])
+
+
 def export_geojson(table: ObjectTable, path: Path, mask: np.ndarray | None = None) -> Path:
     """A FeatureCollection of detections in level-0 pixels (QuPath imports it as is)."""
     indices = np.flatnonzero(mask) if mask is not None else np.arange(len(table))
     features = []
     for i in indices:
-        polygon = table.polygons[i]
-        rings = [np.round(np.asarray(polygon.exterior.coords), 2).tolist()] + [
-            np.round(np.asarray(r.coords), 2).tolist() for r in polygon.interiors
-        ]
+        rings = [_closed(np.round(ring, 2)).tolist() for ring in table.geometry.rings(int(i))]
         measurements = {k: float(v[i]) for k, v in table.measurements.items() if np.isfinite(v[i])}
         if table.confidence is not None and np.isfinite(table.confidence[i]):
             measurements["confidence"] = float(table.confidence[i])
@@ -68,7 +69,7 @@ def export_csv(table: ObjectTable, path: Path, mask: np.ndarray | None = None) -
     indices = np.flatnonzero(mask) if mask is not None else np.arange(len(table))
     names = list(table.measurements)
     header = ["id", "class", "confidence", "centroid_x", "centroid_y", "area_px", *names]
-    areas = shapely.area(table.polygons[indices]) if len(indices) else np.zeros(0)
+    areas = table.geometry.take(indices).areas() if len(indices) else np.zeros(0)
     centroids = table.centroids[indices] if len(indices) else np.zeros((0, 2))
 
     def write(handle: Any) -> None:

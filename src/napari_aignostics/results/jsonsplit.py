@@ -22,20 +22,21 @@ OPEN = (ord("{"), ord("["))
 CLOSE = (ord("}"), ord("]"))
 
 
-def _array_start(raw: bytes) -> int | None:
+def _array_start(raw: bytes | bytearray) -> int | None:
     """Index just after the ``[`` that opens the features array."""
     head = raw[:4096].lstrip()
     if head.startswith(b"["):
         return raw.index(b"[") + 1
     if not head.startswith(b"{"):
         return None
-    for match in re.finditer(rb'"features"\s*:\s*\[', raw[: 64 * 1024 * 1024]):
+    pattern = re.compile(rb'"features"\s*:\s*\[')
+    for match in pattern.finditer(raw, 0, 64 * 1024 * 1024):
         if _top_level_key(raw[: match.start()]):
             return match.end()
     return None
 
 
-def _top_level_key(prefix: bytes) -> bool:
+def _top_level_key(prefix: bytes | bytearray) -> bool:
     """Whether a key starting right after ``prefix`` belongs to the top-level object."""
     data = np.frombuffer(prefix, dtype=np.uint8)
     if b"\\" in prefix:
@@ -49,64 +50,73 @@ def _top_level_key(prefix: bytes) -> bool:
     return depth == 1
 
 
-def _boundaries(raw: bytes, start: int) -> np.ndarray | None:
-    """Positions of the top-level commas of the array and of its closing bracket."""
+STRUCTURAL = np.zeros(256, dtype=np.uint8)
+BACKSLASH_BYTE = ord("\\")
+QUOTE, BACKSLASH, OPENING, CLOSING, COMMA = 1, 2, 3, 4, 5
+STRUCTURAL[ord('"')] = QUOTE
+STRUCTURAL[ord("\\")] = BACKSLASH
+STRUCTURAL[list(OPEN)] = OPENING
+STRUCTURAL[list(CLOSE)] = CLOSING
+STRUCTURAL[ord(",")] = COMMA
+
+
+def _escaped_quotes(kind: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """Which structural entries are quotes escaped by an odd run of backslashes right before them."""
+    backslash = kind == BACKSLASH
+    adjacent = np.zeros(len(kind), dtype=bool)
+    adjacent[1:] = backslash[:-1] & (np.diff(where) == 1)  # entry k-1 is a backslash just before k
+    # length of the backslash run ending at each entry: runs restart where the chain breaks
+    chained = backslash & adjacent
+    starts = backslash & ~chained
+    group = np.cumsum(starts)
+    first = np.flatnonzero(starts)
+    run = np.zeros(len(kind), dtype=np.int64)
+    idx = np.flatnonzero(backslash)
+    run[idx] = idx - first[group[idx] - 1] + 1
+    escaped = np.zeros(len(kind), dtype=bool)
+    escaped[1:] = adjacent[1:] & (run[:-1] % 2 == 1)
+    return escaped & (kind != BACKSLASH)
+
+
+def _boundaries(raw: bytes | bytearray, start: int) -> np.ndarray | None:
+    """Positions of the top-level commas of the array and of its closing bracket.
+
+    Each window is reduced to its structural bytes (quotes, backslashes, brackets, commas) first;
+    string state and nesting depth are then running sums over that much shorter sequence.
+    """
     data = np.frombuffer(raw, dtype=np.uint8)
     in_string = False
     depth = 0
-    escaped_next = False
     cuts: list[np.ndarray] = []
     position = start
     while position < len(data):
-        window = data[position : position + WINDOW]
-        quote = window == ord('"')
-        backslash = window == ord("\\")
-        # a quote is escaped when an odd run of backslashes precedes it
-        escaped = np.zeros(len(window), dtype=bool)
-        if backslash.any():
-            run = np.zeros(len(window), dtype=np.int64)
-            idx = np.flatnonzero(backslash)
-            # length of the backslash run ending at each backslash (vectorised via group starts)
-            starts = np.r_[True, np.diff(idx) != 1]
-            group = np.cumsum(starts) - 1
-            first = idx[starts][group]
-            run[idx] = idx - first + 1
-            if escaped_next and idx.size and idx[0] == 0:
-                return None  # a backslash run crosses the window edge: let the caller parse whole
-            follows = np.zeros(len(window), dtype=bool)
-            follows[1:] = backslash[:-1] & (run[:-1] % 2 == 1)
-            escaped = follows
-        if escaped_next and len(window):
-            escaped[0] = True
-        real_quote = quote & ~escaped
-        toggles = np.cumsum(real_quote, dtype=np.int32) + (1 if in_string else 0)
-        inside = (toggles % 2 == 1) & ~real_quote  # bytes within a string (quotes excluded)
-        outside = ~inside & ~real_quote
-        opening = ((window == OPEN[0]) | (window == OPEN[1])) & outside
-        closing_bracket = ((window == CLOSE[0]) | (window == CLOSE[1])) & outside
-        level = np.cumsum(opening.astype(np.int32) - closing_bracket, dtype=np.int32) + depth
-        commas = np.flatnonzero((window == ord(",")) & outside & (level == 0))
+        end = position + WINDOW
+        while end < len(data) and data[end - 1] == BACKSLASH_BYTE:
+            end += 1  # a backslash run never crosses a window edge
+        codes = STRUCTURAL[data[position:end]]
+        where = np.flatnonzero(codes)
+        kind = codes[where]
+        quote = kind == QUOTE
+        if (kind == BACKSLASH).any():
+            quote &= ~_escaped_quotes(kind, where)
+        toggles = np.cumsum(quote, dtype=np.int32) + (1 if in_string else 0)
+        outside = (toggles % 2 == 0) & ~quote
+        step = ((kind == OPENING) & outside).astype(np.int32) - ((kind == CLOSING) & outside)
+        level = np.cumsum(step, dtype=np.int32) + depth
+        commas = where[(kind == COMMA) & outside & (level == 0)]
         cuts.append(commas + position)
         closing = np.flatnonzero(level < 0)
         if closing.size:
-            cuts.append(np.array([closing[0] + position]))
+            cuts.append(np.array([where[closing[0]] + position]))
             return np.concatenate(cuts)
-        depth = int(level[-1])
-        in_string = bool(toggles[-1] % 2 == 1)
-        escaped_next = bool(backslash[-1] and (run_length_at_end(backslash) % 2 == 1))
-        position += len(window)
+        if len(kind):
+            depth = int(level[-1])
+            in_string = bool(toggles[-1] % 2 == 1)
+        position = end
     return None
 
 
-def run_length_at_end(backslash: np.ndarray) -> int:
-    """How many backslashes end the window."""
-    if not backslash[-1]:
-        return 0
-    not_bs = np.flatnonzero(~backslash)
-    return int(len(backslash) - (not_bs[-1] + 1 if not_bs.size else 0))
-
-
-def feature_batches(raw: bytes, batch: int = 20_000) -> Iterator[list[Any]] | None:
+def feature_batches(raw: bytes | bytearray, batch: int = 20_000) -> Iterator[list[Any]] | None:
     """Lists of parsed features, ``batch`` at a time; ``None`` when the layout is not simple."""
     start = _array_start(raw)
     if start is None:

@@ -6,7 +6,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-import shapely
 
 from .coords import raster_placement, to_data, world_scale
 from .heatmap import TileHeatmap
@@ -71,12 +70,10 @@ def shapes_data(table: ObjectTable, indices: np.ndarray) -> list[np.ndarray]:
     """Exterior rings of the given objects in data coordinates."""
     if len(indices) == 0:
         return []
-    coords, owner = shapely.get_coordinates(
-        shapely.get_exterior_ring(table.polygons[indices]), return_index=True
-    )
+    coords, offsets = table.geometry.exteriors(indices)
     data = to_data(coords)
-    splits = np.flatnonzero(np.diff(owner)) + 1
-    return [ring[:-1] if len(ring) > 3 else ring for ring in np.split(data, splits)]
+    rings = np.split(data, offsets[1:-1])
+    return [ring[:-1] if len(ring) > 3 and (ring[0] == ring[-1]).all() else ring for ring in rings]
 
 
 def region_layer(name: str, table: ObjectTable, slide_mpp: float | None) -> LayerData:

@@ -171,7 +171,7 @@ def load_results(
     if result.cells is not None:
         result.review = ReviewModel(result.cells)
         result.cells.class_index()  # computed here, in the loading thread, not on first filter
-        _ = result.cells.tree
+        _ = result.cells.index
     return result
 
 
@@ -192,21 +192,4 @@ def _set_cells(result: ResultSet, table: ObjectTable, file: Path) -> None:
     if result.cells is None:
         result.cells, result.cells_source = table, str(file)
         return
-    merged = ObjectTable(  # several cell files (tiles) of one slide
-        polygons=_cat(result.cells.polygons, table.polygons),
-        classes=_cat(result.cells.classes, table.classes),
-        colors={
-            **result.cells.colors,
-            **{k: v for k, v in table.colors.items() if k not in result.cells.colors},
-        },
-        ids=_cat(result.cells.ids, table.ids),
-        confidence=None,
-        problems=result.cells.problems + table.problems,
-    )
-    result.cells = merged
-
-
-def _cat(a: Any, b: Any) -> Any:
-    import numpy as np
-
-    return np.concatenate([np.asarray(a, dtype=object), np.asarray(b, dtype=object)])
+    result.cells = ObjectTable.concat([result.cells, table])  # several cell files (tiles)

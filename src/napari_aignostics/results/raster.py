@@ -8,11 +8,11 @@ beyond the chunks being drawn.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import dask.array as da
 import numpy as np
-import shapely
 from PIL import Image, ImageDraw
 
 from .tables import ObjectTable
@@ -36,10 +36,9 @@ def render_chunk(
 ) -> np.ndarray:
     """Class indices of one raster chunk (rows ``y0…``, cols ``x0…`` at ``downsample``)."""
     out = np.zeros((height, width), dtype=np.uint8)  # class indices (< 256 classes)
-    box = shapely.box(
-        x0 * downsample, y0 * downsample, (x0 + width) * downsample, (y0 + height) * downsample
+    hits = table.query(
+        (x0 * downsample, y0 * downsample, (x0 + width) * downsample, (y0 + height) * downsample)
     )
-    hits = table.tree.query(box)
     if hits.size == 0:
         return out
     if not fill:
@@ -51,21 +50,23 @@ def render_chunk(
         return out
     image = Image.new("L", (width, height), 0)
     draw = ImageDraw.Draw(image)
-    coords, offsets = shapely.get_coordinates(
-        shapely.get_exterior_ring(table.polygons[hits]), return_index=True
-    )
-    coords = coords / downsample - (x0, y0)
-    starts = np.searchsorted(offsets, np.arange(hits.size))
-    ends = np.append(starts[1:], len(offsets))
+    coords, offsets = table.geometry.exteriors(hits)
+    flat = (coords / downsample - (x0, y0)).ravel().tolist()
     for k in range(hits.size):
-        ring = coords[starts[k] : ends[k]]
-        if len(ring) >= 3:
-            draw.polygon([tuple(p) for p in ring.tolist()], fill=int(class_index[hits[k]]))
+        ring = flat[2 * offsets[k] : 2 * offsets[k + 1]]
+        if len(ring) >= 6:
+            draw.polygon(ring, fill=int(class_index[hits[k]]))
     return np.asarray(image, dtype=np.uint8)
 
 
 def class_raster(table: ObjectTable, slide_size: tuple[int, int]) -> list[da.Array]:
-    """Levels (level 0 = slide level 0) down to about 1024 px, as lazy dask arrays."""
+    """Levels (level 0 = slide level 0) down to about 1024 px, as lazy dask arrays.
+
+    The graphs are written directly (one task per chunk): ``map_blocks`` would spend more time
+    describing the ten thousand chunks of a 100000-pixel-wide slide than drawing the first one.
+    """
+    from dask.highlevelgraph import HighLevelGraph
+
     width, height = slide_size
     class_index = table.class_index()
     levels = []
@@ -73,24 +74,23 @@ def class_raster(table: ObjectTable, slide_size: tuple[int, int]) -> list[da.Arr
     while True:
         downsample = 2**level
         h, w = max(1, -(-height // downsample)), max(1, -(-width // downsample))
-        chunks = (_chunks(h), _chunks(w))
-
-        def block(
-            block_info: Any = None,
-            d: float = float(downsample),
-            fill: bool = level < POLYGON_LEVELS,
-        ) -> np.ndarray:
-            info = block_info[None]
-            (r0, r1), (c0, c1) = info["array-location"]
-            return render_chunk(table, class_index, d, r0, c0, r1 - r0, c1 - c0, fill)
-
+        rows, cols = _chunks(h), _chunks(w)
+        draw = partial(
+            render_chunk, table, class_index, float(downsample), fill=level < POLYGON_LEVELS
+        )
+        name = f"cells-raster-{id(table)}-{level}"
+        graph: dict[Any, Any] = {
+            (name, i, j): (draw, i * CHUNK, j * CHUNK, rh, cw)
+            for i, rh in enumerate(rows)
+            for j, cw in enumerate(cols)
+        }
         levels.append(
-            da.map_blocks(
-                block,
-                chunks=chunks,
+            da.Array(
+                HighLevelGraph.from_collections(name, graph, dependencies=()),
+                name,
+                chunks=(rows, cols),
                 dtype=np.uint8,
                 meta=np.empty((0, 0), np.uint8),
-                name=f"cells-raster-{id(table)}-{level}",
             )
         )
         if max(h, w) <= CHUNK:

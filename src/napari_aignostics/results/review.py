@@ -86,16 +86,15 @@ class ReviewModel:
 
     def object_at(self, x: float, y: float, radius: float = 0.0) -> int | None:
         """Index of the shown object under level-0 (x, y) (nearest within ``radius``)."""
-        point = shapely.Point(x, y)
-        hits = self.table.tree.query(
-            point.buffer(radius) if radius else point, predicate="intersects"
-        )
-        shown = self.shown()
-        hits = [int(h) for h in hits if shown[h]]
-        if not hits:
+        hits = self.table.query((x - radius, y - radius, x + radius, y + radius))
+        hits = hits[self.shown()[hits]]
+        if not len(hits):
             return None
-        distances = shapely.distance(self.table.polygons[hits], point)
-        return hits[int(np.argmin(distances))]
+        distances = shapely.distance(self.table.geometry.to_shapely(hits), shapely.Point(x, y))
+        near = distances <= radius
+        if not near.any():
+            return None
+        return int(hits[near][int(np.argmin(distances[near]))])
 
     def properties(self, index: int) -> dict[str, object]:
         """Everything known about one object."""
@@ -121,8 +120,5 @@ class ReviewModel:
 
     def in_view(self, bounds: tuple[float, float, float, float], cap: int = 5000) -> np.ndarray:
         """Indices of shown objects intersecting level-0 ``(minx, miny, maxx, maxy)``, at most ``cap``."""
-        hits = self.table.tree.query(shapely.box(*bounds))
-        if hits.size == 0:
-            return hits
-        hits = np.sort(hits[self.shown()[hits]])
-        return hits[:cap]
+        hits = self.table.query(bounds)
+        return hits[self.shown()[hits]][:cap]

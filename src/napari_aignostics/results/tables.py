@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import shapely
+
+from .geometry import Polygons
+from .spatial import GridIndex
 
 __all__ = ["ObjectTable", "palette_color"]
 
@@ -24,12 +27,11 @@ def palette_color(name: str) -> tuple[int, int, int]:
 
 @dataclass
 class ObjectTable:
-    """N objects: polygons (level-0 px), centroids, class, confidence and measurements."""
+    """N objects: polygons (level-0 px, flat arrays), class, confidence and measurements."""
 
-    polygons: np.ndarray
-    """shapely Polygons (object array)."""
+    geometry: Polygons
     classes: np.ndarray
-    """Class name per object (str array)."""
+    """Class name per object (object array; a few shared strings)."""
     colors: dict[str, tuple[int, int, int]]
     ids: np.ndarray
     confidence: np.ndarray | None = None
@@ -37,26 +39,41 @@ class ObjectTable:
     problems: list[str] = field(default_factory=list)
     """What was skipped or repaired while reading, for the user."""
     _centroids: np.ndarray | None = field(default=None, repr=False)
-    _tree: Any = field(default=None, repr=False)
+    _boxes: np.ndarray | None = field(default=None, repr=False)
+    _index: GridIndex | None = field(default=None, repr=False)
     _class_index: np.ndarray | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
-        return len(self.polygons)
+        return len(self.geometry)
 
     @property
     def centroids(self) -> np.ndarray:
         """(N, 2) level-0 (x, y)."""
         if self._centroids is None:
-            points = shapely.centroid(self.polygons)
-            self._centroids = np.column_stack([shapely.get_x(points), shapely.get_y(points)])
+            self._centroids = self.geometry.centroids()
         return self._centroids
 
     @property
-    def tree(self) -> shapely.STRtree:
-        """Spatial index over the polygons."""
-        if self._tree is None:
-            self._tree = shapely.STRtree(self.polygons)
-        return self._tree
+    def boxes(self) -> np.ndarray:
+        """(N, 4) bounding box per object."""
+        if self._boxes is None:
+            self._boxes = self.geometry.bounds()
+        return self._boxes
+
+    @property
+    def index(self) -> GridIndex:
+        """Spatial index over the bounding boxes."""
+        if self._index is None:
+            self._index = GridIndex(self.boxes)
+        return self._index
+
+    def query(self, window: tuple[float, float, float, float]) -> np.ndarray:
+        """Indices (ascending) of objects whose box meets level-0 ``(minx, miny, maxx, maxy)``."""
+        return self.index.query(window)
+
+    def polygon(self, index: int) -> shapely.Polygon:
+        """One object as a shapely Polygon."""
+        return self.geometry.to_shapely(np.array([index]))[0]
 
     @property
     def class_names(self) -> list[str]:
@@ -76,8 +93,13 @@ class ObjectTable:
         """(minx, miny, maxx, maxy) of all objects."""
         if not len(self):
             return (0.0, 0.0, 0.0, 0.0)
-        b = shapely.total_bounds(self.polygons)
-        return float(b[0]), float(b[1]), float(b[2]), float(b[3])
+        b = self.boxes
+        return (
+            float(b[:, 0].min()),
+            float(b[:, 1].min()),
+            float(b[:, 2].max()),
+            float(b[:, 3].max()),
+        )
 
     def features(self) -> dict[str, np.ndarray]:
         """Per-object columns for a napari ``features`` table."""
@@ -89,12 +111,45 @@ class ObjectTable:
 
     def subset(self, keep: np.ndarray) -> ObjectTable:
         """Only the rows where ``keep`` is true."""
+        rows = np.flatnonzero(keep)
         return ObjectTable(
-            polygons=self.polygons[keep],
-            classes=self.classes[keep],
+            geometry=self.geometry.take(rows),
+            classes=self.classes[rows],
             colors=dict(self.colors),
-            ids=self.ids[keep],
-            confidence=None if self.confidence is None else self.confidence[keep],
-            measurements={k: v[keep] for k, v in self.measurements.items()},
+            ids=self.ids[rows],
+            confidence=None if self.confidence is None else self.confidence[rows],
+            measurements={k: v[rows] for k, v in self.measurements.items()},
             problems=list(self.problems),
         )
+
+    @classmethod
+    def concat(cls, tables: list[ObjectTable]) -> ObjectTable:
+        """Several tables (e.g. the tiles of one slide) as one; columns missing somewhere are NaN."""
+        colors: dict[str, tuple[int, int, int]] = {}
+        for table in tables:
+            for name, rgb in table.colors.items():
+                colors.setdefault(name, rgb)
+        names = sorted({k for t in tables for k in t.measurements})
+
+        def column(get: Callable[[ObjectTable], np.ndarray | None]) -> np.ndarray:
+            return np.concatenate(
+                [
+                    v if (v := get(t)) is not None else np.full(len(t), np.nan, np.float32)
+                    for t in tables
+                ]
+            )
+
+        has_confidence = any(t.confidence is not None for t in tables)
+        return cls(
+            geometry=Polygons.concat([t.geometry for t in tables]),
+            classes=np.concatenate([t.classes for t in tables]),
+            colors=colors,
+            ids=np.concatenate([np.asarray(t.ids, dtype=object) for t in tables]),
+            confidence=column(lambda t: t.confidence) if has_confidence else None,
+            measurements={n: column(_measurement(n)) for n in names},
+            problems=[p for t in tables for p in t.problems],
+        )
+
+
+def _measurement(name: str) -> Callable[[ObjectTable], np.ndarray | None]:
+    return lambda table: table.measurements.get(name)

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from .export import export_csv, export_geojson
+from .geometry import Polygons
 from .layers import CELLS_KEY
 from .tables import ObjectTable
 
@@ -42,9 +43,11 @@ def _table(data: Any, attributes: dict[str, Any]) -> tuple[ObjectTable, np.ndarr
     from .tables import palette_color
 
     table = ObjectTable(
-        polygons=shapely.buffer(shapely.points(points[:, 1] + 0.5, points[:, 0] + 0.5), 2.0)
+        geometry=Polygons.from_shapely(
+            shapely.buffer(shapely.points(points[:, 1] + 0.5, points[:, 0] + 0.5), 2.0)
+        )
         if n
-        else np.empty(0, dtype=object),
+        else Polygons.empty(),
         classes=classes,
         colors={str(c): palette_color(str(c)) for c in dict.fromkeys(classes)},
         ids=np.asarray(features["id"], dtype=object)

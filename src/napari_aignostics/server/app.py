@@ -88,7 +88,9 @@ def create_app(
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if exc.status_code == 400 and exc.detail == "There was an error parsing the body":
-            detail = [{"loc": ["body"], "msg": "the body is not valid JSON", "type": "json_invalid"}]
+            detail = [
+                {"loc": ["body"], "msg": "the body is not valid JSON", "type": "json_invalid"}
+            ]
             return JSONResponse({"detail": detail}, status_code=422)
         return await http_exception_handler(request, exc)
 

@@ -192,7 +192,9 @@ class Platform:
     def item_views(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """``ItemResultReadResponse`` dicts for item rows (order kept)."""
         full = self.store.items([r["id"] for r in rows])
-        queue = self._pending_queue() if any(i["state"] == "PENDING" for i in full.values()) else None
+        queue = (
+            self._pending_queue() if any(i["state"] == "PENDING" for i in full.values()) else None
+        )
         views = []
         for row in rows:
             item = full[row["id"]]

@@ -221,8 +221,10 @@ class ReviewPanel(QWidget):
         self._pinned = self.review is not None and bool(self.under_cursor.text())
 
     def _hover(self, viewer: Any, event: Any) -> None:
-        if self.review is None or self.result is None or (
-            event.type == "mouse_move" and getattr(self, "_pinned", False)
+        if (
+            self.review is None
+            or self.result is None
+            or (event.type == "mouse_move" and getattr(self, "_pinned", False))
         ):
             return
         scale = self.result.slide_mpp or 1.0

@@ -1,0 +1,57 @@
+"""A bucket-grid spatial index over bounding boxes: numpy arrays only, built in one sort.
+
+Boxes are filed by the grid cell of their lower-left corner, row by row. A cell is as large as
+nearly all boxes, so a box meeting a query window has its corner at most one cell before the
+window: each grid row in range is one contiguous slice of the sorted order. The few boxes larger
+than a cell (tissue regions among cells, say) are kept apart and always tested.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .geometry import concat_ranges
+
+__all__ = ["GridIndex"]
+
+MIN_CELL = 64.0
+
+
+class GridIndex:
+    """Which boxes meet a window, for millions of boxes (the STRtree query without the objects)."""
+
+    def __init__(self, boxes: np.ndarray) -> None:
+        self.boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+        size = np.maximum(self.boxes[:, 2] - self.boxes[:, 0], self.boxes[:, 3] - self.boxes[:, 1])
+        self.cell = max(MIN_CELL, float(np.percentile(size, 99))) if len(size) else MIN_CELL
+        small = size <= self.cell
+        self.big = np.flatnonzero(~small)
+        members = np.flatnonzero(small)
+        corner = self.boxes[members, :2]
+        self.origin = corner.min(axis=0) if len(members) else np.zeros(2)
+        cells = np.floor((corner - self.origin) / self.cell).astype(np.int64)
+        self.columns = int(cells[:, 0].max()) + 1 if len(members) else 1
+        self.rows = int(cells[:, 1].max()) + 1 if len(members) else 0
+        keys = cells[:, 1] * self.columns + cells[:, 0]
+        order = np.argsort(keys, kind="stable")
+        self.keys = keys[order]
+        self.order = members[order]
+
+    def query(self, window: tuple[float, float, float, float]) -> np.ndarray:
+        """Indices (ascending) of the boxes meeting ``(minx, miny, maxx, maxy)``."""
+        x0, y0, x1, y1 = window
+        found = [self.big]
+        if self.rows:
+            c0, r0 = np.floor((np.array([x0, y0]) - self.cell - self.origin) / self.cell)
+            c1, r1 = np.floor((np.array([x1, y1]) - self.origin) / self.cell)
+            c0, r0 = max(int(c0), 0), max(int(r0), 0)
+            c1, r1 = min(int(c1), self.columns - 1), min(int(r1), self.rows - 1)
+            if c0 <= c1 and r0 <= r1:
+                rows = np.arange(r0, r1 + 1, dtype=np.int64) * self.columns
+                lo = np.searchsorted(self.keys, rows + c0, side="left")
+                hi = np.searchsorted(self.keys, rows + c1, side="right")
+                found.append(self.order[concat_ranges(lo, hi - lo)])
+        candidates = np.concatenate(found)
+        b = self.boxes[candidates]
+        meets = (b[:, 0] <= x1) & (b[:, 2] >= x0) & (b[:, 1] <= y1) & (b[:, 3] >= y0)
+        return np.sort(candidates[meets])
