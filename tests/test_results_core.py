@@ -154,10 +154,17 @@ def test_review_filters_counts_and_lookup(tme_folder: Path) -> None:
     assert sum(total for _shown, total in totals.values()) == len(review.table)
     review.set_visible("LYMPHOCYTE", False)
     assert review.counts()["LYMPHOCYTE"][0] == 0
-    assert review.label_colors()[review.table.class_names.index("LYMPHOCYTE") + 1][3] == 0.0
+    codes = review.raster_codes()
+    lymphocytes = review.table.classes == "LYMPHOCYTE"
+    assert all(review.label_colors()[int(c)][3] == 0.0 for c in np.unique(codes[lymphocytes]))
+    for threshold in (0.29, 0.5, 0.73):
+        review.min_confidence = threshold
+        shown = review.shown()
+        assert (review.table.confidence[shown] >= threshold).all()
+        colors = review.label_colors()  # the overview shows exactly the shown cells
+        assert np.array_equal(np.array([colors[int(c)][3] > 0 for c in codes]), shown)
     review.min_confidence = 0.5
     shown = review.shown()
-    assert (review.table.confidence[shown] >= 0.5).all()
     target = int(np.flatnonzero(shown)[0])
     x, y = review.table.centroids[target]
     assert review.object_at(x, y) == target

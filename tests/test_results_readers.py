@@ -170,3 +170,23 @@ def test_grid_index_answers_like_an_strtree() -> None:
         expected = np.sort(tree.query(shapely.box(x, y, x + w, y + h)))
         assert np.array_equal(index.query((x, y, x + w, y + h)), expected)
     assert len(GridIndex(np.zeros((0, 4))).query((0, 0, 10, 10))) == 0
+
+
+def test_reader_sniffs_big_json_without_parsing_it(tmp_path: Any) -> None:
+    from napari_aignostics.results.reader import get_reader
+
+    features = [{"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [
+        [[i, 0], [i + 1, 0], [i + 1, 1], [i, 0]]]}, "properties": {}} for i in range(3000)]
+    cells = tmp_path / "cells.geojson"
+    cells.write_bytes(json.dumps({"features": features, "type": "FeatureCollection"}).encode())
+    numbers = tmp_path / "numbers.json"
+    numbers.write_bytes(json.dumps({"values": list(range(30000))}).encode())
+    small = tmp_path / "small.json"
+    small.write_bytes(json.dumps({"type": "Feature", "note": "no geometry"}).encode())
+    other = tmp_path / "other.json"
+    other.write_bytes(b'{"type": "Topology"}')
+    assert cells.stat().st_size > 64 * 1024 and numbers.stat().st_size > 64 * 1024
+    assert get_reader(str(cells)) is not None
+    assert get_reader(str(numbers)) is None
+    assert get_reader(str(small)) is not None  # small files are parsed: a Feature is GeoJSON
+    assert get_reader(str(other)) is None

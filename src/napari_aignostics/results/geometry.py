@@ -16,7 +16,7 @@ import shapely
 
 __all__ = ["Polygons", "concat_ranges", "offsets_of"]
 
-BLOCK = 250_000
+BLOCK = 16_384
 """Polygons per block for the vectorised area and centroid sums (bounds the temporaries)."""
 
 

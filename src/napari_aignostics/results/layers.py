@@ -110,7 +110,7 @@ def cell_layers(
     """Overview raster (lazy multiscale Labels), centroid Points and in-view outlines (Shapes)."""
     table = review.table
     scale, units = world_scale(slide_mpp)
-    raster = class_raster(table, slide_size)
+    raster = class_raster(table, slide_size, review.raster_codes())
     meta = {CELLS_KEY: {"name": name, "source": source}}
     overview: LayerData = (
         raster,

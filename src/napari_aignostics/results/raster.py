@@ -26,7 +26,7 @@ POLYGON_LEVELS = 2
 
 def render_chunk(
     table: ObjectTable,
-    class_index: np.ndarray,
+    codes: np.ndarray,
     downsample: float,
     y0: int,
     x0: int,
@@ -34,8 +34,11 @@ def render_chunk(
     width: int,
     fill: bool,
 ) -> np.ndarray:
-    """Class indices of one raster chunk (rows ``y0…``, cols ``x0…`` at ``downsample``)."""
-    out = np.zeros((height, width), dtype=np.uint8)  # class indices (< 256 classes)
+    """Label codes (one per object, 0 = background) of one raster chunk.
+
+    The chunk covers rows ``y0…`` and columns ``x0…`` of the level with ``downsample``.
+    """
+    out = np.zeros((height, width), dtype=codes.dtype)
     hits = table.query(
         (x0 * downsample, y0 * downsample, (x0 + width) * downsample, (y0 + height) * downsample)
     )
@@ -46,21 +49,25 @@ def render_chunk(
         cols = np.floor(xy[:, 0]).astype(np.int64) - x0
         rows = np.floor(xy[:, 1]).astype(np.int64) - y0
         inside = (rows >= 0) & (rows < height) & (cols >= 0) & (cols < width)
-        out[rows[inside], cols[inside]] = class_index[hits[inside]]
+        out[rows[inside], cols[inside]] = codes[hits[inside]]
         return out
-    image = Image.new("L", (width, height), 0)
+    image = Image.new("L" if codes.dtype == np.uint8 else "I", (width, height), 0)
     draw = ImageDraw.Draw(image)
     coords, offsets = table.geometry.exteriors(hits)
     flat = (coords / downsample - (x0, y0)).ravel().tolist()
     for k in range(hits.size):
         ring = flat[2 * offsets[k] : 2 * offsets[k + 1]]
         if len(ring) >= 6:
-            draw.polygon(ring, fill=int(class_index[hits[k]]))
-    return np.asarray(image, dtype=np.uint8)
+            draw.polygon(ring, fill=int(codes[hits[k]]))
+    return np.asarray(image).astype(codes.dtype, copy=False)
 
 
-def class_raster(table: ObjectTable, slide_size: tuple[int, int]) -> list[da.Array]:
+def class_raster(
+    table: ObjectTable, slide_size: tuple[int, int], codes: np.ndarray | None = None
+) -> list[da.Array]:
     """Levels (level 0 = slide level 0) down to about 1024 px, as lazy dask arrays.
+
+    Pixels hold ``codes`` (one per object; the class index by default), as uint8 when they fit.
 
     The graphs are written directly (one task per chunk): ``map_blocks`` would spend more time
     describing the ten thousand chunks of a 100000-pixel-wide slide than drawing the first one.
@@ -68,16 +75,16 @@ def class_raster(table: ObjectTable, slide_size: tuple[int, int]) -> list[da.Arr
     from dask.highlevelgraph import HighLevelGraph
 
     width, height = slide_size
-    class_index = table.class_index()
+    codes = table.class_index() if codes is None else codes
+    dtype = np.uint8 if not len(codes) or int(codes.max()) < 256 else np.uint16
+    codes = codes.astype(dtype, copy=False)
     levels = []
     level = 0
     while True:
         downsample = 2**level
         h, w = max(1, -(-height // downsample)), max(1, -(-width // downsample))
         rows, cols = _chunks(h), _chunks(w)
-        draw = partial(
-            render_chunk, table, class_index, float(downsample), fill=level < POLYGON_LEVELS
-        )
+        draw = partial(render_chunk, table, codes, float(downsample), fill=level < POLYGON_LEVELS)
         name = f"cells-raster-{id(table)}-{level}"
         graph: dict[Any, Any] = {
             (name, i, j): (draw, i * CHUNK, j * CHUNK, rh, cw)
@@ -89,8 +96,8 @@ def class_raster(table: ObjectTable, slide_size: tuple[int, int]) -> list[da.Arr
                 HighLevelGraph.from_collections(name, graph, dependencies=()),
                 name,
                 chunks=(rows, cols),
-                dtype=np.uint8,
-                meta=np.empty((0, 0), np.uint8),
+                dtype=dtype,
+                meta=np.empty((0, 0), dtype),
             )
         )
         if max(h, w) <= CHUNK:

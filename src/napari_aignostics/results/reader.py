@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,8 @@ from .loader import find_item_folders, load_results, looks_like_results
 __all__ = ["get_reader", "read_results"]
 
 LayerData = tuple[Any, dict[str, Any], str]
+HEAD = 64 * 1024
+FEATURE_TYPE = re.compile(rb'"type"\s*:\s*"Feature(Collection)?"')
 
 
 def _accepts(path: Path) -> bool:
@@ -26,14 +29,26 @@ def _accepts(path: Path) -> bool:
     if suffix == ".csv":
         return path.open().readline().startswith("minx,miny,width,height")
     if suffix in {".json", ".geojson"}:
-        try:
-            import orjson
-
-            head = path.read_bytes()
-            return is_geojson(orjson.loads(head))
-        except (OSError, ValueError):
-            return False
+        return _sniff_geojson(path)
     return False
+
+
+def _sniff_geojson(path: Path) -> bool:
+    """Whether a JSON file holds GeoJSON features, from its first 64 KiB (big files: no parse)."""
+    import orjson
+
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(HEAD + 1)
+    except OSError:
+        return False
+    if len(head) <= HEAD:
+        try:
+            return is_geojson(orjson.loads(head))
+        except ValueError:
+            return False
+    start = head.lstrip()[:1]
+    return start in (b"{", b"[") and FEATURE_TYPE.search(head) is not None
 
 
 def get_reader(path: str | list[str]) -> Callable[[Any], list[LayerData]] | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -9,7 +10,10 @@ import shapely
 
 from .tables import ObjectTable
 
-__all__ = ["ClassStyle", "ReviewModel"]
+__all__ = ["CONFIDENCE_STEPS", "ClassStyle", "ReviewModel"]
+
+CONFIDENCE_STEPS = 100
+"""The confidence threshold moves in steps of 1/100 (the dock's slider)."""
 
 
 @dataclass
@@ -28,6 +32,7 @@ class ReviewModel:
     min_confidence: float = 0.0
     opacity: float = 0.8
     styles: dict[str, ClassStyle] = field(default_factory=dict)
+    _codes: np.ndarray | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         for name, rgb in self.table.colors.items():
@@ -72,16 +77,44 @@ class ReviewModel:
             table[i] = np.array([*self.styles[name].color, 255], dtype=np.float32) / 255
         return table[self.table.class_index()]
 
+    @property
+    def bins(self) -> int:
+        """Confidence steps the overview raster can filter by colour alone (1: no confidence)."""
+        return CONFIDENCE_STEPS + 1 if self.table.confidence is not None else 1
+
+    def raster_codes(self) -> np.ndarray:
+        """Overview label per object: class and confidence step together (0 is background).
+
+        Class toggles and the confidence threshold then only change the raster's colours
+        (:meth:`label_colors`), never its pixels: they act at once on a million cells.
+        """
+        if self._codes is None:
+            index = self.table.class_index().astype(np.int64)
+            step = np.zeros(len(index), dtype=np.int64)
+            if self.table.confidence is not None:
+                confidence = np.nan_to_num(self.table.confidence.astype(np.float64), nan=1.0)
+                step = np.floor(np.clip(confidence, 0, 1) * CONFIDENCE_STEPS + 1e-5).astype(
+                    np.int64
+                )
+                step = np.clip(step, 0, CONFIDENCE_STEPS)
+            self._codes = (index - 1) * self.bins + step + 1
+        return self._codes
+
     def label_colors(self) -> dict[int | None, tuple[float, float, float, float]]:
-        """``DirectLabelColormap`` colours for the class raster; hidden classes transparent."""
+        """``DirectLabelColormap`` colours for the overview raster: hidden codes transparent."""
         colors: dict[int | None, tuple[float, float, float, float]] = {
             None: (0.0, 0.0, 0.0, 0.0),
             0: (0.0, 0.0, 0.0, 0.0),
         }
-        for index, name in enumerate(self.table.class_names, start=1):
+        first_step = (
+            math.ceil(self.min_confidence * CONFIDENCE_STEPS - 1e-6) if self.bins > 1 else 0
+        )
+        for index, name in enumerate(self.table.class_names):
             style = self.styles[name]
             r, g, b = (c / 255 for c in style.color)
-            colors[index] = (r, g, b, 1.0 if style.visible else 0.0)
+            for step in range(self.bins):
+                alpha = 1.0 if style.visible and step >= first_step else 0.0
+                colors[index * self.bins + step + 1] = (r, g, b, alpha)
         return colors
 
     def object_at(self, x: float, y: float, radius: float = 0.0) -> int | None:
