@@ -146,6 +146,28 @@ def test_raster_chunks_hold_the_cells(tme_folder: Path) -> None:
     assert not empty.any()
 
 
+def test_raster_levels_slice_like_arrays(tme_folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from napari_aignostics.results import raster
+
+    monkeypatch.setattr(raster, "CHUNK", 100)  # many tiles per level
+    table = load_results(tme_folder, CMU_MPP, (2220, 2967)).cells
+    assert table is not None
+    levels = raster.class_raster(table, (2967, 2220))
+    assert [lv.shape for lv in levels[:2]] == [(2220, 2967), (1110, 1484)]
+    level = levels[3]
+    whole = raster.render_chunk(table, table.class_index().astype(np.uint8), 8.0, 0, 0,
+                                *level.shape, fill=False)
+    assert np.asarray(level).shape == whole.shape and (whole > 0).sum() > 1000
+    rng = np.random.default_rng(0)
+    keys: list[object] = [np.s_[:, :], np.s_[7], np.s_[-1, -3], np.s_[..., 40], np.s_[250:9:-7, ::3],
+                          np.s_[[1, 50, 200], 30:90], np.s_[400:500, :], np.s_[np.int64(12), 5:150]]
+    for _ in range(100):
+        keys.append(tuple(slice(*(int(v) for v in rng.integers(-400, 400, 2)),
+                                int(rng.choice([1, 2, -1, -3]))) for _ in range(2)))
+    for key in keys:
+        assert np.array_equal(level[key], whole[key]), key
+
+
 def test_review_filters_counts_and_lookup(tme_folder: Path) -> None:
     result = load_results(tme_folder, CMU_MPP, (2220, 2967))
     review = result.review

@@ -170,8 +170,9 @@ def load_results(
             result.problems.append(f"{file.name}: {exc}")
     if result.cells is not None:
         result.review = ReviewModel(result.cells)
-        result.cells.class_index()  # computed here, in the loading thread, not on first filter
-        _ = result.cells.index
+        # computed here, in the loading thread, not in the GUI thread when layers are made
+        result.review.raster_codes()
+        _ = result.cells.index, result.cells.centroids
     return result
 
 

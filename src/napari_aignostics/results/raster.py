@@ -2,24 +2,28 @@
 
 Level ``k`` has one pixel per ``2**k`` level-0 pixels. Only the chunks napari asks for are drawn:
 the spatial index finds the polygons in a chunk; fine levels fill the polygons (PIL), coarse
-levels stamp the centroids (cells are a few level-0 pixels across). Nothing is held in memory
-beyond the chunks being drawn.
+levels stamp the centroids (cells are a few level-0 pixels across). Only a bounded cache of drawn
+tiles is held in memory.
 """
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-import dask.array as da
 import numpy as np
 from PIL import Image, ImageDraw
 
 from .tables import ObjectTable
 
-__all__ = ["class_raster", "render_chunk"]
+__all__ = ["RasterLevel", "class_raster", "render_chunk"]
 
 CHUNK = 1024
+CACHED_TILES = 96
+"""About 100 MB of uint8 tiles at most."""
 POLYGON_LEVELS = 2
 """Levels 0 and 1 fill polygons; coarser ones stamp centroids."""
 
@@ -62,49 +66,148 @@ def render_chunk(
     return np.asarray(image).astype(codes.dtype, copy=False)
 
 
+class TileCache:
+    """The most recently drawn tiles of all levels (bounded; shared by the levels of a raster)."""
+
+    def __init__(self, tiles: int = CACHED_TILES) -> None:
+        self.tiles = tiles
+        self._items: OrderedDict[tuple[int, int, int], np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[int, int, int], draw: Callable[[], np.ndarray]) -> np.ndarray:
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        tile = draw()
+        with self._lock:
+            self._items[key] = tile
+            while len(self._items) > self.tiles:
+                self._items.popitem(last=False)
+        return tile
+
+
+class RasterLevel:
+    """One overview level: a read-only 2D array whose pixels are drawn when napari slices it.
+
+    It offers what napari needs of layer data (``shape``, ``dtype``, ``ndim``, ``size``,
+    ``__getitem__``). A slice is put together from ``CHUNK``-sized tiles, drawn on first use and
+    kept in a small cache, so panning redraws only the new tiles.
+    """
+
+    def __init__(
+        self,
+        table: ObjectTable,
+        codes: np.ndarray,
+        level: int,
+        shape: tuple[int, int],
+        cache: TileCache,
+    ) -> None:
+        self.table, self.codes, self.level, self.cache = table, codes, level, cache
+        self.shape = shape
+        self.dtype = codes.dtype
+        self.ndim = 2
+        self.size = shape[0] * shape[1]
+        self.downsample = float(2**level)
+        self.fill = level < POLYGON_LEVELS
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        out = self[:, :]
+        return out if dtype is None else out.astype(dtype)
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        keys = _expand(key)
+        (r0, r1), (c0, c1) = (_span(k, n) for k, n in zip(keys, self.shape, strict=True))
+        block = self._block(r0, r1, c0, c1)
+        return block[
+            tuple(_relative(k, lo, n) for k, lo, n in zip(keys, (r0, c0), self.shape, strict=True))
+        ]
+
+    def _block(self, r0: int, r1: int, c0: int, c1: int) -> np.ndarray:
+        """Rows ``r0:r1`` and columns ``c0:c1``, from the tiles that cover them."""
+        out = np.zeros((max(r1 - r0, 0), max(c1 - c0, 0)), dtype=self.dtype)
+        if r1 <= r0 or c1 <= c0:
+            return out
+        for ti in range(r0 // CHUNK, (r1 - 1) // CHUNK + 1):
+            for tj in range(c0 // CHUNK, (c1 - 1) // CHUNK + 1):
+                tile = self.cache.get((self.level, ti, tj), partial(self._draw, ti, tj))
+                y0, x0 = ti * CHUNK, tj * CHUNK
+                ys, ye = max(r0, y0), min(r1, y0 + tile.shape[0])
+                xs, xe = max(c0, x0), min(c1, x0 + tile.shape[1])
+                out[ys - r0 : ye - r0, xs - c0 : xe - c0] = tile[
+                    ys - y0 : ye - y0, xs - x0 : xe - x0
+                ]
+        return out
+
+    def _draw(self, ti: int, tj: int) -> np.ndarray:
+        y0, x0 = ti * CHUNK, tj * CHUNK
+        height, width = min(CHUNK, self.shape[0] - y0), min(CHUNK, self.shape[1] - x0)
+        return render_chunk(
+            self.table, self.codes, self.downsample, y0, x0, height, width, self.fill
+        )
+
+
+def _expand(key: Any) -> tuple[Any, Any]:
+    """A 2D index as (rows, cols): Ellipsis expanded, missing axes as full slices."""
+    keys = list(key) if isinstance(key, tuple) else [key]
+    if any(k is Ellipsis for k in keys):
+        at = next(i for i, k in enumerate(keys) if k is Ellipsis)
+        keys[at : at + 1] = [slice(None)] * (2 - (len(keys) - 1))
+    keys += [slice(None)] * (2 - len(keys))
+    if len(keys) != 2:
+        raise IndexError(f"too many indices for a 2D raster: {key!r}")
+    return keys[0], keys[1]
+
+
+def _span(key: Any, size: int) -> tuple[int, int]:
+    """The range of rows (or columns) an index touches."""
+    if isinstance(key, slice):
+        covered = range(*key.indices(size))
+        return (
+            (min(covered[0], covered[-1]), max(covered[0], covered[-1]) + 1) if covered else (0, 0)
+        )
+    index = np.asarray(key)
+    if index.dtype == bool or not np.issubdtype(index.dtype, np.integer):
+        raise IndexError(f"the overview raster takes integers and slices, not {key!r}")
+    index = np.where(index < 0, index + size, index)
+    if index.size and (index.min() < 0 or index.max() >= size):
+        raise IndexError(f"index {key!r} is out of bounds for size {size}")
+    return (int(index.min()), int(index.max()) + 1) if index.size else (0, 0)
+
+
+def _relative(key: Any, lo: int, size: int) -> Any:
+    """``key`` for the block that starts at ``lo``."""
+    if isinstance(key, slice):
+        covered = range(*key.indices(size))
+        if not covered:
+            return slice(0, 0)
+        stop = covered[-1] - lo + (1 if covered.step > 0 else -1)
+        return slice(covered[0] - lo, stop if stop >= 0 else None, covered.step)
+    index = np.asarray(key)
+    return np.where(index < 0, index + size, index) - lo
+
+
 def class_raster(
     table: ObjectTable, slide_size: tuple[int, int], codes: np.ndarray | None = None
-) -> list[da.Array]:
-    """Levels (level 0 = slide level 0) down to about 1024 px, as lazy dask arrays.
+) -> list[RasterLevel]:
+    """Levels (level 0 = slide level 0) down to about 1024 px, drawn lazily.
 
     Pixels hold ``codes`` (one per object; the class index by default), as uint8 when they fit.
-
-    The graphs are written directly (one task per chunk): ``map_blocks`` would spend more time
-    describing the ten thousand chunks of a 100000-pixel-wide slide than drawing the first one.
     """
-    from dask.highlevelgraph import HighLevelGraph
-
     width, height = slide_size
     codes = table.class_index() if codes is None else codes
     dtype = np.uint8 if not len(codes) or int(codes.max()) < 256 else np.uint16
     codes = codes.astype(dtype, copy=False)
+    cache = TileCache()
     levels = []
     level = 0
     while True:
         downsample = 2**level
         h, w = max(1, -(-height // downsample)), max(1, -(-width // downsample))
-        rows, cols = _chunks(h), _chunks(w)
-        draw = partial(render_chunk, table, codes, float(downsample), fill=level < POLYGON_LEVELS)
-        name = f"cells-raster-{id(table)}-{level}"
-        graph: dict[Any, Any] = {
-            (name, i, j): (draw, i * CHUNK, j * CHUNK, rh, cw)
-            for i, rh in enumerate(rows)
-            for j, cw in enumerate(cols)
-        }
-        levels.append(
-            da.Array(
-                HighLevelGraph.from_collections(name, graph, dependencies=()),
-                name,
-                chunks=(rows, cols),
-                dtype=dtype,
-                meta=np.empty((0, 0), dtype),
-            )
-        )
+        levels.append(RasterLevel(table, codes, level, (h, w), cache))
         if max(h, w) <= CHUNK:
             return levels
         level += 1
-
-
-def _chunks(size: int) -> tuple[int, ...]:
-    full, rest = divmod(size, CHUNK)
-    return (CHUNK,) * full + ((rest,) if rest else ())

@@ -51,6 +51,7 @@ class ReviewPanel(QWidget):
         self.classes = make_table(CLASS_COLUMNS, stretch=1)
         self.classes.setColumnWidth(0, 44)
         self.classes.setColumnWidth(2, 48)
+        self.classes.setColumnWidth(3, 150)  # "1234567 / 1234567" fits
         self.confidence = QSlider(Qt.Orientation.Horizontal)
         self.confidence.setRange(0, 100)
         self.confidence_label = QLabel("≥ 0.00")
@@ -159,6 +160,12 @@ class ReviewPanel(QWidget):
         """Show or hide a class everywhere."""
         if self.review is not None:
             self.review.set_visible(name, visible)
+            row = list(self.review.styles).index(name)
+            box = self.classes.cellWidget(row, 0)
+            if isinstance(box, QCheckBox) and box.isChecked() != visible:
+                box.blockSignals(True)  # called from code: keep the tick in step
+                box.setChecked(visible)
+                box.blockSignals(False)
             self.apply()
 
     def set_class_color(self, name: str, rgb: tuple[int, int, int]) -> None:
