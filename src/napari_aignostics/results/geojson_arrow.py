@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from .featurecols import FeatureBatch
-from .jsonsplit import _array_start
+from .jsonsplit import array_start
 
 __all__ = ["Unsupported", "arrow_batches"]
 
@@ -58,7 +58,7 @@ def _skip_back(buf: bytearray, end: int) -> int:
 
 def arrow_batches(buf: bytearray) -> Iterator[FeatureBatch]:
     """Feature batches of a GeoJSON document held in a writable buffer (restored afterwards)."""
-    start = _array_start(buf)
+    start = array_start(buf)
     if start is None:
         raise Unsupported("no features array")
     end = _array_end(buf)

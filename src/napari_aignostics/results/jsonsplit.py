@@ -15,14 +15,14 @@ from typing import Any
 import numpy as np
 import orjson
 
-__all__ = ["feature_batches"]
+__all__ = ["array_start", "feature_batches"]
 
 WINDOW = 4 * 1024 * 1024
 OPEN = (ord("{"), ord("["))
 CLOSE = (ord("}"), ord("]"))
 
 
-def _array_start(raw: bytes | bytearray) -> int | None:
+def array_start(raw: bytes | bytearray) -> int | None:
     """Index just after the ``[`` that opens the features array."""
     head = raw[:4096].lstrip()
     if head.startswith(b"["):
@@ -118,7 +118,7 @@ def _boundaries(raw: bytes | bytearray, start: int) -> np.ndarray | None:
 
 def feature_batches(raw: bytes | bytearray, batch: int = 20_000) -> Iterator[list[Any]] | None:
     """Lists of parsed features, ``batch`` at a time; ``None`` when the layout is not simple."""
-    start = _array_start(raw)
+    start = array_start(raw)
     if start is None:
         return None
     cuts = _boundaries(raw, start)

@@ -1,6 +1,6 @@
 """Camera glue: show the outlines of only the cells in view when zoomed in (napari imported lazily).
 
-The query (STRtree) and vertex preparation are Qt-free (``ReviewModel.in_view`` and
+The query (grid index) and vertex preparation are Qt-free (``ReviewModel.in_view`` and
 ``layers.shapes_data``); this module runs them in a ``thread_worker`` on debounced camera changes,
 drops stale answers and swaps the Shapes layer's data on the main thread.
 """
