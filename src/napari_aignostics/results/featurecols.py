@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .geometry import Polygons, offsets_of
-from .tables import ObjectTable, palette_color
+from .tables import ObjectTable, concat_columns, palette_color
 
 __all__ = ["FeatureBatch", "assemble"]
 
@@ -42,20 +42,6 @@ class FeatureBatch:
     """False for parts already known to be unusable."""
 
 
-def _measurements(batches: list[FeatureBatch], total: int) -> dict[str, np.ndarray]:
-    keys = sorted({k for b in batches for k in b.measurements})
-    out = {}
-    for key in keys:
-        column = np.full(total, np.nan, dtype=np.float32)
-        start = 0
-        for batch in batches:
-            if key in batch.measurements:
-                column[start : start + batch.count] = batch.measurements[key]
-            start += batch.count
-        out[key] = column
-    return out
-
-
 def _valid_parts(
     coords: np.ndarray, ring_sizes: np.ndarray, part_rings: np.ndarray, part_ok: np.ndarray
 ) -> np.ndarray:
@@ -63,16 +49,12 @@ def _valid_parts(
     ring_start = offsets_of(ring_sizes)[:-1]
     finite_vertex = np.isfinite(coords).all(axis=1)
     ring_finite = np.ones(len(ring_sizes), dtype=bool)
+    closed = np.zeros(len(ring_sizes), dtype=bool)
     filled = ring_sizes > 0
     if filled.any():
-        ring_finite[filled] = np.logical_and.reduceat(finite_vertex, ring_start[filled])
-    closed = np.zeros(len(ring_sizes), dtype=bool)
-    if filled.any():
-        first, last = (
-            coords[ring_start[filled]],
-            coords[ring_start[filled] + ring_sizes[filled] - 1],
-        )
-        closed[filled] = (first == last).all(axis=1)
+        starts = ring_start[filled]
+        ring_finite[filled] = np.logical_and.reduceat(finite_vertex, starts)
+        closed[filled] = (coords[starts] == coords[starts + ring_sizes[filled] - 1]).all(axis=1)
     ring_ok = ring_finite & (ring_sizes - closed >= 3)
     part_start = offsets_of(part_rings)[:-1]
     ok = part_ok & (part_rings > 0)
@@ -105,7 +87,7 @@ def assemble(
     )
     names = _cat([b.names for b in batches], object)
     raw_ids = _cat([b.ids for b in batches], object)
-    measurements = _measurements(batches, total)
+    measurements = concat_columns([(b.count, b.measurements) for b in batches])
     colors: dict[str, tuple[int, int, int]] = {}
     for batch in batches:
         for name, rgb in batch.colors.items():
@@ -120,16 +102,24 @@ def assemble(
     bad_geometry = without_parts + int((~ok).sum())
     polygons = Polygons(coords, offsets_of(ring_sizes), offsets_of(part_rings))
     kept = np.flatnonzero(ok)
-    outside = 0
-    if slide_size is not None and len(kept):
-        b = polygons.take(kept).bounds()
-        inside = ~(
-            (b[:, 2] < 0) | (b[:, 3] < 0) | (b[:, 0] > slide_size[0]) | (b[:, 1] > slide_size[1])
-        )
-        outside = int((~inside).sum())
-        kept = kept[inside]
     geometry = polygons.take(kept) if len(kept) != len(part_rings) else polygons
     del polygons, coords
+    boxes = geometry.bounds()
+    outside = 0
+    if slide_size is not None and len(kept):
+        inside = ~(
+            (boxes[:, 2] < 0)
+            | (boxes[:, 3] < 0)
+            | (boxes[:, 0] > slide_size[0])
+            | (boxes[:, 1] > slide_size[1])
+        )
+        outside = int((~inside).sum())
+        if outside:
+            geometry, boxes, kept = (
+                geometry.take(np.flatnonzero(inside)),
+                boxes[inside],
+                kept[inside],
+            )
 
     owner = part_feature[kept]
     ids = _ids(raw_ids, part_feature, kept)
@@ -154,6 +144,7 @@ def assemble(
         confidence=confidence,
         measurements=columns,
         problems=problems,
+        _boxes=boxes,
     )
 
 

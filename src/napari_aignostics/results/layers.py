@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from ..slides.layers import LayerData
 from .coords import raster_placement, to_data, world_scale
 from .heatmap import TileHeatmap
 from .raster import class_raster
@@ -23,7 +24,6 @@ __all__ = [
     "shapes_data",
 ]
 
-LayerData = tuple[Any, dict[str, Any], str]
 CELLS_KEY = "napari_aignostics_cells"
 POINT_SIZE_PX = 8.0
 

@@ -181,12 +181,10 @@ def _are_cells(stem: str, table: ObjectTable) -> bool:
         return True
     if stem.startswith(("tissue", "area")):
         return False
-    return len(table) > 500 or (
-        len(table) > 0
-        and table.bounds()[2] - table.bounds()[0] > 0
-        and "Unclassified" not in table.colors
-        and len(table) > 50
-    )
+    if len(table) > 500:
+        return True
+    minx, _, maxx, _ = table.bounds()
+    return len(table) > 50 and maxx > minx and "Unclassified" not in table.colors
 
 
 def _set_cells(result: ResultSet, table: ObjectTable, file: Path) -> None:

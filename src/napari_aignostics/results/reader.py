@@ -7,13 +7,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..slides.layers import METADATA_KEY
+from ..slides.layers import METADATA_KEY, LayerData
 from .geojson import is_geojson
 from .loader import find_item_folders, load_results, looks_like_results
 
 __all__ = ["get_reader", "read_results"]
 
-LayerData = tuple[Any, dict[str, Any], str]
 HEAD = 64 * 1024
 FEATURE_TYPE = re.compile(rb'"type"\s*:\s*"Feature(Collection)?"')
 

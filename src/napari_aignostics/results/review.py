@@ -56,9 +56,9 @@ class ReviewModel:
             visible &= np.nan_to_num(self.table.confidence, nan=1.0) >= self.min_confidence
         return visible
 
-    def counts(self) -> dict[str, tuple[int, int]]:
-        """Per class: (shown, total)."""
-        shown = self.shown()
+    def counts(self, shown: np.ndarray | None = None) -> dict[str, tuple[int, int]]:
+        """Per class: (shown, total); ``shown`` when the caller has the mask already."""
+        shown = self.shown() if shown is None else shown
         index = self.table.class_index()
         size = len(self.table.class_names) + 1
         totals = np.bincount(index, minlength=size)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -12,7 +11,7 @@ import shapely
 from .geometry import Polygons
 from .spatial import GridIndex
 
-__all__ = ["ObjectTable", "palette_color"]
+__all__ = ["ObjectTable", "concat_columns", "palette_color"]
 
 
 def palette_color(name: str) -> tuple[int, int, int]:
@@ -129,27 +128,34 @@ class ObjectTable:
         for table in tables:
             for name, rgb in table.colors.items():
                 colors.setdefault(name, rgb)
-        names = sorted({k for t in tables for k in t.measurements})
-
-        def column(get: Callable[[ObjectTable], np.ndarray | None]) -> np.ndarray:
-            return np.concatenate(
-                [
-                    v if (v := get(t)) is not None else np.full(len(t), np.nan, np.float32)
-                    for t in tables
-                ]
-            )
-
-        has_confidence = any(t.confidence is not None for t in tables)
+        blocks = []
+        for table in tables:
+            columns = dict(table.measurements)
+            if table.confidence is not None:
+                columns["confidence"] = table.confidence
+            blocks.append((len(table), columns))
+        columns = concat_columns(blocks)
         return cls(
             geometry=Polygons.concat([t.geometry for t in tables]),
             classes=np.concatenate([t.classes for t in tables]),
             colors=colors,
             ids=np.concatenate([np.asarray(t.ids, dtype=object) for t in tables]),
-            confidence=column(lambda t: t.confidence) if has_confidence else None,
-            measurements={n: column(_measurement(n)) for n in names},
+            confidence=columns.pop("confidence", None),
+            measurements=columns,
             problems=[p for t in tables for p in t.problems],
         )
 
 
-def _measurement(name: str) -> Callable[[ObjectTable], np.ndarray | None]:
-    return lambda table: table.measurements.get(name)
+def concat_columns(parts: list[tuple[int, dict[str, np.ndarray]]]) -> dict[str, np.ndarray]:
+    """Named float32 columns of consecutive row blocks ``(rows, columns)``, NaN where missing."""
+    total = sum(rows for rows, _ in parts)
+    out = {}
+    for key in sorted({k for _, columns in parts for k in columns}):
+        column = np.full(total, np.nan, dtype=np.float32)
+        start = 0
+        for rows, columns in parts:
+            if key in columns:
+                column[start : start + rows] = columns[key]
+            start += rows
+        out[key] = column
+    return out

@@ -237,10 +237,6 @@ class Store:
             (token_hash(token), kind, time.time()),
         )
 
-    def has_tokens(self, user_id: str) -> bool:
-        """Whether a user has any access token."""
-        return bool(self.one("SELECT 1 FROM tokens WHERE user_id=? AND kind='access'", (user_id,)))
-
     def org(self, org_id: str) -> dict[str, Any] | None:
         """One organization."""
         return self.one("SELECT * FROM orgs WHERE id=?", (org_id,))
@@ -388,10 +384,6 @@ class Store:
     def update_run(self, run_id: str, **fields: Any) -> None:
         """Set columns of a run."""
         self._update("runs", "id", run_id, fields)
-
-    def update_item(self, item_id: str, **fields: Any) -> None:
-        """Set columns of an item."""
-        self._update("items", "id", item_id, fields)
 
     def _update(self, table: str, key: str, value: str, fields: dict[str, Any]) -> None:
         columns = ", ".join(f"{name}=?" for name in fields)

@@ -6,6 +6,9 @@ from typing import Any
 
 from .reader import Slide
 
+LayerData = tuple[Any, dict[str, Any], str]
+"""napari's ``(data, kwargs, layer_type)``."""
+
 METADATA_KEY = "napari_aignostics"
 
 
@@ -35,7 +38,7 @@ def slide_scale(mpp: float | None) -> tuple[tuple[float, float], tuple[str, str]
     return (1.0, 1.0), ("pixel", "pixel")
 
 
-def slide_layer_data(slide: Slide) -> tuple[Any, dict[str, Any], str]:
+def slide_layer_data(slide: Slide) -> LayerData:
     """A napari ``LayerData`` tuple: RGB, multiscale, fixed contrast, µm scale, metadata."""
     scale, units = slide_scale(slide.mpp)
     kwargs: dict[str, Any] = {

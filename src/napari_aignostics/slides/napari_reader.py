@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from . import reader as _reader
-from .layers import slide_layer_data
+from .layers import LayerData, slide_layer_data
 from .reader import DICOM_EXTENSIONS, SUPPORTED_EXTENSIONS, open_slide
-
-LayerData = tuple[Any, dict[str, Any], str]
 
 
 def _notify_read_error(path: Path, error: BaseException) -> None:

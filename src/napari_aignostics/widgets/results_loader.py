@@ -10,6 +10,7 @@ from typing import Any
 from napari.utils.notifications import show_info, show_warning
 from qtpy.QtCore import QObject, Signal
 
+from ..results.layers import LayerData
 from ..results.loader import ResultSet, find_item_folders, load_results
 from ..slides.layers import METADATA_KEY
 from ..workflow.run_labels import run_label
@@ -110,8 +111,8 @@ class ResultsLoader(QObject):
         self._pending[run_id] = self._pending.get(run_id, 0) + 1
         name = Path(external_id).stem
 
-        def loaded(result: ResultSet) -> None:
-            self.add_layers(result)
+        def loaded(prepared: tuple[ResultSet, list[LayerData]]) -> None:
+            self.add_layers(*prepared)
             self._pending[run_id] -= 1
             self.item_loaded.emit(run_id, external_id)
             self._maybe_done(run_id)
@@ -122,7 +123,7 @@ class ResultsLoader(QObject):
             self._maybe_done(run_id)
 
         self.pool.start(
-            load_results,
+            _load_layer_data,
             folder,
             mpp,
             size,
@@ -138,12 +139,15 @@ class ResultsLoader(QObject):
             self._pending.pop(run_id, None)
             self.run_followed.emit(run_id, label)
 
-    def add_layers(self, result: ResultSet) -> list[Any]:
-        """Add a result set's layers (GUI thread) and hand the cells to the review panel."""
+    def add_layers(self, result: ResultSet, prepared: list[LayerData] | None = None) -> list[Any]:
+        """Add a result set's layers (GUI thread) and hand the cells to the review panel.
+
+        ``prepared`` is the result's layer data when a worker has made it already.
+        """
         from napari.layers import Layer
 
         layers = []
-        for data, kwargs, kind in result.layer_data():
+        for data, kwargs, kind in result.layer_data() if prepared is None else prepared:
             layer = Layer.create(data, kwargs, kind)
             self.viewer.add_layer(layer)
             layers.append(layer)
@@ -153,6 +157,12 @@ class ResultsLoader(QObject):
             self.review.show_results(result, layers)
         show_info(f"{result.name}: results added ({len(layers)} layers)")
         return layers
+
+
+def _load_layer_data(folder: Path, *args: Any, **kwargs: Any) -> tuple[ResultSet, list[LayerData]]:
+    """In a worker: the results of one item and their layer data, ready for the GUI thread."""
+    result = load_results(folder, *args, **kwargs)
+    return result, result.layer_data()
 
 
 def _manifest_metadata(folder: Path, external_id: str) -> dict[str, Any]:

@@ -217,7 +217,7 @@ class ReviewPanel(QWidget):
             self.raster.colormap = DirectLabelColormap(color_dict=review.label_colors())
         if self._in_view is not None:
             self._in_view.refresh()
-        counts = review.counts()
+        counts = review.counts(shown)
         largest = max((total for _shown, total in counts.values()), default=1) or 1
         for row, name in enumerate(review.styles):
             shown_count, total = counts[name]

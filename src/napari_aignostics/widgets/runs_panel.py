@@ -149,10 +149,6 @@ class RunsPanel(QWidget):
             item.setToolTip(tooltip)
         self.table.setItem(row, column, item)
 
-    def label_of(self, run_id: str) -> str | None:
-        """The last label seen for a run."""
-        return self._labels.get(run_id)
-
     def _selection_changed(self) -> None:
         run = self.selected_run()
         if run is None:
