@@ -105,7 +105,8 @@ def test_device_login_end_to_end(server: LocalPlatform) -> None:
         def later() -> None:
             time.sleep(0.5)
             httpx.post(f"{server.api_root}/device",
-                       data={"user_code": code.group(0), "action": "approve"})
+                       data={"user_code": code.group(0), "action": "approve"},
+                       headers={"Authorization": f"Bearer {server.token}"})
 
         threading.Thread(target=later).start()
 

@@ -14,7 +14,15 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..apps.base import ApplicationSpec
-from . import routes_access, routes_applications, routes_files, routes_oauth, routes_runs
+from . import (
+    routes_access,
+    routes_applications,
+    routes_device,
+    routes_files,
+    routes_oauth,
+    routes_runs,
+)
+from .guard import RequestGuard
 from .lifecycle import recover
 from .openapi_errors import document_errors
 from .service import Platform
@@ -63,8 +71,16 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.platform = platform
+    app.add_middleware(RequestGuard, platform=platform)
     app.state.worker = worker
-    for module in (routes_applications, routes_runs, routes_access, routes_files, routes_oauth):
+    for module in (
+        routes_applications,
+        routes_runs,
+        routes_access,
+        routes_files,
+        routes_oauth,
+        routes_device,
+    ):
         app.include_router(module.router)
 
     def openapi() -> dict[str, Any]:

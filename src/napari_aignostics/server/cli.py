@@ -9,7 +9,7 @@ import sys
 import threading
 from pathlib import Path
 
-__all__ = ["register"]
+__all__ = ["read_token_file", "register"]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -22,10 +22,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 = any free)")
     parser.add_argument("--data-dir", type=Path, default=None, help="database and files")
-    parser.add_argument(
+    token = parser.add_mutually_exclusive_group()
+    token.add_argument(
+        "--token-file",
+        type=Path,
+        default=None,
+        help="pin the local user's bearer token: read it from this file (mode 0600)",
+    )
+    token.add_argument(
         "--token",
         default=argparse.SUPPRESS,
-        help="pin the local user's bearer token (env NAPARI_AIGNOSTICS_TOKEN)",
+        help="pin the token on the command line (other users can see it in the process list;"
+        " prefer env NAPARI_AIGNOSTICS_TOKEN or --token-file)",
     )
     parser.add_argument("--workers", type=int, default=2, help="items analysed at the same time")
     parser.add_argument(
@@ -50,11 +58,32 @@ def _load(reference: str) -> object:
         raise SystemExit(f"error: cannot load application {reference!r}: {exc}") from None
 
 
+def read_token_file(path: Path) -> str:
+    """The token in ``path``; refused unless only its owner can read it."""
+    try:
+        mode = path.stat().st_mode
+        token = path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise SystemExit(f"error: cannot read the token file {path}: {exc.strerror}") from None
+    if mode & 0o077:
+        raise SystemExit(
+            f"error: the token file {path} can be read by other users (mode {mode & 0o777:o});"
+            f" run: chmod 600 {path}"
+        )
+    if not token:
+        raise SystemExit(f"error: the token file {path} is empty")
+    return token
+
+
 def serve(args: argparse.Namespace) -> int:
     """Run until Ctrl-C or SIGTERM."""
     from .embedded import LocalPlatform
 
-    token = getattr(args, "token", None) or os.environ.get("NAPARI_AIGNOSTICS_TOKEN")
+    token = (
+        read_token_file(args.token_file)
+        if args.token_file
+        else getattr(args, "token", None) or os.environ.get("NAPARI_AIGNOSTICS_TOKEN")
+    )
     if args.host not in {"127.0.0.1", "localhost", "::1"}:
         print(
             f"warning: serving on {args.host}: other computers can reach this platform",
@@ -77,6 +106,11 @@ def serve(args: argparse.Namespace) -> int:
     print(f"local platform: {platform.api_root}  (data: {platform.data_dir})", flush=True)
     if platform.platform is not None and platform.platform.generated_token:
         print(f"token (shown once): {platform.platform.generated_token}", flush=True)
+    print(
+        f"browser sign-in secret for {platform.api_root}/device (one-time):"
+        f" {platform.sign_in_secret()}",
+        flush=True,
+    )
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())

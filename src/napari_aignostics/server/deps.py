@@ -12,6 +12,8 @@ __all__ = [
     "Caller",
     "Page",
     "PlatformDep",
+    "authentication_error",
+    "bearer_user",
     "current_user",
     "get_platform",
     "order_by",
@@ -29,17 +31,27 @@ def get_platform(request: Request) -> Platform:
 PlatformDep = Annotated[Platform, Depends(get_platform)]
 
 
+def bearer_user(platform: Platform, header: str) -> dict[str, Any] | None:
+    """The user of an ``Authorization: Bearer`` header value, or None."""
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return platform.store.user_for_token(token.strip())
+
+
+def authentication_error(header: str) -> HTTPException:
+    """The 401 for a missing or invalid bearer token."""
+    missing = not header.partition(" ")[2].strip() or not header.lower().startswith("bearer ")
+    detail = "Jwt is missing" if missing else "the bearer token is not valid or expired"
+    return HTTPException(401, detail, headers={"WWW-Authenticate": "Bearer"})
+
+
 def current_user(request: Request, platform: PlatformDep) -> dict[str, Any]:
     """The user of the bearer token; 401 otherwise."""
     header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise HTTPException(401, "Jwt is missing", headers={"WWW-Authenticate": "Bearer"})
-    user = platform.store.user_for_token(token.strip())
+    user = bearer_user(platform, header)
     if user is None:
-        raise HTTPException(
-            401, "the bearer token is not valid or expired", headers={"WWW-Authenticate": "Bearer"}
-        )
+        raise authentication_error(header)
     return user
 
 

@@ -108,6 +108,11 @@ class LocalPlatform:
         self._server = None
         self._thread = None
 
+    def sign_in_secret(self) -> str:
+        """A one-time secret that signs a browser in at ``/device`` to approve logins."""
+        assert self.platform is not None, "start the platform first"
+        return self.platform.sign_in_secret()
+
     def add_user(self, user_id: str, org_id: str = "org_local", **kwargs: Any) -> str:
         """Create a user (``role="admin"`` for an admin); returns its bearer token."""
         assert self.platform is not None, "start the platform first"

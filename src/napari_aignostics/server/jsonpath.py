@@ -1,7 +1,8 @@
 """The subset of PostgreSQL jsonpath the API's ``custom_metadata`` filters use.
 
 Supported: ``$.a.b`` paths with ``[*]``, comparisons ``== != > >= < <=`` against JSON literals,
-``like_regex "…" [flag "i"]``, filters ``path ? (@ …)``, and ``&&`` / ``||`` between conditions.
+``like_regex "…" [flag "ims"]`` (RE2 syntax, matched in linear time: no backreferences or
+lookaround, so no pattern can stall the server), filters ``path ? (@ …)``, and ``&&`` / ``||`` between conditions.
 ``$.`` is added when missing, as the platform does. Anything else is a :class:`JsonPathError`.
 """
 
@@ -11,6 +12,8 @@ import json
 import re
 from collections.abc import Callable
 from typing import Any
+
+import re2
 
 __all__ = ["JsonPathError", "compile_filter"]
 
@@ -108,15 +111,30 @@ class _Parser:
         if op == "like_regex":
             self.take()
             pattern = self.literal()
-            flags = 0
+            flags = ""
             if self.peek() == "flag":
                 self.take()
-                flags = re.IGNORECASE if "i" in str(self.literal()) else 0
-            regex = re.compile(str(pattern), flags)
+                flags = str(self.literal())
+            regex = _linear_regex(str(pattern), flags)
             return lambda doc: any(
                 isinstance(v, str) and regex.search(v) for v in _unwrap(_walk(doc, steps))
             )
         return lambda doc: any(True for _ in _walk(doc, steps))
+
+
+def _linear_regex(pattern: str, flags: str) -> Any:
+    """``pattern`` compiled by RE2 (linear time in the subject's length, whatever the pattern)."""
+    unknown = set(flags) - set("ims")
+    if unknown:
+        raise JsonPathError(f"like_regex flag {''.join(sorted(unknown))!r} is not supported (i, m, s)")
+    options = re2.Options()
+    options.log_errors = False
+    options.case_sensitive = "i" not in flags
+    options.dot_nl = "s" in flags
+    try:
+        return re2.compile(f"(?m){pattern}" if "m" in flags else pattern, options)
+    except re2.error as exc:
+        raise JsonPathError(f"like_regex pattern {pattern!r} is not supported: {exc}") from None
 
 
 def _and(a: Pred, b: Pred) -> Pred:

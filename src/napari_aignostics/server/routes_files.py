@@ -118,13 +118,19 @@ async def put_object(bucket: str, key: str, request: Request, platform: Platform
     """Store an object (streamed, atomic)."""
     _bucket_access(platform, request, bucket)
     target = _object(platform, bucket, key)
-    try:
-        size = await platform.objects.write_stream(
-            target, request.stream(), platform.settings.max_upload_bytes
-        )
-    except ValueError as exc:
-        raise HTTPException(413, str(exc)) from None
+    org = platform.store.one("SELECT id, quota_object_bytes FROM orgs WHERE bucket_name=?", (bucket,))
+    limit = min(platform.settings.max_upload_bytes, (org or {}).get("quota_object_bytes") or 2**63)
     length = request.headers.get("content-length")
+    too_large = (
+        f"{key!r} is larger than the object size limit of organization"
+        f" {(org or {}).get('id')} ({limit} bytes); ask its admin to raise quota_object_bytes"
+    )
+    if length is not None and int(length) > limit:
+        raise HTTPException(413, too_large, headers={"Connection": "close"})
+    try:
+        size = await platform.objects.write_stream(target, request.stream(), limit)
+    except ValueError:
+        raise HTTPException(413, too_large, headers={"Connection": "close"}) from None
     if length is not None and int(length) != size:
         target.unlink(missing_ok=True)
         raise HTTPException(400, f"received {size} bytes, Content-Length said {length}")

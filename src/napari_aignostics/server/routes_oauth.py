@@ -1,19 +1,19 @@
 """A local OAuth 2.0 device authorization service (RFC 8628) for the local user.
 
-``/oauth/device/code`` starts a login, ``/device`` is the page where the user confirms the code,
-``/oauth/token`` answers the polling client (device code and refresh token grants).
+``/oauth/device/code`` starts a login, ``/device`` (:mod:`.routes_device`) is where the signed-in
+user confirms the code, ``/oauth/token`` answers the polling client (device code and refresh token
+grants; a refresh token is used once and expires), ``/oauth/revoke`` revokes a token (RFC 7009).
 """
 
 from __future__ import annotations
 
-import html
 import secrets
 import time
 from typing import Any
 from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import JSONResponse
 
 from .deps import PlatformDep
 from .settings import LOCAL_USER_ID
@@ -27,7 +27,8 @@ CODE_TTL_S = 600
 ALPHABET = "BCDFGHJKLMNPQRSTVWXZ"
 
 
-async def _form(request: Request) -> dict[str, str]:
+async def read_form(request: Request) -> dict[str, str]:
+    """An ``application/x-www-form-urlencoded`` body (bounded by the request guard)."""
     body = (await request.body()).decode("utf-8", "replace")
     return {k: v[0] for k, v in parse_qs(body).items()}
 
@@ -39,7 +40,7 @@ def _error(code: str, description: str, status: int = 400) -> JSONResponse:
 @router.post("/oauth/device/code")
 async def device_code(request: Request, platform: PlatformDep) -> JSONResponse:
     """Start a device login: a device code for the client and a user code for the person."""
-    form = await _form(request)
+    form = await read_form(request)
     code = secrets.token_urlsafe(32)
     user_code = "".join(secrets.choice(ALPHABET) for _ in range(8))
     user_code = f"{user_code[:4]}-{user_code[4:]}"
@@ -72,7 +73,9 @@ async def device_code(request: Request, platform: PlatformDep) -> JSONResponse:
 
 def _tokens(platform: Any, user_id: str) -> JSONResponse:
     access = platform.store.issue_token(user_id, kind="access", ttl_s=ACCESS_TTL_S)
-    refresh = platform.store.issue_token(user_id, kind="refresh")
+    refresh = platform.store.issue_token(
+        user_id, kind="refresh", ttl_s=platform.settings.refresh_token_ttl_s
+    )
     return JSONResponse(
         {
             "access_token": access,
@@ -87,12 +90,12 @@ def _tokens(platform: Any, user_id: str) -> JSONResponse:
 @router.post("/oauth/token")
 async def token(request: Request, platform: PlatformDep) -> JSONResponse:
     """Exchange an approved device code or a refresh token for an access token."""
-    form = await _form(request)
+    form = await read_form(request)
     grant = form.get("grant_type")
     if grant == "refresh_token":
-        user = platform.store.user_for_token(form.get("refresh_token", ""), kind="refresh")
+        user = platform.store.take_token(form.get("refresh_token", ""), kind="refresh")
         if user is None:
-            return _error("invalid_grant", "unknown or revoked refresh token")
+            return _error("invalid_grant", "unknown, expired, used or revoked refresh token")
         return _tokens(platform, user["id"])
     if grant != DEVICE_GRANT:
         return _error("unsupported_grant_type", f"grant_type {grant!r} is not supported")
@@ -117,36 +120,14 @@ async def token(request: Request, platform: PlatformDep) -> JSONResponse:
     return _tokens(platform, row["approved_user"])
 
 
-PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>napari-aignostics login</title>
-</head><body style="font-family:sans-serif;max-width:32em;margin:3em auto">
-<h1>Local platform login</h1><p>{message}</p>
-<form method="post" action="/device"><label>Code <input name="user_code" value="{code}"></label>
-<button name="action" value="approve">Approve</button>
-<button name="action" value="deny">Deny</button></form></body></html>"""
-
-
-@router.get("/device", response_class=HTMLResponse)
-def device_page(user_code: str = "") -> HTMLResponse:
-    """The page where the local user confirms a login code."""
-    message = "Confirm that this code is shown by the application you are logging in to."
-    return HTMLResponse(PAGE.format(message=message, code=html.escape(user_code)))
-
-
-@router.post("/device", response_class=HTMLResponse)
-async def device_confirm(request: Request, platform: PlatformDep) -> HTMLResponse:
-    """Approve or deny a user code for the local user."""
-    form = await _form(request)
-    code = form.get("user_code", "").strip().upper()
-    deny = form.get("action") == "deny"
-    changed = platform.store.execute(
-        "UPDATE device_codes SET approved_user=?, denied=? WHERE user_code=? AND expires_at>?",
-        (None if deny else LOCAL_USER_ID, int(deny), code, time.time()),
+@router.post("/oauth/revoke")
+async def revoke(request: Request, platform: PlatformDep) -> JSONResponse:
+    """Revoke a refresh (or stored access) token; 200 whether or not it was known (RFC 7009)."""
+    form = await read_form(request)
+    token = form.get("token", "")
+    if not token:
+        return _error("invalid_request", "the form field token is missing")
+    platform.store.execute(
+        "DELETE FROM tokens WHERE hash=? AND kind IN ('refresh', 'access')", (token_hash(token),)
     )
-    if not changed:
-        message, status = "Unknown or expired code.", 404
-    else:
-        message, status = (
-            ("Login denied." if deny else "Login approved. You can close this page."),
-            200,
-        )
-    return HTMLResponse(PAGE.format(message=message, code=html.escape(code)), status_code=status)
+    return JSONResponse({}, headers={"Cache-Control": "no-store"})

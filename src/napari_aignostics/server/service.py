@@ -40,6 +40,7 @@ class Platform:
             quota_slides_per_run=s.quota_slides_per_run,
             quota_slides_per_month=s.quota_slides_per_month,
             quota_parallel_runs=s.quota_parallel_runs,
+            quota_object_bytes=s.quota_object_bytes,
         )
         self.store.ensure_user(
             LOCAL_USER_ID, LOCAL_ORG_ID, email="local@localhost", name="Local user", role="admin"
@@ -57,6 +58,11 @@ class Platform:
             with os.fdopen(fd, "w") as handle:
                 handle.write(token)
             self.generated_token = s.token = token
+
+    def sign_in_secret(self) -> str:
+        """A new one-time secret that signs a browser in at ``/device`` as the local user."""
+        ttl = self.settings.sign_in_secret_ttl_s
+        return self.store.issue_token(LOCAL_USER_ID, kind="sign-in", ttl_s=ttl)
 
     def close(self) -> None:
         """Close the database."""

@@ -43,6 +43,18 @@ class ServerSettings:
     quota_slides_per_run: int = 500
     quota_slides_per_month: int = 100_000
     quota_parallel_runs: int = 50
+    quota_object_bytes: int | None = None
+    """Largest bucket object of the local organization (None: ``max_upload_bytes``)."""
+    refresh_token_ttl_s: float = 30 * 24 * 3600
+    """A refresh token expires after this long; each is used once (the answer carries a new one)."""
+    browser_session_ttl_s: float = 12 * 3600
+    """How long a browser signed in at ``/device`` with a one-time secret may approve logins."""
+    sign_in_secret_ttl_s: float = 24 * 3600
+    """How long a one-time sign-in secret (printed by ``serve``) stays usable."""
+    max_body_bytes: int = 32 * 1024**2
+    """Largest request body of the API (a 500-item run is well under 1 MiB)."""
+    max_form_bytes: int = 16 * 1024
+    """Largest body of the OAuth and ``/device`` forms."""
     auto_approve_device: bool = False
     """Approve device logins for the local user without the /device page (tests, demos)."""
     scheduler_interval_s: float = 0.2

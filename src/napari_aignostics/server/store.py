@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import secrets
 import sqlite3
 import threading
@@ -25,7 +26,8 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS orgs (
   id TEXT PRIMARY KEY, name TEXT NOT NULL, bucket_name TEXT NOT NULL UNIQUE,
   hmac_key_id TEXT NOT NULL UNIQUE, hmac_secret TEXT NOT NULL,
-  quota_slides_per_run INTEGER, quota_slides_per_month INTEGER, quota_parallel_runs INTEGER);
+  quota_slides_per_run INTEGER, quota_slides_per_month INTEGER, quota_parallel_runs INTEGER,
+  quota_object_bytes INTEGER);
 CREATE TABLE IF NOT EXISTS users (
   id TEXT PRIMARY KEY, org_id TEXT NOT NULL REFERENCES orgs(id), email TEXT, name TEXT,
   role TEXT NOT NULL DEFAULT 'member', quota_slides_per_month INTEGER);
@@ -110,6 +112,7 @@ class Store:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))  # private before SQLite opens it
         self._lock = threading.RLock()
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.row_factory = _row
@@ -117,7 +120,12 @@ class Store:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.executescript(SCHEMA)
-        path.chmod(0o600)
+        columns = {row["name"] for row in self._db.execute("PRAGMA table_info(orgs)")}
+        if "quota_object_bytes" not in columns:  # a database made by an older version
+            self._db.execute("ALTER TABLE orgs ADD COLUMN quota_object_bytes INTEGER")
+        for private in (path, *(path.with_name(path.name + end) for end in ("-wal", "-shm"))):
+            if private.exists():
+                private.chmod(0o600)  # SQLite copies the database's mode; older folders need this
 
     def close(self) -> None:
         """Close the connection."""
@@ -172,16 +180,14 @@ class Store:
             if not db.execute("SELECT 1 FROM orgs WHERE id=?", (org_id,)).fetchone():
                 slug = "".join(c if c.isalnum() else "-" for c in org_id.lower()).strip("-")
                 db.execute(
-                    "INSERT INTO orgs VALUES (?,?,?,?,?,?,?,?)",
+                    "INSERT INTO orgs (id, name, bucket_name, hmac_key_id, hmac_secret)"
+                    " VALUES (?,?,?,?,?)",
                     (
                         org_id,
                         name,
                         f"{slug}-{secrets.token_hex(4)}",
                         "LOCAL" + secrets.token_hex(8).upper(),
                         secrets.token_urlsafe(30),
-                        quotas.get("quota_slides_per_run"),
-                        quotas.get("quota_slides_per_month"),
-                        quotas.get("quota_parallel_runs"),
                     ),
                 )
             for key, value in quotas.items():
@@ -236,6 +242,17 @@ class Store:
             "WHERE tokens.hash=? AND tokens.kind=? AND (expires_at IS NULL OR expires_at > ?)",
             (token_hash(token), kind, time.time()),
         )
+
+    def take_token(self, token: str, kind: str) -> dict[str, Any] | None:
+        """The user of a valid one-time token, which is deleted in the same transaction."""
+        with self.transaction() as db:
+            row = db.execute(
+                "SELECT users.* FROM tokens JOIN users ON users.id = tokens.user_id WHERE"
+                " tokens.hash=? AND tokens.kind=? AND (expires_at IS NULL OR expires_at > ?)",
+                (token_hash(token), kind, time.time()),
+            ).fetchone()
+            db.execute("DELETE FROM tokens WHERE hash=? AND kind=?", (token_hash(token), kind))
+        return row  # type: ignore[no-any-return]
 
     def org(self, org_id: str) -> dict[str, Any] | None:
         """One organization."""

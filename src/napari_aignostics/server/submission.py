@@ -65,6 +65,14 @@ def check_run_request(
         loc: list[str | int] = ["body", "items", index]
         if not item.external_id.strip():
             raise problem(400, [*loc, "external_id"], "external_id must not be empty")
+        bad = next((c for c in item.external_id if ord(c) < 0x20 or ord(c) == 0x7F), None)
+        if bad is not None:
+            raise problem(
+                400,
+                [*loc, "external_id"],
+                f"external_id {item.external_id!r} contains the control character"
+                f" U+{ord(bad):04X}; use printable characters only",
+            )
         if item.external_id in seen:
             raise problem(
                 400,
