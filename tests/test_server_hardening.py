@@ -222,9 +222,8 @@ def test_signed_urls_are_redacted_in_httpx_logs(
     put, _ = bucket_urls(server.api_root, api.http.get("/me").json(), "logged/object.bin")
     signature = re.search(r"X-Amz-Signature=([0-9a-f]+)", put)
     assert signature is not None
-    with caplog.at_level(logging.INFO, logger="httpx"):
-        with httpx.Client() as client:
-            assert client.put(put, content=b"abc").status_code == 200
+    with caplog.at_level(logging.INFO, logger="httpx"), httpx.Client() as client:
+        assert client.put(put, content=b"abc").status_code == 200
     assert "X-Amz-Signature=REDACTED" in caplog.text
     assert signature.group(1) not in caplog.text
 

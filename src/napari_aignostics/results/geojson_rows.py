@@ -97,6 +97,10 @@ def _parse(raw: bytes | bytearray) -> Any:
             return json.loads(raw)
         except ValueError as exc:
             raise ValueError(f"not valid JSON ({exc})") from None
+        except RecursionError:
+            raise ValueError(
+                "not a result file: its JSON arrays or objects are nested too deeply to read"
+            ) from None
 
 
 def _part_rings(geometry: Any) -> list[list[Any]] | None:

@@ -21,6 +21,10 @@ class TileHeatmap:
     origin: tuple[float, float]
 
 
+MAX_TILES = 64 * 1024**2
+"""Tile positions a heatmap grid may have (256 MiB per probability as float32)."""
+
+
 def read_tile_csv(path: Path) -> TileHeatmap:
     """Regular tiles → float32 grids (NaN where no tile)."""
     with path.open(newline="") as handle:
@@ -30,6 +34,18 @@ def read_tile_csv(path: Path) -> TileHeatmap:
     minx = np.array([float(r["minx"]) for r in rows])
     miny = np.array([float(r["miny"]) for r in rows])
     width, height = float(rows[0]["width"]), float(rows[0]["height"])
+    if not (np.isfinite(minx).all() and np.isfinite(miny).all()):
+        raise ValueError(f"{path.name}: tile coordinates must be finite numbers")
+    if not (np.isfinite([width, height]).all() and width > 0 and height > 0):
+        raise ValueError(f"{path.name}: tile width and height must be positive ({width} x {height})")
+    span_x = (minx.max() - minx.min()) / width + 1
+    span_y = (miny.max() - miny.min()) / height + 1
+    if span_x * span_y > MAX_TILES:
+        raise ValueError(
+            f"{path.name}: the tiles span {span_x:.3g} x {span_y:.3g} tile positions"
+            f" (x {minx.min():.6g}..{minx.max():.6g}, y {miny.min():.6g}..{miny.max():.6g});"
+            f" more than {MAX_TILES} would not fit in memory: the coordinates look wrong"
+        )
     cols = np.round((minx - minx.min()) / width).astype(int)
     rws = np.round((miny - miny.min()) / height).astype(int)
     grids = {}

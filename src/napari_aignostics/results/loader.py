@@ -85,7 +85,7 @@ def find_item_folders(folder: Path) -> list[tuple[str, Path, dict[str, Any]]]:
     """(external id, folder, artifact metadata by file name) for every item of a results folder."""
     manifest = folder / MANIFEST
     if manifest.is_file():
-        data = json.loads(manifest.read_text())
+        data = _read_manifest(manifest)
         found = []
         for item in data.get("items", []):
             item_dir = folder / item.get("folder", "")
@@ -108,6 +108,21 @@ def find_item_folders(folder: Path) -> list[tuple[str, Path, dict[str, Any]]]:
         for child in sorted(p for p in folder.iterdir() if p.is_dir())
         for entry in find_item_folders(child)
     ]
+
+
+def _read_manifest(manifest: Path) -> dict[str, Any]:
+    """The run manifest; a :class:`ValueError` naming the file when it is damaged."""
+    try:
+        data = json.loads(manifest.read_text(encoding="utf-8"))
+    except (ValueError, RecursionError) as exc:
+        why = "nested too deeply" if isinstance(exc, RecursionError) else f"not valid JSON: {exc}"
+        raise ValueError(
+            f"{manifest}: the run manifest is damaged ({why}); download the run again"
+            " (napari-aignostics result download RUN_ID FOLDER) or open an item folder directly"
+        ) from None
+    if not isinstance(data, dict) or not isinstance(data.get("items", []), list):
+        raise ValueError(f"{manifest}: not a run manifest (no list of items); open an item folder")
+    return data
 
 
 def _scale(meta: dict[str, Any], slide_mpp: float | None) -> float:
@@ -167,7 +182,13 @@ def load_results(
                 if header.startswith("minx,miny,width,height"):
                     result.heatmaps.append((stem, read_tile_csv(file)))
         except (ValueError, KeyError, OSError) as exc:
-            result.problems.append(f"{file.name}: {exc}")
+            message = str(exc)
+            named = message.startswith((file.name, str(file)))
+            result.problems.append(message if named else f"{file.name}: {message}")
+        except RecursionError:
+            result.problems.append(f"{file.name}: nested too deeply to be a result file; skipped")
+        except MemoryError:
+            result.problems.append(f"{file.name}: too large to load into memory; skipped")
     if result.cells is not None:
         result.review = ReviewModel(result.cells)
         # computed here, in the loading thread, not in the GUI thread when layers are made

@@ -45,7 +45,7 @@ def _sniff_geojson(path: Path) -> bool:
         try:
             return is_geojson(orjson.loads(head))
         except ValueError:
-            return False
+            pass  # NaN, Infinity or damage: decided like a big file; the loader reports details
     start = head.lstrip()[:1]
     return start in (b"{", b"[") and FEATURE_TYPE.search(head) is not None
 
@@ -99,6 +99,9 @@ def read_results(path: Any) -> list[LayerData]:
         result = load_results(folder, mpp, size, name=Path(external_id).stem, metadata=meta)  # type: ignore[arg-type]
     else:
         result = load_results(target, mpp, size)  # type: ignore[arg-type]
+    layers = result.layer_data()
+    if not layers and result.problems:
+        raise ValueError("; ".join(result.problems[:5]))  # napari shows it; nothing to add
     for problem in result.problems[:5]:
         show_warning(problem)
-    return result.layer_data()
+    return layers

@@ -60,6 +60,7 @@ def read_segmentation_map(
                 mpp = (25_400.0 if unit == 2 else 10_000.0) / per_unit
     if labels.ndim != 2:
         raise ValueError(f"{path.name}: a segmentation map must be one channel of class indices")
+    labels = _class_indices(path, labels)
     meta = metadata or {}
     classes: dict[int, tuple[str, tuple[int, int, int]]] = {}
     if isinstance(meta.get("class_colors"), dict):
@@ -71,6 +72,28 @@ def read_segmentation_map(
         classes.setdefault(int(value), (f"class {int(value)}", palette_color(f"class {value}")))
     mpp = float(meta.get("resolution_mpp") or 0) or (mpp if mpp and 0.05 < mpp < 1000 else None)
     return ClassMap(labels.astype(np.uint8 if labels.max() < 256 else np.uint16), classes, mpp)
+
+
+def _class_indices(path: Path, labels: np.ndarray) -> np.ndarray:
+    """Class indices as they are, or a ValueError when they are not whole numbers 0–65535."""
+    if labels.size == 0:
+        raise ValueError(f"{path.name}: the segmentation map is empty")
+    if labels.dtype.kind == "f":
+        if not np.isfinite(labels).all() or (labels != np.round(labels)).any():
+            raise ValueError(
+                f"{path.name}: a segmentation map holds whole class indices;"
+                " this one holds fractions or NaN (is it a probability map?)"
+            )
+    elif labels.dtype.kind not in "ui":
+        raise ValueError(f"{path.name}: class indices of type {labels.dtype} are not supported")
+    low, high = labels.min(), labels.max()
+    if low < 0 or high > 65535:
+        bad = int(np.count_nonzero((labels < 0) | (labels > 65535)))
+        raise ValueError(
+            f"{path.name}: class indices must be 0-65535; {bad} pixels hold values from"
+            f" {low:g} to {high:g}, which would wrap into other classes"
+        )
+    return labels
 
 
 def read_type_info(path: Path) -> dict[int, tuple[str, tuple[int, int, int]]]:
