@@ -94,3 +94,10 @@ def test_geojson_with_nan_or_null_coordinates_is_read_by_both_and_repair_reporte
     assert result.problems == ["regions.geojson: 2 objects without a usable polygon were skipped"]
     layers = read_results(str(path))
     assert len(layers) == 1 and layers[0][2] == "shapes"
+
+
+def test_sniffer_declines_unreadable_files_instead_of_raising(tmp_path: Path) -> None:
+    binary = tmp_path / "tiles.csv"
+    binary.write_bytes(b"\xff\xfe\x00\x81" * 100)
+    assert get_reader(str(binary)) is None
+    assert load_results(binary).problems[0].startswith("tiles.csv: ")

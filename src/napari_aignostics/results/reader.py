@@ -55,9 +55,11 @@ def get_reader(path: str | list[str]) -> Callable[[Any], list[LayerData]] | None
     if isinstance(path, list):
         return None
     target = Path(path)
-    if not target.exists() or not _accepts(target):
+    try:
+        accepted = target.exists() and _accepts(target)
+    except (OSError, ValueError):  # unreadable, or bytes that are not text: not ours to open
         return None
-    return read_results
+    return read_results if accepted else None
 
 
 def current_slide() -> dict[str, Any] | None:
