@@ -216,8 +216,6 @@ def test_bucket_objects_are_limited_per_organization(server: LocalPlatform) -> N
 def test_signed_urls_are_redacted_in_httpx_logs(
     server: LocalPlatform, caplog: pytest.LogCaptureFixture
 ) -> None:
-    import napari_aignostics.platform  # noqa: F401  (installs the redaction)
-
     api = Api(server.api_root, server.token)
     put, _ = bucket_urls(server.api_root, api.http.get("/me").json(), "logged/object.bin")
     signature = re.search(r"X-Amz-Signature=([0-9a-f]+)", put)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,7 @@ class Platform:
 
     def sign_in_secret(self) -> str:
         """A new one-time secret that signs a browser in at ``/device`` as the local user."""
+        self.store.execute("DELETE FROM tokens WHERE expires_at < ?", (time.time(),))
         ttl = self.settings.sign_in_secret_ttl_s
         return self.store.issue_token(LOCAL_USER_ID, kind="sign-in", ttl_s=ttl)
 
