@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fault_proxy import FaultProxy
-
 from napari_aignostics.apps.base import ApplicationSpec
 from napari_aignostics.cli import main
 from napari_aignostics.platform.client import SUBMISSION_KEY, PlatformClient

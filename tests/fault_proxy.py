@@ -4,15 +4,18 @@ Each request is forwarded to the upstream root; a seeded share of them (``rate``
 
 - ``503-before``: answered 503 (``Retry-After: 0``) without reaching the platform;
 - ``503-after``: the platform handled it, the client gets 503 instead of the answer;
-- ``reset``: headers and half the body, then a TCP reset (``SO_LINGER`` 0);
+- ``reset``: headers and half the body (none for an empty answer), then a TCP reset;
 - ``truncate``: half the body with a matching ``Content-Length`` (a short, well-formed answer).
 
+``only`` limits faults to requests starting with e.g. ``"POST /api/v1/runs"``, ``budget`` caps their
+number and ``cycle`` takes the kinds in order instead of at random (for exact regression tests).
 ``Location`` headers pointing at the upstream are rewritten to the proxy, so signed file URLs go
 through it too; ``Host`` is passed on unchanged so presigned bucket URLs keep their signature.
 """
 
 from __future__ import annotations
 
+import contextlib
 import random
 import socket
 import struct
@@ -46,16 +49,24 @@ class FaultProxy:
         rate: float = 0.2,
         seed: int = 0,
         kinds: Sequence[str] = KINDS,
+        only: str | None = None,
+        budget: int | None = None,
+        cycle: bool = False,
     ) -> None:
         self.upstream = upstream.rstrip("/")
         self.rate = rate
         self.kinds = tuple(kinds)
+        self.only = only
+        self.budget = budget
+        self.cycle = cycle
         self._random = random.Random(seed)
         self._lock = threading.Lock()
         self.requests = 0
         self.faults: Counter[str] = Counter()
         self.log: list[tuple[str, str, str]] = []
         """(method, path, fault) of every injected fault."""
+        self.seen: list[str] = []
+        """``METHOD /path`` of every request, in order."""
         self._http = httpx.Client(timeout=120.0, follow_redirects=False)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self._server.daemon_threads = True
@@ -75,9 +86,17 @@ class FaultProxy:
         """The fault for the next request (seeded), or None."""
         with self._lock:
             self.requests += 1
+            self.seen.append(f"{method} {path.split('?')[0]}")
+            if self.only is not None and not f"{method} {path}".startswith(self.only):
+                return None
+            if self.budget is not None and sum(self.faults.values()) >= self.budget:
+                return None
             if self._random.random() >= self.rate:
                 return None
-            kind = self._random.choice(self.kinds)
+            if self.cycle:
+                kind = self.kinds[sum(self.faults.values()) % len(self.kinds)]
+            else:
+                kind = self._random.choice(self.kinds)
             self.faults[kind] += 1
             self.log.append((method, path.split("?")[0], kind))
             return kind
@@ -124,8 +143,9 @@ def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
             if kind == "truncate":
                 self._send(upstream.status_code, out, content[: len(content) // 2])
             elif kind == "reset":
-                self._head(upstream.status_code, out, len(content))
-                self.wfile.write(content[: len(content) // 2])
+                if len(content) > 1:  # an empty answer is reset before its headers
+                    self._head(upstream.status_code, out, len(content))
+                    self.wfile.write(content[: len(content) // 2])
                 self.connection.setsockopt(
                     socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
                 )
@@ -149,16 +169,12 @@ def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
                 self.wfile.write(body)
 
         def handle(self) -> None:
-            try:
+            with contextlib.suppress(OSError):  # the injected reset
                 super().handle()
-            except OSError:
-                pass  # the injected reset
 
         def finish(self) -> None:
-            try:
+            with contextlib.suppress(OSError):
                 super().finish()
-            except OSError:
-                pass
 
         do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = do_PATCH = _any
 
