@@ -128,7 +128,8 @@ def _api(location: str = "https://files.example/a1") -> PlatformClient:
         assert request.headers["authorization"] == "Bearer t"
         return httpx.Response(307, headers={"Location": location})
 
-    return PlatformClient("https://api.example", "t", transport=httpx.MockTransport(handler))
+    return PlatformClient("https://api.example", "t", transport=httpx.MockTransport(handler),
+                          sleep=lambda _s: None)
 
 
 class _Broken(httpx.SyncByteStream):

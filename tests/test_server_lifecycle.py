@@ -212,3 +212,30 @@ def test_kill_minus_nine_and_restart(tmp_path: Path) -> None:
     finally:
         if server.poll() is None:
             server.kill()
+
+
+def test_item_interrupted_twice_ends_interrupted_and_its_work_folder_goes(tmp_path: Path) -> None:
+    from napari_aignostics.server.lifecycle import start_item
+
+    with _platform(tmp_path, worker_threads=0) as server:  # holds the run in the queue
+        api = Api(server.api_root, "tok")
+        run_id = api.submit([{"external_id": "twice", "data": slide_bytes()}])
+        item_id = api.items(run_id)[0]["item_id"]
+    for crash in (1, 2):
+        with _platform(tmp_path, worker_threads=0) as server:
+            platform = server.platform
+            assert platform is not None
+            row = platform.store.one("SELECT state, attempts FROM items WHERE id=?", (item_id,))
+            assert (row["state"], row["attempts"]) == ("PENDING", crash - 1)
+            # the worker claims the item and writes into its work folder, then the process dies
+            assert start_item(platform.store, item_id)
+            work = platform.objects.item_work_dir(item_id)
+            (work / "half-written.tiff").write_bytes(b"\0" * 1000)
+    with _platform(tmp_path, worker_threads=0) as server:
+        api = Api(server.api_root, "tok")
+        item = api.items(run_id)[0]
+        run = api.http.get(f"/runs/{run_id}").json()
+        assert not work.exists()
+    assert (item["state"], item["termination_reason"]) == ("TERMINATED", "SYSTEM_ERROR")
+    assert item["error_code"] == "WORKER.INTERRUPTED" and "2 times" in item["error_message"]
+    assert run["state"] == "TERMINATED" and run["statistics"]["item_system_error_count"] == 1

@@ -66,8 +66,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         metavar="DIR",
         help="download results as items finish (implies --wait)",
     )
-    submit.add_argument("--interval", type=float, default=5.0, help=argparse.SUPPRESS)
+    _follow_options(submit)
     submit.set_defaults(func=_guard(run_submit))
+    follow = run_sub.add_parser(
+        "follow", help="re-attach to a run: report progress until it ends, optionally download"
+    )
+    follow.add_argument("run_id")
+    follow.add_argument(
+        "--download",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="download results as items finish",
+    )
+    _follow_options(follow)
+    follow.set_defaults(func=_guard(run_follow))
     runs = run_sub.add_parser("list", help="your runs, newest first")
     runs.add_argument("--application", default=None)
     runs.add_argument("--limit", type=int, default=20)
@@ -96,6 +109,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     subparsers.add_parser("whoami", help="who you are on the platform").set_defaults(
         func=_guard(whoami)
     )
+
+
+def _follow_options(parser: argparse.ArgumentParser) -> None:
+    from .follow import PATIENCE_S
+
+    parser.add_argument(
+        "--patience",
+        type=float,
+        default=PATIENCE_S,
+        metavar="SECONDS",
+        help=f"keep reconnecting this long when the platform does not answer (default {PATIENCE_S:.0f})",
+    )
+    parser.add_argument("--interval", type=float, default=5.0, help=argparse.SUPPRESS)
 
 
 def _guard(func: Any) -> Any:
@@ -216,23 +242,38 @@ def run_submit(args: argparse.Namespace) -> int:
         print(file=sys.stderr)
         print(run_id)
         if args.wait or args.download:
-            return _follow(client, run_id, args.download, args.interval)
+            return _follow(client, run_id, args)
     return 0
 
 
-def _follow(client: Any, run_id: str, folder: Path | None, interval: float) -> int:
+def run_follow(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        return _follow(client, args.run_id, args)
+
+
+def _follow(client: Any, run_id: str, args: argparse.Namespace) -> int:
     from ..workflow.run_labels import run_label
     from .follow import (
         ArtifactDownloaded,
         ItemFailed,
         ItemFinished,
+        Reconnecting,
         RunFinished,
         RunUpdated,
         follow_run,
     )
 
-    for event in follow_run(client, run_id, folder, interval=interval):
-        if isinstance(event, RunUpdated):
+    events = follow_run(
+        client, run_id, args.download, interval=args.interval, patience=args.patience
+    )
+    for event in events:
+        if isinstance(event, Reconnecting):
+            print(
+                f"reconnecting to {client.api_root} in {event.delay:.0f} s "
+                f"(no answer for {event.waited:.0f} of {event.patience:.0f} s: {event.error})",
+                file=sys.stderr,
+            )
+        elif isinstance(event, RunUpdated):
             print(f"run: {run_label(event.run)}", file=sys.stderr)
         elif isinstance(event, ArtifactDownloaded):
             print(f"  downloaded {event.path} ({event.size} bytes)", file=sys.stderr)

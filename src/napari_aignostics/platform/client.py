@@ -1,9 +1,11 @@
 """The HTTP client of the platform API v1 (Qt-free).
 
 One :class:`PlatformClient` per API root. It asks its token provider for a bearer token on every
-request, retries only idempotent requests (5xx, timeouts, connection errors) with exponential
-backoff and jitter, pages through bare-array list responses lazily, and turns error statuses into
-the typed exceptions of :mod:`napari_aignostics.platform.errors`.
+request, retries idempotent requests (5xx, 429 honouring ``Retry-After``, timeouts, connection
+errors, truncated or unparsable JSON) with exponential backoff and jitter, creates runs without
+orphans or duplicates (see :meth:`PlatformClient.create_run`), pages through bare-array list
+responses lazily, and turns error statuses into the typed exceptions of
+:mod:`napari_aignostics.platform.errors`.
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ import functools
 import logging
 import random
 import time
+import uuid
 from collections.abc import Callable, Iterator, Sequence
+from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 
 import httpx
@@ -22,14 +26,17 @@ from . import models as m
 from .auth import StaticTokenProvider, TokenProvider
 from .errors import NotFoundError, PlatformError, TransportError, error_for_status
 
-__all__ = ["USER_AGENT", "PlatformClient"]
+__all__ = ["SUBMISSION_KEY", "USER_AGENT", "PlatformClient", "retry_after", "submission_filter"]
 
 log = logging.getLogger(__name__)
 
 USER_AGENT = "napari-aignostics/0.1"
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
-RETRY_STATUSES = frozenset({500, 502, 503, 504})
+RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 NOT_FOUND_GRACE_S = 5.0
+MAX_RETRY_AFTER_S = 120.0
+SUBMISSION_KEY = "napari_aignostics"
+"""Namespace in a run's custom metadata holding this client's ``submission_id``."""
 ModelT = TypeVar("ModelT", bound=BaseModel)
 T = TypeVar("T")
 Params = dict[str, Any]
@@ -46,6 +53,26 @@ def _clean(params: Params) -> Params:
     return {k: v for k, v in params.items() if v is not None and v != []}
 
 
+def retry_after(response: httpx.Response) -> float | None:
+    """Seconds a 429/503 asks the client to wait (``Retry-After``: seconds or a date), capped."""
+    value = response.headers.get("retry-after", "").strip()
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            seconds = parsedate_to_datetime(value).timestamp() - time.time()
+        except (TypeError, ValueError):
+            return None
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER_S)
+
+
+def submission_filter(submission_id: str) -> str:
+    """The documented ``custom_metadata`` JSONPath matching runs stamped with ``submission_id``."""
+    return f'$.{SUBMISSION_KEY}.submission_id ? (@ == "{submission_id}")'
+
+
 class PlatformClient:
     """Typed access to every operation of the platform API v1.
 
@@ -60,7 +87,7 @@ class PlatformClient:
         token: str | TokenProvider,
         *,
         timeout: float = 30.0,
-        retries: int = 4,
+        retries: int = 6,
         backoff: float = 0.25,
         max_backoff: float = 20.0,
         not_found_grace: float = NOT_FOUND_GRACE_S,
@@ -115,15 +142,42 @@ class PlatformClient:
         expected: Sequence[int] = (200,),
     ) -> httpx.Response:
         """Send one API request (``path`` relative to ``/api/v1``); retried only if idempotent."""
+        return self._send(method, path, params=params, json=json, expected=expected)[0]
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Params | None = None,
+        json: Any = None,
+        expected: Sequence[int] = (200,),
+    ) -> Any:
+        """Like :meth:`request`, returning the parsed JSON body; an unparsable body is retried."""
+        return self._send(method, path, params=params, json=json, expected=expected, decode=True)[1]
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Params | None,
+        json: Any,
+        expected: Sequence[int],
+        decode: bool = False,
+    ) -> tuple[httpx.Response, Any]:
         method = method.upper()
         url = f"{self.base_url}{path}"
+        what = f"{method} /v1{path}"
         attempts = 1 + (self.retries if method in IDEMPOTENT else 0)
         last_error: Exception | None = None
+        wait: float | None = None
         for attempt in range(attempts):
             if attempt:
-                delay = self.retry_delay(attempt - 1)
-                log.info("retrying %s %s in %.2f s (%s)", method, path, delay, last_error)
+                delay = wait if wait is not None else self.retry_delay(attempt - 1)
+                log.info("retrying %s in %.2f s (%s)", what, delay, last_error)
                 self.sleep(delay)
+            wait = None
             headers = {"Authorization": f"Bearer {self.token_provider()}"}
             try:
                 response = self.http.request(
@@ -133,22 +187,36 @@ class PlatformClient:
                 last_error = exc
                 continue
             if response.status_code in expected:
-                return response
+                if not decode:
+                    return response, None
+                try:
+                    return response, response.json()
+                except ValueError as exc:  # truncated or garbled body: like a lost answer
+                    last_error = PlatformError(f"unparsable answer ({exc})")
+                    if attempt + 1 < attempts:
+                        continue
+                    raise PlatformError(
+                        f"{what}: the platform's answer is not valid JSON ({exc}); try again later",
+                        status=response.status_code,
+                        method=method,
+                        url=path,
+                    ) from None
             if response.status_code in RETRY_STATUSES and attempt + 1 < attempts:
                 last_error = PlatformError(f"HTTP {response.status_code}")
+                wait = retry_after(response)
                 continue
             raise error_for_status(response.status_code, _body(response), method=method, url=path)
         raise TransportError(
-            f"{method} {path}: no answer from {self.api_root} ({last_error})",
+            f"{what}: no answer from {self.api_root} after {attempts} attempts ({last_error})",
             method=method,
             url=path,
         )
 
     def _get_json(self, path: str, params: Params | None = None) -> Any:
-        return self.request("GET", path, params=params).json()
+        return self.call("GET", path, params=params)
 
     def _get(self, path: str, model: type[ModelT], params: Params | None = None) -> ModelT:
-        return model.model_validate(self.request("GET", path, params=params).json())
+        return model.model_validate(self.call("GET", path, params=params))
 
     def paginate(
         self,
@@ -225,9 +293,7 @@ class PlatformClient:
     ) -> list[m.VersionDocumentResponse]:
         """Public documents of a version."""
         path = f"/applications/{_seg(application_id)}/versions/{_seg(version)}/documents"
-        return [
-            m.VersionDocumentResponse.model_validate(d) for d in self.request("GET", path).json()
-        ]
+        return [m.VersionDocumentResponse.model_validate(d) for d in self.call("GET", path)]
 
     def version_document(
         self, application_id: str, version: str, name: str
@@ -250,11 +316,79 @@ class PlatformClient:
 
     # --- runs ----------------------------------------------------------------------------------
 
-    def create_run(self, request: m.RunCreationRequest) -> str:
-        """``POST /v1/runs`` as is (never retried). Prefer :func:`submission.submit_run`."""
+    def create_run(self, request: m.RunCreationRequest, *, attempts: int = 6) -> str:
+        """``POST /v1/runs`` without orphans or duplicates; the run's id.
+
+        The run's custom metadata carries ``napari_aignostics.submission_id`` (added when
+        missing). When the answer is lost (connection reset, timeout, 5xx, 429, truncated body),
+        the client looks the run up by that id with the documented ``custom_metadata`` JSONPath
+        filter and only submits again when no run carries it. Refusals (4xx) are final.
+        """
         body = request.model_dump(mode="json", exclude_none=True)
-        response = self.request("POST", "/runs", json=body, expected=(200, 201))
-        run_id = m.RunCreationResponse.model_validate(response.json()).run_id
+        metadata = dict(body.get("custom_metadata") or {})
+        stamp = dict(metadata.get(SUBMISSION_KEY) or {})
+        submission_id = str(stamp.setdefault("submission_id", str(uuid.uuid4())))
+        body["custom_metadata"] = {**metadata, SUBMISSION_KEY: stamp}
+        last_error: Exception | None = None
+        wait: float | None = None
+        for attempt in range(max(1, attempts)):
+            if attempt:
+                self.sleep(wait if wait is not None else self.retry_delay(attempt - 1))
+                found = self._lookup_lost(submission_id, last_error)
+                if found is not None:
+                    log.info("POST /v1/runs: the lost answer was run %s", found)
+                    return self._note_created(found)
+            wait = None
+            try:
+                response = self.http.post(
+                    f"{self.base_url}/runs",
+                    json=body,
+                    headers={"Authorization": f"Bearer {self.token_provider()}"},
+                )
+            except (httpx.TimeoutException, httpx.TransportError) as exc:
+                last_error = exc
+                continue
+            if response.status_code in (200, 201):
+                try:
+                    run_id = m.RunCreationResponse.model_validate(response.json()).run_id
+                except ValueError as exc:
+                    last_error = PlatformError(f"unparsable answer ({exc})")
+                    continue
+                return self._note_created(run_id)
+            if response.status_code not in RETRY_STATUSES:
+                raise error_for_status(
+                    response.status_code, _body(response), method="POST", url="/runs"
+                )
+            last_error = PlatformError(f"HTTP {response.status_code}")
+            wait = retry_after(response)
+        found = self._lookup_lost(submission_id, last_error)
+        if found is not None:
+            return self._note_created(found)
+        raise TransportError(
+            f"POST /v1/runs: no usable answer after {attempts} attempts ({last_error}); "
+            "no run was created",
+            method="POST",
+            url="/runs",
+        )
+
+    def find_submission(self, submission_id: str) -> str | None:
+        """The id of the run stamped with ``submission_id``, or None when there is none."""
+        runs = list(self.list_runs(custom_metadata=submission_filter(submission_id), limit=1))
+        return runs[0].run_id if runs else None
+
+    def _lookup_lost(self, submission_id: str, cause: Exception | None) -> str | None:
+        try:
+            return self.find_submission(submission_id)
+        except PlatformError as exc:
+            raise TransportError(
+                f"POST /v1/runs: the answer was lost ({cause}) and looking the run up failed "
+                f"({exc}); it may exist: look for custom metadata "
+                f"{SUBMISSION_KEY}.submission_id = {submission_id} (run list)",
+                method="POST",
+                url="/runs",
+            ) from None
+
+    def _note_created(self, run_id: str) -> str:
         self._created[run_id] = time.monotonic()
         return run_id
 
@@ -368,12 +502,10 @@ class PlatformClient:
         body = m.CustomMetadataUpdateRequest(
             custom_metadata=custom_metadata, custom_metadata_checksum=checksum
         )
-        response = self.request(
+        response = self.call(
             "PUT", f"/runs/{_seg(run_id)}/custom-metadata", json=body.model_dump(mode="json")
         )
-        return m.CustomMetadataUpdateResponse.model_validate(
-            response.json()
-        ).custom_metadata_checksum
+        return m.CustomMetadataUpdateResponse.model_validate(response).custom_metadata_checksum
 
     def update_item_custom_metadata(
         self,
@@ -387,14 +519,12 @@ class PlatformClient:
         body = m.CustomMetadataUpdateRequest(
             custom_metadata=custom_metadata, custom_metadata_checksum=checksum
         )
-        response = self.request(
+        response = self.call(
             "PUT",
             f"/runs/{_seg(run_id)}/items/{_seg(external_id)}/custom-metadata",
             json=body.model_dump(mode="json"),
         )
-        return m.CustomMetadataUpdateResponse.model_validate(
-            response.json()
-        ).custom_metadata_checksum
+        return m.CustomMetadataUpdateResponse.model_validate(response).custom_metadata_checksum
 
     # --- access: grants and share tokens ---------------------------------------------------------
 
@@ -435,8 +565,9 @@ class PlatformClient:
 
     def revoke_grant(self, grant_id: str) -> m.GrantReadResponse:
         """Revoke a grant (409 if already revoked)."""
-        response = self.request("DELETE", f"/access/grants/{_seg(grant_id)}")
-        return m.GrantReadResponse.model_validate(response.json())
+        return m.GrantReadResponse.model_validate(
+            self.call("DELETE", f"/access/grants/{_seg(grant_id)}")
+        )
 
     def create_share_token(self, expires_at: Any = None) -> m.ShareTokenCreateResponse:
         """A new share token; its secret is only in this answer."""
@@ -470,8 +601,9 @@ class PlatformClient:
 
     def revoke_share_token(self, share_token_id: str) -> m.ShareTokenReadResponse:
         """Revoke a share token."""
-        response = self.request("DELETE", f"/access/share-tokens/{_seg(share_token_id)}")
-        return m.ShareTokenReadResponse.model_validate(response.json())
+        return m.ShareTokenReadResponse.model_validate(
+            self.call("DELETE", f"/access/share-tokens/{_seg(share_token_id)}")
+        )
 
 
 def _seg(value: str) -> str:

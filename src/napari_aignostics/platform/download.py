@@ -1,14 +1,17 @@
 """Downloading a run's results: verified, resumable, never outside the target folder.
 
 Layout: ``<folder>/<run_id>/<item folder>/<artifact file>`` plus ``<folder>/<run_id>/manifest.json``.
-Each artifact streams into ``<file>.part`` from the signed URL (no Authorization header is sent there),
-resumes with ``Range`` after an interruption, and is renamed into place only once its CRC32C equals
-``metadata.checksum_base64_crc32c``. Files already present with the right checksum are skipped.
+Each artifact streams into ``<file>.part`` from a fresh signed URL per attempt (no Authorization
+header is sent there), resumes with ``Range`` after a reset, waits and retries 5xx and 429 (honouring
+``Retry-After``), restarts from zero after a CRC32C mismatch (a truncated or corrupted body), and is
+renamed into place only once its CRC32C equals ``metadata.checksum_base64_crc32c``. Attempts are
+bounded. Files already present with the right checksum are skipped.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import tempfile
 from collections.abc import Callable
@@ -20,7 +23,7 @@ import httpx
 
 from ..slides.checksum import Crc32c, crc32c_base64
 from . import models as m
-from .client import PlatformClient
+from .client import RETRY_STATUSES, PlatformClient, retry_after
 from .errors import ChecksumMismatchError, GoneError, PlatformError, TransportError
 from .paths import artifact_file_name, ensure_inside, item_folder_name, run_folder_name
 
@@ -32,9 +35,20 @@ __all__ = [
     "write_manifest",
 ]
 
+log = logging.getLogger(__name__)
+
 CHUNK = 1024 * 1024
 MANIFEST = "manifest.json"
+ATTEMPTS = 8
 BytesProgress = Callable[[int, int], None]
+
+
+class _Retry(Exception):
+    """A transient failure of one attempt; ``wait`` is the server's ``Retry-After`` if any."""
+
+    def __init__(self, message: str, wait: float | None = None) -> None:
+        super().__init__(message)
+        self.wait = wait
 
 
 @dataclass
@@ -70,6 +84,8 @@ def _fetch(
             )
         if response.status_code == 410:
             raise GoneError("the artifact was deleted", status=410)
+        if response.status_code in RETRY_STATUSES:
+            raise _Retry(f"HTTP {response.status_code}", retry_after(response))
         if response.status_code not in (200, 206):
             raise PlatformError(
                 f"download failed with HTTP {response.status_code}", status=response.status_code
@@ -89,6 +105,15 @@ def _fetch(
     return crc
 
 
+def _checksum_of(part: Path) -> Crc32c:
+    crc = Crc32c()
+    if part.exists():  # resume a previous attempt: checksum what is there
+        with part.open("rb") as handle:
+            while block := handle.read(CHUNK):
+                crc.update(block)
+    return crc
+
+
 def download_artifact(
     client: PlatformClient,
     run_id: str,
@@ -96,7 +121,7 @@ def download_artifact(
     target: Path,
     *,
     http: httpx.Client | None = None,
-    attempts: int = 5,
+    attempts: int = ATTEMPTS,
     progress: BytesProgress | None = None,
 ) -> tuple[int, bool]:
     """Download one artifact to ``target`` (verified); its size and whether it was skipped."""
@@ -108,31 +133,38 @@ def download_artifact(
     own = http is None
     http = http or httpx.Client(timeout=httpx.Timeout(60.0, connect=10.0), follow_redirects=True)
     try:
-        crc = Crc32c()
-        if part.exists():  # resume a previous attempt: checksum what is there
-            with part.open("rb") as handle:
-                while block := handle.read(CHUNK):
-                    crc.update(block)
-        last: Exception | None = None
-        for _attempt in range(attempts):
-            url = client.artifact_url(run_id, artifact.output_artifact_id)
+        crc = _checksum_of(part)
+        problems: list[str] = []
+        wait: float | None = None
+        for attempt in range(max(1, attempts)):
+            if attempt:
+                client.sleep(wait if wait is not None else client.retry_delay(attempt - 1))
+            wait = None
+            url = client.artifact_url(run_id, artifact.output_artifact_id)  # fresh each attempt
             try:
                 crc = _fetch(http, url, part, crc, progress, metadata.get("size"))
-                break
-            except (httpx.TransportError, httpx.TimeoutException) as exc:
-                last = exc
+            except (httpx.TransportError, httpx.TimeoutException, _Retry) as exc:
+                wait = exc.wait if isinstance(exc, _Retry) else None
+                problems.append(f"{type(exc).__name__}: {exc}")
+                log.info("%s: attempt %d failed (%s); retrying", artifact.name, attempt + 1, exc)
                 continue
-        else:
-            raise TransportError(f"downloading {artifact.name} failed: {last}")
-        actual = crc.base64()
-        if expected and actual != expected:
-            part.unlink(missing_ok=True)
+            actual = crc.base64()
+            if not expected or actual == expected:
+                os.replace(part, target)
+                return target.stat().st_size, False
+            part.unlink(missing_ok=True)  # truncated or corrupted: start this artifact over
+            crc = Crc32c()
+            problems.append(f"CRC32C {actual} instead of {expected}")
+            log.info("%s: checksum mismatch on attempt %d; restarting", artifact.name, attempt + 1)
+        if problems and problems[-1].startswith("CRC32C"):
             raise ChecksumMismatchError(
-                f"{artifact.name}: downloaded bytes have CRC32C {actual}, the platform says "
-                f"{expected}; the partial file was removed, download again"
+                f"{artifact.name}: downloaded bytes have {problems[-1]} after {attempts} "
+                "attempts; the partial file was removed, download again"
             )
-        os.replace(part, target)
-        return target.stat().st_size, False
+        raise TransportError(
+            f"downloading {artifact.name} failed after {attempts} attempts "
+            f"({'; '.join(problems[-3:])}); the partial file is kept and resumed next time"
+        )
     finally:
         if own:
             http.close()

@@ -1,4 +1,9 @@
-"""Following a run: poll it, download items as they finish, report typed events."""
+"""Following a run: poll it, download items as they finish, report typed events.
+
+When the platform stops answering (no connection, timeouts, 5xx, 429 after the client's own
+retries) following goes on with backoff and a :class:`Reconnecting` event until ``patience``
+seconds passed without an answer; only then it raises.
+"""
 
 from __future__ import annotations
 
@@ -10,15 +15,22 @@ from pathlib import Path
 from . import models as m
 from .client import PlatformClient
 from .download import download_item, item_folder, write_manifest
+from .errors import PlatformError, TransportError
 
 __all__ = [
+    "PATIENCE_S",
     "ArtifactDownloaded",
     "ItemFailed",
     "ItemFinished",
+    "Reconnecting",
     "RunFinished",
     "RunUpdated",
     "follow_run",
 ]
+
+PATIENCE_S = 600.0
+"""Default seconds without any answer from the platform before following gives up."""
+MAX_DELAY_S = 30.0
 
 
 @dataclass
@@ -61,7 +73,26 @@ class RunFinished:
     manifest: Path | None
 
 
-Event = RunUpdated | ArtifactDownloaded | ItemFinished | ItemFailed | RunFinished
+@dataclass
+class Reconnecting:
+    """The platform did not answer; the next try is in ``delay`` seconds."""
+
+    error: str
+    delay: float
+    waited: float
+    """Seconds since the platform last answered."""
+    patience: float
+
+
+Event = RunUpdated | ArtifactDownloaded | ItemFinished | ItemFailed | RunFinished | Reconnecting
+
+
+def transient(error: PlatformError) -> bool:
+    """True for failures that may pass: no answer, timeouts, 5xx, 408 and 429."""
+    status = error.status
+    return isinstance(error, TransportError) or (
+        status is not None and (status >= 500 or status in (408, 429))
+    )
 
 
 def follow_run(
@@ -70,35 +101,62 @@ def follow_run(
     folder: Path | None = None,
     *,
     interval: float = 5.0,
+    patience: float = PATIENCE_S,
     sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
 ) -> Iterator[Event]:
     """Yield events until the run is terminated; download finished items into ``folder``."""
     seen_state: tuple[object, ...] | None = None
     handled: set[str] = set()
+    announced: set[Path] = set()
+    outage_since: float | None = None
+    failures = 0
     while True:
-        run = client.run(run_id)
-        state = (run.state, run.output, run.statistics.model_dump())
-        if state != seen_state:
-            seen_state = state
-            yield RunUpdated(run)
-        items = list(client.list_items(run_id))
-        for item in items:
-            if item.state != m.ItemState.TERMINATED or item.item_id in handled:
-                continue
-            handled.add(item.item_id)
-            if item.termination_reason == m.ItemTerminationReason.SUCCEEDED:
-                if folder is not None:
-                    for got in download_item(client, run_id, item, folder):
-                        yield ArtifactDownloaded(got.external_id, got.name, got.path, got.size)
-                    target = item_folder(folder, run_id, item.external_id)
-                    write_manifest(folder, run, items)
-                    yield ItemFinished(item, target)
-                else:
+        try:
+            run = client.run(run_id)
+            state = (run.state, run.output, run.statistics.model_dump())
+            if state != seen_state:
+                seen_state = state
+                yield RunUpdated(run)
+            items = list(client.list_items(run_id))
+            for item in items:
+                if item.state != m.ItemState.TERMINATED or item.item_id in handled:
+                    continue
+                if item.termination_reason != m.ItemTerminationReason.SUCCEEDED:
+                    handled.add(item.item_id)
+                    yield ItemFailed(item)
+                    continue
+                if folder is None:
+                    handled.add(item.item_id)
                     yield ItemFinished(item, None)
-            else:
-                yield ItemFailed(item)
-        if run.state == m.RunState.TERMINATED and all(i.item_id in handled for i in items):
-            manifest = write_manifest(folder, run, items) if folder is not None else None
-            yield RunFinished(run, manifest)
-            return
+                    continue
+                for got in download_item(client, run_id, item, folder):
+                    if got.path not in announced:
+                        announced.add(got.path)
+                        yield ArtifactDownloaded(got.external_id, got.name, got.path, got.size)
+                write_manifest(folder, run, items)
+                handled.add(item.item_id)  # only once every artifact is on disk and verified
+                yield ItemFinished(item, item_folder(folder, run_id, item.external_id))
+            if run.state == m.RunState.TERMINATED and all(i.item_id in handled for i in items):
+                manifest = write_manifest(folder, run, items) if folder is not None else None
+                yield RunFinished(run, manifest)
+                return
+        except PlatformError as exc:
+            if not transient(exc):
+                raise
+            now = clock()
+            outage_since = now if outage_since is None else outage_since
+            waited = now - outage_since
+            if waited >= patience:
+                raise TransportError(
+                    f"following run {run_id}: no answer from {client.api_root} for "
+                    f"{waited:.0f} s ({exc}); the run goes on on the platform: re-attach with "
+                    f"`napari-aignostics run follow {run_id}`"
+                ) from None
+            delay = min(max(interval, 1.0) * 2**failures, MAX_DELAY_S, patience - waited)
+            failures += 1
+            yield Reconnecting(exc.one_line(), delay, waited, patience)
+            sleep(delay)
+            continue
+        outage_since, failures = None, 0
         sleep(interval)

@@ -1,8 +1,13 @@
-"""Submitting slides: validate locally against the version, upload, then one ``POST /v1/runs``."""
+"""Submitting slides: validate locally against the version, upload, then one ``POST /v1/runs``.
+
+Every request carries ``custom_metadata.napari_aignostics.submission_id`` (a fresh UUID) so that a
+submission whose answer is lost is found again instead of being sent twice.
+"""
 
 from __future__ import annotations
 
 import platform as _platform
+import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,7 +16,7 @@ from typing import Any
 import jsonschema
 
 from . import models as m
-from .client import USER_AGENT, PlatformClient
+from .client import SUBMISSION_KEY, USER_AGENT, PlatformClient
 from .errors import LocalValidationError
 from .upload import bucket_for, object_key, upload_file
 
@@ -69,8 +74,12 @@ def build_run_request(
     custom_metadata: dict[str, Any] | None = None,
     scheduling: m.SchedulingRequest | None = None,
 ) -> m.RunCreationRequest:
-    """The body of ``POST /v1/runs`` with the SDK-style custom metadata merged in."""
-    metadata = {**(custom_metadata or {}), **sdk_metadata(note, tags)}
+    """The body of ``POST /v1/runs`` with the SDK-style custom metadata and a submission id."""
+    metadata = {
+        **(custom_metadata or {}),
+        **sdk_metadata(note, tags),
+        SUBMISSION_KEY: {"submission_id": str(uuid.uuid4())},
+    }
     return m.RunCreationRequest(
         application_id=application_id,
         version_number=version,
@@ -133,11 +142,21 @@ def submit_slides(
         def on_bytes(sent: int, _size: int, base: int = base, path: Path = path) -> None:
             report(0.95 * (base + sent) / total, f"uploading {path.name}")
 
+        def on_retry(
+            attempt: int, attempts: int, reason: str, base: int = base, path: Path = path
+        ) -> None:
+            report(
+                0.95 * base / total,
+                f"upload of {path.name} interrupted ({reason}); "
+                f"restarting from 0 (attempt {attempt} of {attempts})",
+            )
+
         url = upload_file(
             bucket,
             path,
             object_key(path, application_id, spec.version_number, prefix),
             progress=on_bytes,
+            on_retry=on_retry,
         )
         done += path.stat().st_size
         artifact = draft.input_artifacts[0].model_copy(update={"download_url": url})

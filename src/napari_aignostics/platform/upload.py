@@ -3,11 +3,17 @@
 The bucket comes from ``/v1/me``: protocol ``gs`` (Google Cloud Storage's S3-compatible endpoint,
 the cloud platform), ``s3`` (AWS), or ``http``/``https`` — the local platform, whose endpoint is
 ``<api_root>/bucket`` (path style, region ``us-east-1``). Secrets are never logged.
+
+A PUT that fails transiently (connection reset, timeout, 5xx, 429) is sent again from the first
+byte with a freshly presigned URL, a bounded number of times; each restart is reported so the
+progress going back to zero is visible.
 """
 
 from __future__ import annotations
 
 import getpass
+import logging
+import random
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -16,9 +22,12 @@ from typing import Any
 
 import httpx
 
+from .client import RETRY_STATUSES, retry_after
 from .errors import PlatformError, TransportError
 
-__all__ = ["Bucket", "UploadProgress", "bucket_for", "object_key", "upload_file"]
+__all__ = ["Bucket", "UploadProgress", "UploadRetry", "bucket_for", "object_key", "upload_file"]
+
+log = logging.getLogger(__name__)
 
 GCS_ENDPOINT = "https://storage.googleapis.com"
 GCS_REGION = "EUROPE-WEST3"
@@ -26,8 +35,11 @@ LOCAL_REGION = "us-east-1"
 SUBMISSION_URL_TTL_S = 7 * 24 * 3600
 UPLOAD_URL_TTL_S = 3600
 CHUNK = 1024 * 1024
+UPLOAD_ATTEMPTS = 6
 UploadProgress = Callable[[int, int], None]
 """Called with bytes sent so far and the total."""
+UploadRetry = Callable[[int, int, str], None]
+"""Called before a restart with the next attempt (2, 3, ...), the maximum and the reason."""
 
 
 @dataclass
@@ -109,22 +121,43 @@ def upload_file(
     key: str,
     *,
     progress: UploadProgress | None = None,
+    on_retry: UploadRetry | None = None,
     timeout: float = 60.0,
+    attempts: int = UPLOAD_ATTEMPTS,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> str:
     """Stream a file to the bucket with a presigned PUT; the presigned GET URL (7 days)."""
     total = path.stat().st_size
-    url = bucket.presign("PUT", key, UPLOAD_URL_TTL_S)
     headers = {"Content-Type": "application/octet-stream", "Content-Length": str(total)}
-    try:
-        response = httpx.put(
-            url, content=_chunks(path, total, progress), headers=headers, timeout=timeout
-        )
-    except httpx.HTTPError as exc:
-        raise TransportError(f"uploading {path.name} failed: {exc}") from None
-    if response.status_code not in (200, 201, 204):
-        raise PlatformError(
-            f"uploading {path.name} failed: the bucket answered HTTP {response.status_code} "
-            f"({response.text.strip()[:200]})",
-            status=response.status_code,
-        )
-    return bucket.presign("GET", key, SUBMISSION_URL_TTL_S)
+    attempts = max(1, attempts)
+    reason = ""
+    wait: float | None = None
+    for attempt in range(attempts):
+        if attempt:
+            if on_retry is not None:
+                on_retry(attempt + 1, attempts, reason)
+            if progress is not None:
+                progress(0, total)  # the restart is visible: progress goes back to zero
+            cap = min(30.0, 0.5 * 2 ** (attempt - 1))
+            sleep(wait if wait is not None else random.uniform(cap / 2, cap))
+        wait = None
+        url = bucket.presign("PUT", key, UPLOAD_URL_TTL_S)
+        try:
+            response = httpx.put(
+                url, content=_chunks(path, total, progress), headers=headers, timeout=timeout
+            )
+        except httpx.HTTPError as exc:
+            reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            log.info("uploading %s: attempt %d failed (%s)", path.name, attempt + 1, reason)
+            continue
+        if response.status_code in (200, 201, 204):
+            return bucket.presign("GET", key, SUBMISSION_URL_TTL_S)
+        if response.status_code not in RETRY_STATUSES:
+            raise PlatformError(
+                f"uploading {path.name} failed: the bucket answered HTTP {response.status_code} "
+                f"({response.text.strip()[:200]})",
+                status=response.status_code,
+            )
+        reason = f"HTTP {response.status_code}"
+        wait = retry_after(response)
+    raise TransportError(f"uploading {path.name} failed after {attempts} attempts ({reason})")

@@ -53,7 +53,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        recover(platform.store, settings)
+        recover(platform.store, settings, platform.objects.work)
         worker.start()
         try:
             yield

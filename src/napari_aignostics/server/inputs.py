@@ -1,7 +1,15 @@
-"""Fetching an item's input slide from its ``download_url`` and verifying its CRC32C."""
+"""Fetching an item's input slide from its ``download_url`` and verifying its CRC32C.
+
+A remote input is fetched again (with backoff, a bounded number of times) after transient failures:
+no connection, a reset, a timeout, 5xx, 408, 429, or a body whose CRC32C does not match (truncated
+on the way). Only then the item fails: SYSTEM_ERROR when the source never answered properly,
+USER_ERROR when every complete copy had another checksum or the source refused (4xx).
+"""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -14,6 +22,8 @@ from .signing import SignatureError, verify_sigv4_query
 __all__ = ["InputError", "fetch_input"]
 
 CHUNK = 2 * 1024 * 1024
+FETCH_ATTEMPTS = 6
+TRANSIENT_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 
 
 class InputError(Exception):
@@ -23,6 +33,10 @@ class InputError(Exception):
         super().__init__(message)
         self.code = code
         self.user = user
+
+
+class _Transient(Exception):
+    """One fetch attempt failed in a way that may pass."""
 
 
 def _file_name(url: str) -> str:
@@ -63,40 +77,75 @@ def _local_object(platform: Platform, url: str) -> Path | None:
     return path
 
 
-def fetch_input(platform: Platform, url: str, folder: Path, expected_crc: str | None) -> Path:
+def _download(url: str, target: Path) -> str:
+    """One attempt: stream ``url`` into ``target``; the CRC32C of what arrived."""
+    crc = Crc32c()
+    try:
+        with httpx.stream("GET", url, timeout=60.0, follow_redirects=True) as response:
+            if response.status_code in TRANSIENT_STATUSES:
+                raise _Transient(f"HTTP {response.status_code}")
+            if response.status_code >= 400:
+                raise InputError(
+                    f"downloading the input failed with HTTP {response.status_code}",
+                    "INPUT.DOWNLOAD_FAILED",
+                    user=response.status_code < 500,
+                )
+            with target.open("wb") as dst:
+                for chunk in response.iter_bytes(CHUNK):
+                    crc.update(bytes(chunk))
+                    dst.write(chunk)
+    except httpx.HTTPError as exc:
+        raise _Transient(f"{type(exc).__name__}: {exc}") from None
+    return crc.base64()
+
+
+def _mismatch(actual: str, expected: str) -> InputError:
+    return InputError(
+        f"the input's CRC32C is {actual}, but checksum_base64_crc32c says "
+        f"{expected}: the file changed or the metadata belongs to another file",
+        "INPUT.CHECKSUM_MISMATCH",
+        user=True,
+    )
+
+
+def fetch_input(
+    platform: Platform,
+    url: str,
+    folder: Path,
+    expected_crc: str | None,
+    *,
+    attempts: int = FETCH_ATTEMPTS,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Path:
     """Download (or copy) the input into ``folder`` and check its checksum; its path."""
     target = folder / _file_name(url)
-    crc = Crc32c()
     local = _local_object(platform, url)
     if local is not None:
+        crc = Crc32c()
         with local.open("rb") as src, target.open("wb") as dst:
             while chunk := src.read(CHUNK):
                 crc.update(chunk)
                 dst.write(chunk)
-    else:
+        if expected_crc and crc.base64() != expected_crc:
+            target.unlink(missing_ok=True)
+            raise _mismatch(crc.base64(), expected_crc)
+        return target
+    failure: InputError | None = None
+    for attempt in range(max(1, attempts)):
+        if attempt:
+            sleep(min(8.0, 0.5 * 2 ** (attempt - 1)))
         try:
-            with httpx.stream("GET", url, timeout=60.0, follow_redirects=True) as response:
-                if response.status_code >= 400:
-                    user = response.status_code < 500
-                    raise InputError(
-                        f"downloading the input failed with HTTP {response.status_code}",
-                        "INPUT.DOWNLOAD_FAILED",
-                        user=user,
-                    )
-                with target.open("wb") as dst:
-                    for chunk in response.iter_bytes(CHUNK):
-                        crc.update(bytes(chunk))
-                        dst.write(chunk)
-        except httpx.HTTPError as exc:
-            raise InputError(
-                f"downloading the input failed: {exc}", "INPUT.DOWNLOAD_FAILED", user=False
-            ) from None
-    if expected_crc and crc.base64() != expected_crc:
-        target.unlink(missing_ok=True)
-        raise InputError(
-            f"the input's CRC32C is {crc.base64()}, but checksum_base64_crc32c says "
-            f"{expected_crc}: the file changed or the metadata belongs to another file",
-            "INPUT.CHECKSUM_MISMATCH",
-            user=True,
-        )
-    return target
+            actual = _download(url, target)
+        except _Transient as exc:
+            failure = InputError(
+                f"downloading the input failed after {attempt + 1} attempts: {exc}",
+                "INPUT.DOWNLOAD_FAILED",
+                user=False,
+            )
+            continue
+        if not expected_crc or actual == expected_crc:
+            return target
+        failure = _mismatch(actual, expected_crc)  # maybe truncated on the way: fetch again
+    target.unlink(missing_ok=True)
+    assert failure is not None
+    raise failure

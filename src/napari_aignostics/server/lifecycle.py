@@ -8,6 +8,7 @@ items, the system cancels it when too many items failed or its deadline passed, 
 from __future__ import annotations
 
 import logging
+import shutil
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -246,8 +247,14 @@ def expire_outputs(store: Store, settings: ServerSettings, objects_root: Path) -
     return count
 
 
-def recover(store: Store, settings: ServerSettings) -> dict[str, int]:
-    """After a crash: retry interrupted items (bounded) or fail them; settle every open run."""
+def recover(
+    store: Store, settings: ServerSettings, work_root: Path | None = None
+) -> dict[str, int]:
+    """After a crash: retry interrupted items (bounded) or fail them; settle every open run.
+
+    Nothing is processed during recovery, so every item work folder under ``work_root`` is stale
+    (a retried item gets a fresh one): all are removed, those of items failed here included.
+    """
     retried = failed = 0
     for item in store.all("SELECT id, attempts FROM items WHERE state='PROCESSING'"):
         if item["attempts"] < settings.max_attempts:
@@ -275,6 +282,9 @@ def recover(store: Store, settings: ServerSettings) -> dict[str, int]:
             else:
                 store.update_run(run["id"], state="PENDING")
         settle_run(store, settings, run["id"])
+    if work_root is not None and work_root.is_dir():
+        for folder in work_root.iterdir():
+            shutil.rmtree(folder, ignore_errors=True)
     if retried or failed:
         log.warning("recovered after restart: %d items retried, %d failed", retried, failed)
     return {"retried": retried, "failed": failed}
