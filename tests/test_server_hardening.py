@@ -14,7 +14,6 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from napari_aignostics.server.cli import read_token_file
 from napari_aignostics.server.embedded import LocalPlatform
 from server_helpers import LIFECYCLE_APP, Api, bucket_urls, slide_bytes
 
@@ -227,6 +226,8 @@ def test_signed_urls_are_redacted_in_httpx_logs(
 
 
 def test_serve_token_file_must_be_private(tmp_path: Path) -> None:
+    from napari_aignostics.server.cli import read_token_file
+
     path = tmp_path / "token"
     path.write_text("secret-token\n")
     path.chmod(0o644)
