@@ -14,7 +14,6 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from napari_aignostics.server.cli import read_token_file
 from napari_aignostics.server.embedded import LocalPlatform
 from server_helpers import LIFECYCLE_APP, Api, bucket_urls, slide_bytes
 
@@ -157,7 +156,7 @@ def test_like_regex_is_linear_and_never_stalls_health(server: LocalPlatform) -> 
 
 
 def _raw_request(server: LocalPlatform, head: str) -> bytes:
-    """Send only the request head (no body) and return what the server answers within 5 s."""
+    """Send only the request head (no body): the answer, after which the server must close."""
     with socket.create_connection((server.host, server.port), timeout=5) as sock:
         sock.sendall(head.encode())
         chunks = []
@@ -165,7 +164,7 @@ def _raw_request(server: LocalPlatform, head: str) -> bytes:
             while chunk := sock.recv(65536):
                 chunks.append(chunk)
         except TimeoutError:
-            pass
+            raise AssertionError(f"the server kept waiting for the body: {chunks}") from None
     return b"".join(chunks)
 
 
@@ -186,6 +185,10 @@ def test_huge_bodies_are_refused_before_being_read(server: LocalPlatform) -> Non
         server, f"POST /oauth/token HTTP/1.1\r\nHost: {host}\r\nContent-Length: {size}\r\n\r\n"
     )
     assert oauth.startswith(b"HTTP/1.1 413")
+    bucket = _raw_request(
+        server, f"PUT /bucket/any/key HTTP/1.1\r\nHost: {host}\r\nContent-Length: {size}\r\n\r\n"
+    )
+    assert bucket.startswith(b"HTTP/1.1 401")  # refused, and the connection closed, not drained
 
 
 def test_streamed_bodies_are_cut_at_the_limit(server: LocalPlatform) -> None:
@@ -227,6 +230,8 @@ def test_signed_urls_are_redacted_in_httpx_logs(
 
 
 def test_serve_token_file_must_be_private(tmp_path: Path) -> None:
+    from napari_aignostics.server.cli import read_token_file
+
     path = tmp_path / "token"
     path.write_text("secret-token\n")
     path.chmod(0o644)

@@ -3,7 +3,9 @@
 Before the application sees a request: an API request with a body (``/api/v1``, POST/PUT/PATCH)
 without a valid bearer token gets its 401 without a byte of the body being read, and a
 ``Content-Length`` above the route's limit gets a 413. While the application reads, the body is
-counted and cut off with a 413 as soon as it passes the limit (chunked bodies included).
+counted and cut off with a 413 as soon as it passes the limit (chunked bodies included). A route
+that answers before reading the whole body (a refused bucket ``PUT``) closes the connection instead
+of draining the rest.
 Limits: the OAuth and ``/device`` forms ``max_form_bytes``, the bucket ``max_upload_bytes`` (each
 organization's own object limit is checked by the route), everything else ``max_body_bytes``.
 """
@@ -73,18 +75,26 @@ class RequestGuard:
                 await _answer(error, scope, receive, send)
                 return
         received = 0
+        unread = length not in (None, "0") or "transfer-encoding" in headers
 
         async def bounded() -> Message:
-            nonlocal received
+            nonlocal received, unread
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
+                unread = unread and message.get("more_body", False)
                 if received > limit:
                     detail = _too_large(method, path, f"over {limit}", limit)
                     raise HTTPException(413, detail, headers={"Connection": "close"})
             return message
 
-        await self.app(scope, bounded, send)
+        async def closing(message: Message) -> None:
+            if message["type"] == "http.response.start" and unread:
+                # answered before the body was read (401, 403, 404...): close rather than drain it
+                message = {**message, "headers": [*message.get("headers", []), (b"connection", b"close")]}
+            await send(message)
+
+        await self.app(scope, bounded, closing)
 
 
 async def _answer(error: HTTPException, scope: Scope, receive: Receive, send: Send) -> None:

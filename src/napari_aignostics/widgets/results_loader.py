@@ -93,7 +93,12 @@ class ResultsLoader(QObject):
         self._pending[run_id] = 0
 
         def done(folder: Path) -> None:
-            for external_id, item_dir, meta in find_item_folders(folder):
+            try:
+                entries = find_item_folders(folder)
+            except ValueError as exc:  # a damaged manifest: the message names it
+                show_warning(str(exc))
+                entries = []
+            for external_id, item_dir, meta in entries:
                 self._load_item(run_id, external_id, item_dir, meta)
             self._finished[run_id] = "loaded"
             self._maybe_done(run_id)
@@ -169,7 +174,11 @@ def _manifest_metadata(folder: Path, external_id: str) -> dict[str, Any]:
     manifest = folder.parent / "manifest.json"
     if not manifest.is_file():
         return {}
-    for item in json.loads(manifest.read_text()).get("items", []):
+    try:
+        items = json.loads(manifest.read_text()).get("items", [])
+    except (ValueError, RecursionError, AttributeError):
+        return {}  # damaged: the item is still shown, without the manifest's metadata
+    for item in items:
         if item.get("external_id") == external_id:
             return {
                 Path(a["file"]).name: a.get("metadata") or {} for a in item.get("artifacts", [])
