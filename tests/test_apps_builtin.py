@@ -139,9 +139,12 @@ def test_unsupported_inputs_are_user_errors(test_data: Path, tmp_path: Path, rel
     assert caught.value.code.startswith("INPUT.")
 
 
-def test_unreadable_slide_does_not_hang(test_data: Path, tmp_path: Path) -> None:
-    try:
+def test_undecodable_slide_is_a_user_error_not_a_black_analysis(test_data: Path,
+                                                                 tmp_path: Path) -> None:
+    with pytest.raises(UserInputError) as caught:
         TEST_APP.versions[0].run(AnalysisContext(test_data / "wsi_edge_cases/unreadable.svs", {},
                                                  tmp_path))
-    except UserInputError as exc:
-        assert "unreadable.svs" in str(exc)
+    assert caught.value.code == "INPUT.UNREADABLE_SLIDE"
+    assert str(caught.value).startswith("unreadable.svs: a tile of this slide could not be decoded")
+    assert "Bogus marker length" in str(caught.value)
+    assert not list(tmp_path.iterdir())  # no outputs of a black image

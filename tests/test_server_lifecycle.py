@@ -239,3 +239,19 @@ def test_item_interrupted_twice_ends_interrupted_and_its_work_folder_goes(tmp_pa
     assert (item["state"], item["termination_reason"]) == ("TERMINATED", "SYSTEM_ERROR")
     assert item["error_code"] == "WORKER.INTERRUPTED" and "2 times" in item["error_message"]
     assert run["state"] == "TERMINATED" and run["statistics"]["item_system_error_count"] == 1
+
+
+def test_undecodable_slide_ends_user_error_with_the_readers_message(tmp_path: Path,
+                                                                   test_data: Path) -> None:
+    data = (test_data / "wsi_edge_cases" / "unreadable.svs").read_bytes()
+    meta = {"width_px": 16, "height_px": 16, "resolution_mpp": 0.499}
+    with LocalPlatform(tmp_path / "platform", "tok", worker_threads=1) as server:
+        api = Api(server.api_root, "tok")
+        run_id = api.submit([{"external_id": "broken", "data": data, "metadata": meta}],
+                            app="test-app")
+        run = api.wait(run_id, timeout=60)
+        item = api.items(run_id)[0]
+    assert (item["termination_reason"], item["error_code"]) == ("USER_ERROR",
+                                                                "INPUT.UNREADABLE_SLIDE")
+    assert "could not be decoded (Jpeg8Error: Bogus marker length)" in item["error_message"]
+    assert run["output"] == "NONE" and run["statistics"]["item_user_error_count"] == 1

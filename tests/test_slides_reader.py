@@ -184,3 +184,13 @@ def test_reader_declines_other_files(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("x")
     assert get_reader(str(tmp_path / "notes.txt")) is None
     assert get_reader([str(tmp_path / "a.svs"), str(tmp_path / "b.svs")]) is None
+
+
+def test_strict_reading_and_metadata_refuse_undecodable_tiles(test_data: Path) -> None:
+    path = test_data / "wsi_edge_cases" / "unreadable.svs"
+    with open_slide(path, strict=True) as slide, pytest.raises(SlideError, match="Bogus marker"):
+        slide.read_region(0, 0, 0, 16, 16)
+    with pytest.raises(SlideError) as caught:  # every submission path computes the metadata
+        slide_metadata(path)
+    assert str(caught.value).startswith("unreadable.svs: a tile of this slide could not be decoded")
+    assert slide_metadata(test_data / "wsi_edge_cases" / "small.svs").width_px == 16

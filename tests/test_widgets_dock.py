@@ -90,3 +90,15 @@ def test_submit_follow_review_export(dock: Any, qtbot: Any, tmp_path: Path,
     viewer.camera.zoom = 1.5
     shot = viewer.screenshot(canvas_only=True, flash=False)
     assert shot.shape[2] == 4 and shot[..., :3].std() > 10
+
+
+def test_undecodable_slide_is_refused_before_any_run(dock: Any, qtbot: Any,
+                                                    test_data: Path) -> None:
+    _viewer, widget = dock
+    panel = widget.submit_panel
+    panel.clear_slides()
+    panel.add_slide(test_data / "wsi_edge_cases" / "unreadable.svs")
+    qtbot.waitUntil(lambda: bool(panel.rows[0]["error"]), timeout=30_000)
+    problems = panel.slide_problems(panel.rows[0])
+    assert "could not be decoded (Jpeg8Error: Bogus marker length)" in problems[0]
+    assert not panel.submit_button.isEnabled()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from .base import AnalysisContext, ApplicationSpec, ProducedArtifact, VersionSpec
-from .pipeline import cell_artifacts, open_input, tissue_artifacts
+from .pipeline import cell_artifacts, open_input, readable_input, tissue_artifacts
 from .schemas import (
     geojson_metadata,
     output,
@@ -33,7 +33,7 @@ def _tissue_outputs() -> list[dict[str, object]]:
 
 def _run_test_app(ctx: AnalysisContext) -> list[ProducedArtifact]:
     slide, mpp = open_input(ctx, (0.08, 2.0), 200_000)
-    with slide:
+    with slide, readable_input(ctx):
         artifacts, _overview, _maps = tissue_artifacts(ctx, slide, mpp)
     ctx.progress(1.0, "done")
     return artifacts
@@ -41,7 +41,7 @@ def _run_test_app(ctx: AnalysisContext) -> list[ProducedArtifact]:
 
 def _run_local_tme(ctx: AnalysisContext) -> list[ProducedArtifact]:
     slide, mpp = open_input(ctx, (0.08, 0.55), 150_000)
-    with slide:
+    with slide, readable_input(ctx):
         artifacts, overview, maps = tissue_artifacts(ctx, slide, mpp)
         artifacts += cell_artifacts(
             ctx,

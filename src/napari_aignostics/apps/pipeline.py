@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -22,7 +24,19 @@ from .writers import (
     write_table_csv,
 )
 
-__all__ = ["open_input", "tissue_artifacts", "cell_artifacts"]
+__all__ = ["open_input", "readable_input", "tissue_artifacts", "cell_artifacts"]
+
+
+@contextmanager
+def readable_input(ctx: AnalysisContext) -> Iterator[None]:
+    """A slide found unreadable while it is analysed is the user's input error, with the reader's
+    message (input slides are opened strict: an undecodable tile is never analysed as black)."""
+    try:
+        yield
+    except SlideError as exc:
+        raise UserInputError(
+            f"{ctx.slide_path.name}: {exc.problem} {exc.hint}".strip(), "INPUT.UNREADABLE_SLIDE"
+        ) from None
 
 
 def open_input(
@@ -31,7 +45,7 @@ def open_input(
     """Open the input slide and check it can be analysed; ``UserInputError`` otherwise."""
     name = ctx.slide_path.name
     try:
-        slide = open_slide(ctx.slide_path)
+        slide = open_slide(ctx.slide_path, strict=True)
     except SlideError as exc:
         raise UserInputError(f"{name}: {exc.problem}", "INPUT.NOT_A_SLIDE") from None
     mpp = slide.mpp or ctx.input_metadata.get("resolution_mpp")

@@ -195,9 +195,8 @@ class PlatformClient:
                     last_error = PlatformError(f"unparsable answer ({exc})")
                     if attempt + 1 < attempts:
                         continue
-                    raise PlatformError(
+                    raise TransportError(  # no usable answer, like a reset
                         f"{what}: the platform's answer is not valid JSON ({exc}); try again later",
-                        status=response.status_code,
                         method=method,
                         url=path,
                     ) from None

@@ -90,7 +90,7 @@ def build_run_request(
 
 
 def submit_run(client: PlatformClient, request: m.RunCreationRequest) -> str:
-    """Validate against the version, then create the run (never retried); its id."""
+    """Validate against the version, then create the run (never twice, see ``create_run``)."""
     version = client.application_version(request.application_id, request.version_number)
     validate_items(version, request.items)
     return client.create_run(request)

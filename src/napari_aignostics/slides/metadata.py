@@ -8,7 +8,7 @@ from typing import Any
 
 from .checksum import crc32c_base64
 from .errors import SlideError
-from .reader import open_slide
+from .reader import open_slide, probe_pixels
 
 
 def media_type_for(path: str | Path) -> str:
@@ -46,16 +46,18 @@ class SlideMetadata:
 def slide_metadata(path: str | Path, *, checksum: bool = True) -> SlideMetadata:
     """Dimensions, level-0 mpp, media type and CRC32C of a slide file.
 
-    Raises :class:`SlideError` when the file is not a readable slide.
+    Raises :class:`SlideError` when the file is not a readable slide, including one whose
+    coarsest level cannot be decoded (it would be analysed as a black image).
     """
     path = Path(path)
     if path.is_dir():
         raise SlideError(
             path, "is a folder; submit the slide file itself (zip a DICOM series folder first)."
         )
-    with open_slide(path) as slide:
+    with open_slide(path, strict=True) as slide:
         width, height = slide.level_dimensions[0]
         mpp = slide.mpp
+        probe_pixels(slide)
     return SlideMetadata(
         path=path,
         width_px=int(width),

@@ -2,7 +2,9 @@
 
 Opening a slide reads only its headers; pixels are decoded when a chunk of a level is computed.
 A tile that fails to decode is reported once per slide through :data:`read_error_handler` and
-shows as black instead of breaking the viewer.
+shows as black instead of breaking the viewer. Analyses open slides ``strict``: there the first
+undecodable tile raises :class:`SlideError` (never a black image analysed as if it were tissue);
+:func:`probe_pixels` decodes a bounded part of the coarsest level to refuse broken files early.
 """
 
 from __future__ import annotations
@@ -92,8 +94,11 @@ class Slide:
 class _SafeLevel:
     """Array-like over one level that turns decode errors into black tiles and one report."""
 
-    def __init__(self, source: Any, path: Path, reported: threading.Event) -> None:
+    def __init__(
+        self, source: Any, path: Path, reported: threading.Event, strict: bool = False
+    ) -> None:
         self._source = source
+        self._strict = strict
         self.shape = tuple(int(s) for s in source.shape)
         self.dtype = np.dtype(source.dtype)
         self.ndim = len(self.shape)
@@ -104,6 +109,8 @@ class _SafeLevel:
         try:
             return np.asarray(self._source[key])
         except Exception as error:  # noqa: BLE001 - any codec failure becomes a black tile
+            if self._strict:
+                raise undecodable(self._path, error) from None
             if not self._reported.is_set():
                 self._reported.set()
                 read_error_handler(self._path, error)
@@ -111,11 +118,37 @@ class _SafeLevel:
             return np.zeros(shape, dtype=self.dtype)
 
 
+def undecodable(path: Path, error: BaseException) -> SlideError:
+    """The error for a tile that cannot be decoded (names the file and the codec's message)."""
+    return SlideError(
+        path,
+        f"a tile of this slide could not be decoded ({type(error).__name__}: {error}).",
+        "The file may be damaged; re-export or re-scan it.",
+    )
+
+
+def probe_pixels(slide: Slide, max_px: int = 2048) -> None:
+    """Decode the coarsest level (its top-left ``max_px`` square); raise SlideError if that fails."""
+    level = len(slide.levels) - 1
+    try:
+        slide.read_region(level, 0, 0, max_px, max_px)
+    except SlideError:
+        raise
+    except Exception as error:  # noqa: BLE001 - any codec failure
+        raise undecodable(slide.path, error) from None
+
+
 def _lazy_level(
-    source: Any, chunks: tuple[int, ...], path: Path, index: int, reported: threading.Event
+    source: Any,
+    chunks: tuple[int, ...],
+    path: Path,
+    index: int,
+    reported: threading.Event,
+    strict: bool = False,
 ) -> da.Array:
-    safe = _SafeLevel(source, path, reported)
-    name = f"napari-aignostics-slide-{abs(hash((str(path), path.stat().st_mtime_ns)))}-{index}"
+    safe = _SafeLevel(source, path, reported, strict)
+    kind = "strict" if strict else "safe"
+    name = f"napari-aignostics-{kind}-{abs(hash((str(path), path.stat().st_mtime_ns)))}-{index}"
     meta = np.empty((0,) * safe.ndim, dtype=safe.dtype)
     return da.from_array(
         safe, chunks=chunks, name=name, asarray=True, fancy=False, lock=False, meta=meta
@@ -173,7 +206,7 @@ def _check_decodable(path: Path, keyframe: Any) -> None:
         )
 
 
-def _open_tiff(path: Path) -> Slide:
+def _open_tiff(path: Path, strict: bool = False) -> Slide:
     import tiffslide
 
     _check_magic(path)
@@ -192,7 +225,7 @@ def _open_tiff(path: Path) -> Slide:
         levels = []
         for index in range(ts.level_count):
             array: Any = group[str(index)]
-            levels.append(_lazy_level(array, tuple(array.chunks), path, index, reported))
+            levels.append(_lazy_level(array, tuple(array.chunks), path, index, reported, strict))
         props = dict(ts.properties)
         warnings: list[str] = []
         raw_mpp = props.get("tiffslide.mpp-x")
@@ -235,19 +268,22 @@ def _open_tiff(path: Path) -> Slide:
     return slide
 
 
-def open_slide(path: str | Path) -> Slide:
-    """Open a slide file (or a DICOM series folder) lazily; raise :class:`SlideError` for bad input."""
+def open_slide(path: str | Path, *, strict: bool = False) -> Slide:
+    """Open a slide file (or a DICOM series folder) lazily; raise :class:`SlideError` for bad input.
+
+    ``strict``: a tile that cannot be decoded raises :class:`SlideError` instead of reading black.
+    """
     path = Path(path)
     if not path.exists():
         raise SlideError(path, "does not exist.")
     if path.is_dir() or path.suffix.lower() in DICOM_EXTENSIONS:
         from .dicom import open_dicom
 
-        return open_dicom(path, fallback=_open_tiff)
+        return open_dicom(path, fallback=lambda p: _open_tiff(p, strict))
     if path.suffix.lower() not in TIFF_EXTENSIONS:
         raise SlideError(
             path,
             f"has the extension '{path.suffix}', which is not a supported slide format.",
             f"Supported: {', '.join(SUPPORTED_EXTENSIONS)}.",
         )
-    return _open_tiff(path)
+    return _open_tiff(path, strict)

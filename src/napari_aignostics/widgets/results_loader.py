@@ -66,7 +66,7 @@ class ResultsLoader(QObject):
 
     def follow(self, run_id: str, slides: dict[str, Path] | None = None) -> None:
         """Poll the run in a worker; each finished item is downloaded and shown."""
-        from ..platform.follow import ItemFailed, ItemFinished, RunFinished
+        from ..platform.follow import ItemFailed, ItemFinished, Reconnecting, RunFinished
 
         self._pending[run_id] = 0
 
@@ -85,6 +85,8 @@ class ResultsLoader(QObject):
             elif isinstance(event, RunFinished):
                 self._finished[run_id] = run_label(event.run)
                 self._maybe_done(run_id)
+            elif isinstance(event, Reconnecting):
+                show_info(f"reconnecting to the platform in {event.delay:.0f} s ({event.error})")
 
         self.pool.start(events, on_yield=received)
 

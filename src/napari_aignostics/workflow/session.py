@@ -188,6 +188,7 @@ class Session:
             run_id,
             self.results_root(),
             interval=interval if interval is not None else self.settings.poll_interval_s,
+            patience=self.settings.follow_patience_s,
         )
 
     def download(self, run_id: str) -> Path:

@@ -28,6 +28,8 @@ class WidgetSettings:
     application_id: str = ""
     results_dir: str = ""
     poll_interval_s: float = 5.0
+    follow_patience_s: float = 600.0
+    """Seconds a followed run keeps reconnecting to a platform that does not answer."""
     form_values: dict[str, str] = field(default_factory=dict)
 
     @classmethod
