@@ -1,4 +1,9 @@
-"""Fetching an item's input slide from its ``download_url`` and verifying its CRC32C."""
+"""An item's input: resolving its ``download_url`` and fetching it with its CRC32C verified.
+
+The server resolves a presigned URL of its own bucket to the object's file (signature checked with
+the organization's key); a worker that shares the data directory copies that file, any other fetches
+the URL over HTTP. Fetching needs no database, so it runs on a cluster worker as well.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,7 @@ from ..slides.checksum import Crc32c
 from .service import Platform
 from .signing import SignatureError, verify_sigv4_query
 
-__all__ = ["InputError", "fetch_input"]
+__all__ = ["InputError", "fetch_input", "local_object"]
 
 CHUNK = 2 * 1024 * 1024
 
@@ -31,7 +36,7 @@ def _file_name(url: str) -> str:
     return safe or "input"
 
 
-def _local_object(platform: Platform, url: str) -> Path | None:
+def local_object(platform: Platform, url: str) -> Path | None:
     """The file behind a presigned URL of this platform's own bucket (signature verified)."""
     root = platform.settings.public_url.rstrip("/") + "/bucket/"
     if not url.startswith(root):
@@ -63,11 +68,15 @@ def _local_object(platform: Platform, url: str) -> Path | None:
     return path
 
 
-def fetch_input(platform: Platform, url: str, folder: Path, expected_crc: str | None) -> Path:
-    """Download (or copy) the input into ``folder`` and check its checksum; its path."""
+def fetch_input(
+    url: str, folder: Path, expected_crc: str | None, local: Path | None = None
+) -> Path:
+    """Copy ``local`` (the file behind ``url``) or download ``url`` into ``folder``; its path.
+
+    The CRC32C is checked against ``expected_crc`` while the bytes pass.
+    """
     target = folder / _file_name(url)
     crc = Crc32c()
-    local = _local_object(platform, url)
     if local is not None:
         with local.open("rb") as src, target.open("wb") as dst:
             while chunk := src.read(CHUNK):
