@@ -197,7 +197,8 @@ def detect_cells(
             return Cells()
         x0, y0 = max(0, core[0] - OVERLAP), max(0, core[1] - OVERLAP)
         x1, y1 = min(width, core[2] + OVERLAP), min(height, core[3] + OVERLAP)
-        rgb = np.asarray(level[y0:y1, x0:x1].compute())[..., :3]
+        # threads, never a distributed client: the slide's file handle stays in this process
+        rgb = np.asarray(level[y0:y1, x0:x1].compute(scheduler="threads"))[..., :3]
         return _tile_cells(rgb, x0, y0, core, mpp)
 
     with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:

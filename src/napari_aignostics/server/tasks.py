@@ -14,6 +14,7 @@ Executors: :class:`ThreadExecutor` (the default, items in threads of the server 
 from __future__ import annotations
 
 import logging
+import shutil
 import tempfile
 import threading
 import traceback
@@ -156,7 +157,10 @@ def _shares_data_dir(task: ItemTask) -> bool:
 def run_item(task: ItemTask, cancelled: CancelFlag) -> ItemOutcome:
     """Fetch the input, run the analysis, collect the outputs; never raises for analysis errors."""
     if _shares_data_dir(task):
-        return _run_in(task, cancelled, Path(task.work_dir), inline=False)
+        work = Path(task.work_dir)
+        shutil.rmtree(work, ignore_errors=True)  # a retry starts afresh
+        work.mkdir(parents=True)
+        return _run_in(task, cancelled, work, inline=False)
     with tempfile.TemporaryDirectory(prefix="napari-aignostics-item-") as tmp:
         return _run_in(task, cancelled, Path(tmp), inline=True)
 
