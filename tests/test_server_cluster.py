@@ -43,6 +43,27 @@ def cluster() -> Iterator[ClusterExecutor]:
         local.close()
 
 
+@pytest.fixture(scope="module")
+def small_slide(cmu_slide: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 1024 px square of CMU-1-Small-Region as a one-level SVS (one nuclei tile, ~650 cells)."""
+    import numpy as np
+    import tifffile
+
+    from napari_aignostics.slides.reader import open_slide
+
+    with open_slide(cmu_slide) as slide:
+        rgb = np.asarray(slide.levels[0][400:1424, 400:1424].compute())[..., :3]
+        mpp = slide.mpp
+    target = tmp_path_factory.mktemp("slide") / "cmu-crop.svs"
+    tifffile.imwrite(
+        target, rgb, photometric="rgb", tile=(256, 256), compression="zlib", metadata=None,
+        software=False,
+        description=f"Aperio Image Library v12.0.0\r\n1024x1024 [0,0 1024x1024] (256x256) RGB"
+        f"|AppMag = 20|MPP = {mpp}",
+    )
+    return target
+
+
 def _artifacts(api: Api, run_id: str) -> list[dict[str, Any]]:
     """Per item: artifact name -> (checksum of the downloaded bytes, the bytes)."""
     found = []
@@ -77,9 +98,9 @@ def _cell_count(files: dict[str, bytes]) -> int:
 
 
 def test_local_tme_run_on_two_processes_matches_the_thread_pool(
-    cluster: ClusterExecutor, cmu_slide: Path, tmp_path: Path
+    cluster: ClusterExecutor, small_slide: Path, tmp_path: Path
 ) -> None:
-    data = cmu_slide.read_bytes()
+    data = small_slide.read_bytes()
     with LocalPlatform(tmp_path / "threads", "tok", worker_threads=1) as server:
         api = Api(server.api_root, "tok")
         run_id = api.submit(
@@ -99,7 +120,7 @@ def test_local_tme_run_on_two_processes_matches_the_thread_pool(
         assert (run["state"], run["output"]) == ("TERMINATED", "FULL")
         produced = _artifacts(api, run_id)
     assert len(produced) == 4
-    assert _cell_count(expected) > 1000
+    assert _cell_count(expected) > 300
     for files in produced:
         assert set(files) == set(expected)
         assert _cell_count(files) == _cell_count(expected)
