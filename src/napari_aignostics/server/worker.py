@@ -162,9 +162,33 @@ class Worker:
 
     def _dispatch(self, item_id: str, run_id: str) -> None:
         """Claim the item and send its task to the executor (or end it here if it cannot run)."""
-        platform, store = self.platform, self.platform.store
-        if not start_item(store, item_id):
+        if not start_item(self.platform.store, item_id):
             return
+        try:
+            task = self._task(item_id, run_id)
+        except Exception as exc:  # noqa: BLE001 - a claimed item never stays PROCESSING
+            log.exception("preparing item %s failed", item_id)
+            self._finish(
+                item_id, "SYSTEM_ERROR", "WORKER.ANALYSIS_FAILED", f"{type(exc).__name__}: {exc}"
+            )
+            self.platform.objects.clean_work_dir(item_id)
+            return
+        if task is None:
+            return
+        flag = self.executor.cancel_flag(item_id)
+        with self._lock:
+            self._in_flight[item_id] = (run_id, flag)
+        try:
+            future = self.executor.submit(run_item, task, flag)
+        except Exception as exc:  # noqa: BLE001 - e.g. the cluster went away
+            self._ended.append((item_id, _Failed(exc)))
+            return
+        self._futures[item_id] = future
+        future.add_done_callback(functools.partial(self._done, item_id))
+
+    def _task(self, item_id: str, run_id: str) -> ItemTask | None:
+        """The item's task; None when it ended here (application gone, input refused)."""
+        platform, store = self.platform, self.platform.store
         item = store.items([item_id])[item_id]
         run = store.run(run_id)
         assert run is not None
@@ -176,14 +200,14 @@ class Worker:
                 "APPLICATION.UNAVAILABLE",
                 f"{run['application_id']} {run['version_number']} is no longer served",
             )
-            return
+            return None
         source = item["input_artifacts"][0]
         try:
             local = local_object(platform, source["download_url"])
         except InputError as exc:
             self._finish(item_id, "USER_ERROR" if exc.user else "SYSTEM_ERROR", exc.code, str(exc))
-            return
-        task = ItemTask(
+            return None
+        return ItemTask(
             item_id=item_id,
             application_id=run["application_id"],
             version_number=run["version_number"],
@@ -195,16 +219,6 @@ class Worker:
             local_input=None if local is None else str(local),
             threads=self.settings.item_threads,
         )
-        flag = self.executor.cancel_flag(item_id)
-        with self._lock:
-            self._in_flight[item_id] = (run_id, flag)
-        try:
-            future = self.executor.submit(run_item, task, flag)
-        except Exception as exc:  # noqa: BLE001 - e.g. the cluster went away
-            self._ended.append((item_id, _Failed(exc)))
-            return
-        self._futures[item_id] = future
-        future.add_done_callback(functools.partial(self._done, item_id))
 
     def _take_ended(self) -> None:
         """Terminate the items whose tasks ended (scheduler thread only)."""
