@@ -2,7 +2,8 @@
 
 Tiles of 1024 px with 64 px overlap are analysed only where the tissue map has tissue; a nucleus
 belongs to the tile whose core holds its centroid, so nothing is counted twice. Tiles run in a
-thread pool (numpy, scipy and scikit-image release the GIL for most of the work).
+thread pool (numpy, scipy and scikit-image release the GIL for most of the work: two threads are at
+least as fast as two processes, see ``benchmarks/bench_cluster.py``).
 """
 
 from __future__ import annotations
