@@ -17,6 +17,7 @@ import argparse
 import os
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -67,8 +68,49 @@ def _count(tile: Tile) -> int:
     return len(_tile_cells(*tile))
 
 
+def _probe_blocked(work: Any) -> float:
+    """Share of the time a 1 ms sleeper thread waits for the GIL while ``work()`` runs."""
+    stop, blocked = threading.Event(), [0.0]
+
+    def probe() -> None:
+        while not stop.is_set():
+            start = time.perf_counter()
+            time.sleep(0.001)
+            blocked[0] += max(0.0, time.perf_counter() - start - 0.001)
+
+    thread = threading.Thread(target=probe)
+    thread.start()
+    start = time.perf_counter()
+    work()
+    wall = time.perf_counter() - start
+    stop.set()
+    thread.join()
+    return blocked[0] / wall
+
+
+def _python_loop(seconds: float) -> None:
+    end, n = time.perf_counter() + seconds, 0
+    while time.perf_counter() < end:
+        n += 1
+
+
+def gil_held(tiles: list[Tile]) -> float:
+    """Share of a tile's time the GIL is held: the probe's wait, between idle (0) and pure Python (1).
+
+    Robust to other load on the machine, unlike the speed-ups (which need free cores).
+    """
+    start = time.perf_counter()
+    tile_share = _probe_blocked(lambda: [_count(t) for t in tiles])
+    seconds = time.perf_counter() - start
+    idle = _probe_blocked(lambda: time.sleep(min(seconds, 5.0)))
+    python = _probe_blocked(lambda: _python_loop(min(seconds, 5.0)))
+    return (tile_share - idle) / max(python - idle, 1e-9)
+
+
 def gil(path: Path) -> None:
     tiles = _tiles(path)
+    held = gil_held(tiles)
+    print(f"nuclei tiles hold the GIL {held:.0%} of their time (GIL probe; pure Python = 100%)")
     _count(tiles[0])
     start = time.perf_counter()
     serial = sum(map(_count, tiles))
@@ -85,8 +127,8 @@ def gil(path: Path) -> None:
     print(f"nuclei tiles ({len(tiles)} of CMU, {serial} cells): 1 thread {one:.1f} s; "
           f"2 threads {two_threads:.1f} s ({one / two_threads:.2f}x); "
           f"2 processes {two_processes:.1f} s ({one / two_processes:.2f}x)")
-    verdict = "threads stay" if one / two_threads >= 0.9 * one / two_processes else "use processes"
-    print(f"  -> threads reach {two_processes / two_threads:.2f} of the process speed: {verdict}")
+    print(f"  -> threads reach {two_processes / two_threads:.2f} of the process speed; "
+          f"{'threads stay' if held < 0.25 else 'processes would help'} (GIL held {held:.0%})")
 
 
 # --- 2. items per minute --------------------------------------------------------------------------

@@ -2,8 +2,9 @@
 
 Tiles of 1024 px with 64 px overlap are analysed only where the tissue map has tissue; a nucleus
 belongs to the tile whose core holds its centroid, so nothing is counted twice. Tiles run in a
-thread pool (numpy, scipy and scikit-image release the GIL for most of the work: two threads are at
-least as fast as two processes, see ``benchmarks/bench_cluster.py``).
+thread pool. About half of a tile's CPU time is Python-level work that holds the GIL
+(``regionprops_table``, the polygons), so more cores are used by analysing more items at once in
+processes (``serve --cluster local:N``); see ``benchmarks/bench_cluster.py``.
 """
 
 from __future__ import annotations
