@@ -39,6 +39,8 @@ class AnalysisContext:
     progress: ProgressCallback = field(default=lambda fraction, message: None)
     cancelled: Callable[[], bool] = field(default=lambda: False)
     """Long analyses poll this and stop early (raise ``AnalysisCancelled``) when it is true."""
+    threads: int = 2
+    """Threads the analysis may use (the nuclei tiles run in parallel)."""
 
 
 class AnalysisCancelled(Exception):

@@ -2,7 +2,9 @@
 
 Tiles of 1024 px with 64 px overlap are analysed only where the tissue map has tissue; a nucleus
 belongs to the tile whose core holds its centroid, so nothing is counted twice. Tiles run in a
-thread pool (numpy, scipy and scikit-image release the GIL for most of the work).
+thread pool. About half of a tile's CPU time is Python-level work that holds the GIL
+(``regionprops_table``, the polygons), so more cores are used by analysing more items at once in
+processes (``serve --cluster local:N``); see ``benchmarks/bench_cluster.py``.
 """
 
 from __future__ import annotations
@@ -197,7 +199,8 @@ def detect_cells(
             return Cells()
         x0, y0 = max(0, core[0] - OVERLAP), max(0, core[1] - OVERLAP)
         x1, y1 = min(width, core[2] + OVERLAP), min(height, core[3] + OVERLAP)
-        rgb = np.asarray(level[y0:y1, x0:x1].compute())[..., :3]
+        # threads, never a distributed client: the slide's file handle stays in this process
+        rgb = np.asarray(level[y0:y1, x0:x1].compute(scheduler="threads"))[..., :3]
         return _tile_cells(rgb, x0, y0, core, mpp)
 
     with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:

@@ -35,7 +35,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         help="pin the token on the command line (other users can see it in the process list;"
         " prefer env NAPARI_AIGNOSTICS_TOKEN or --token-file)",
     )
-    parser.add_argument("--workers", type=int, default=2, help="items analysed at the same time")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="items analysed at the same time (default 2; with --cluster the cluster's threads)",
+    )
+    parser.add_argument(
+        "--cluster",
+        default=None,
+        metavar="local:N|tcp://HOST:PORT",
+        help="analyse items on a dask.distributed cluster: N local worker processes started and "
+        "stopped with the server, or an existing scheduler (needs the 'cluster' extra)",
+    )
     parser.add_argument(
         "--application",
         action="append",
@@ -90,20 +102,40 @@ def serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     extra = [_load(ref) for ref in args.application]
+    executor = None
+    workers = args.workers if args.workers is not None else 2
+    item_threads, per_run = 2, 2
+    if args.cluster:
+        from .cluster import ClusterExecutor, cluster_threads
+
+        try:
+            executor = ClusterExecutor.connect(args.cluster)
+        except (ValueError, RuntimeError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        workers = args.workers if args.workers is not None else max(1, executor.slots)
+        item_threads, per_run = cluster_threads(args.cluster), workers
     platform = LocalPlatform(
         args.data_dir,
         token,
         host=args.host,
         port=args.port,
         applications=extra,  # type: ignore[arg-type]
-        worker_threads=args.workers,
+        executor=executor,
+        worker_threads=workers,
+        item_threads=item_threads,
+        items_per_run_parallel=per_run,
     )
     try:
         platform.start()
     except OSError as exc:
         print(f"error: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
+        if executor is not None:
+            executor.shutdown()
         return 1
     print(f"local platform: {platform.api_root}  (data: {platform.data_dir})", flush=True)
+    if executor is not None:
+        print(f"cluster: {args.cluster}, {workers} items at a time", flush=True)
     if platform.platform is not None and platform.platform.generated_token:
         print(f"token (shown once): {platform.platform.generated_token}", flush=True)
     print(

@@ -15,7 +15,7 @@ from ..apps.base import ApplicationSpec
 from .app import create_app
 from .service import Platform
 from .settings import ServerSettings, default_data_dir
-from .worker import Executor
+from .worker import Executor, Worker
 
 __all__ = ["LocalPlatform"]
 
@@ -49,6 +49,7 @@ class LocalPlatform:
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self.platform: Platform | None = None
+        self.worker: Worker | None = None
 
     @property
     def api_root(self) -> str:
@@ -80,6 +81,7 @@ class LocalPlatform:
             self.settings, self.applications, executor=self.executor, builtin=self.builtin
         )
         self.platform = app.state.platform
+        self.worker = app.state.worker
         config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False)
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(

@@ -1,4 +1,8 @@
-"""Fetching an item's input slide from its ``download_url`` and verifying its CRC32C.
+"""An item's input: resolving its ``download_url`` and fetching it with its CRC32C verified.
+
+The server resolves a presigned URL of its own bucket to the object's file (signature checked with
+the organization's key); a worker that shares the data directory copies that file, any other fetches
+the URL over HTTP. Fetching needs no database, so it runs on a cluster worker as well.
 
 A remote input is fetched again (with backoff, a bounded number of times) after transient failures:
 no connection, a reset, a timeout, 5xx, 408, 429, or a body whose CRC32C does not match (truncated
@@ -19,7 +23,7 @@ from ..slides.checksum import Crc32c
 from .service import Platform
 from .signing import SignatureError, verify_sigv4_query
 
-__all__ = ["InputError", "fetch_input"]
+__all__ = ["InputError", "fetch_input", "local_object"]
 
 CHUNK = 2 * 1024 * 1024
 FETCH_ATTEMPTS = 6
@@ -45,7 +49,7 @@ def _file_name(url: str) -> str:
     return safe or "input"
 
 
-def _local_object(platform: Platform, url: str) -> Path | None:
+def local_object(platform: Platform, url: str) -> Path | None:
     """The file behind a presigned URL of this platform's own bucket (signature verified)."""
     root = platform.settings.public_url.rstrip("/") + "/bucket/"
     if not url.startswith(root):
@@ -109,17 +113,19 @@ def _mismatch(actual: str, expected: str) -> InputError:
 
 
 def fetch_input(
-    platform: Platform,
     url: str,
     folder: Path,
     expected_crc: str | None,
+    local: Path | None = None,
     *,
     attempts: int = FETCH_ATTEMPTS,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Path:
-    """Download (or copy) the input into ``folder`` and check its checksum; its path."""
+    """Copy ``local`` (the file behind ``url``) or download ``url`` into ``folder``; its path.
+
+    The CRC32C is checked against ``expected_crc`` while the bytes pass.
+    """
     target = folder / _file_name(url)
-    local = _local_object(platform, url)
     if local is not None:
         crc = Crc32c()
         with local.open("rb") as src, target.open("wb") as dst:

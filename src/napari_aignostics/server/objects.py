@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -21,6 +22,9 @@ class ObjectStore:
         for path in (self.buckets, self.outputs, self.work):
             path.mkdir(parents=True, exist_ok=True)
             path.chmod(0o700)
+        self.share_mark = secrets.token_hex(16)
+        """Written to ``work/.share-mark``: a cluster worker that reads it shares this folder."""
+        (self.work / ".share-mark").write_text(self.share_mark)
 
     def bucket_path(self, bucket: str, key: str) -> Path:
         """Where an object of a bucket lives; ``ValueError`` for keys that would escape."""
@@ -55,6 +59,16 @@ class ObjectStore:
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(source, target)
         return f"outputs/{relative}", target.stat().st_size
+
+    def store_output_bytes(self, run_id: str, artifact_id: str, data: bytes) -> tuple[str, int]:
+        """Write a produced artifact received as bytes into the store (atomically)."""
+        relative = f"{run_id}/{artifact_id}"
+        target = self.outputs / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        part = target.with_name(target.name + ".part")
+        part.write_bytes(data)
+        part.replace(target)
+        return f"outputs/{relative}", len(data)
 
     def item_work_dir(self, item_id: str) -> Path:
         """A fresh scratch folder for one item's processing."""

@@ -29,6 +29,8 @@ class ServerSettings:
     """The root clients reach this server at; signed URLs and the bucket endpoint use it."""
     worker_threads: int = 2
     """Items analysed at the same time (across all runs); 0 holds every run in the queue."""
+    item_threads: int = 2
+    """Threads one item's analysis uses (its nuclei tiles run in parallel)."""
     items_per_run_parallel: int = 2
     """Items of one run analysed at the same time."""
     max_items_per_run: int = 500

@@ -1,42 +1,40 @@
 """The worker: a scheduler thread feeding a bounded executor with items, fairly across users.
 
-Each item: claim it, fetch and verify its input, run the application version, store the outputs,
-terminate it. ``UserInputError`` → USER_ERROR, ``AnalysisCancelled`` → SKIPPED, anything else →
-SYSTEM_ERROR; other items go on. The executor is pluggable: anything with ``submit(fn, *args)``
-returning a future with ``add_done_callback`` — a ``ThreadPoolExecutor`` by default, or a
-``dask.distributed.Client`` when the work should run on a cluster that shares the data directory.
+The scheduler thread keeps the state machine: it claims an item, sends a self-contained
+:class:`~.tasks.ItemTask` to the executor, passes cancels on to running tasks and, when a task
+ends, stores its outputs and terminates the item. ``USER_ERROR``/``SYSTEM_ERROR`` as the task
+reports them, a cancelled task → SKIPPED, a task that crashed → SYSTEM_ERROR; other items go on.
+The executor is a :class:`~.tasks.ThreadExecutor` by default, or a ``ClusterExecutor``
+(``cluster.py``) that runs the tasks on a ``dask.distributed`` cluster.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
-import traceback
-from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, Protocol
+from collections import deque
+from pathlib import Path
+from typing import Any
 
-from ..apps.base import AnalysisCancelled, AnalysisContext, UserInputError
-from ..slides.checksum import crc32c_base64
-from .inputs import InputError, fetch_input
+from .inputs import InputError, local_object
 from .lifecycle import ProducedOutput, cancel_overdue, expire_outputs, finish_item, start_item
 from .service import Platform
+from .tasks import (
+    CancelFlag,
+    Executor,
+    ItemFuture,
+    ItemOutcome,
+    ItemTask,
+    ThreadExecutor,
+    WorkerLost,
+    run_item,
+)
 
 __all__ = ["Executor", "Worker"]
 
 log = logging.getLogger(__name__)
-
-
-class Executor(Protocol):
-    """Where items are processed."""
-
-    def submit(self, fn: Any, /, *args: Any) -> Any: ...
-
-    def shutdown(self, wait: bool = True) -> None: ...
-
-
-class _Stopping(Exception):
-    """The platform is shutting down; the item goes back to the queue."""
 
 
 class Worker:
@@ -45,15 +43,16 @@ class Worker:
     def __init__(self, platform: Platform, executor: Executor | None = None) -> None:
         self.platform = platform
         self.settings = platform.settings
-        self.executor: Executor = executor or ThreadPoolExecutor(
-            max_workers=max(1, self.settings.worker_threads), thread_name_prefix="platform-item"
-        )
+        self.executor: Executor = executor or ThreadExecutor(self.settings.worker_threads)
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._lock = threading.Lock()
-        self._in_flight: dict[str, str] = {}  # item id -> run id
+        self._in_flight: dict[str, tuple[str, CancelFlag]] = {}  # item id -> run id, cancel flag
+        self._ended: deque[tuple[str, ItemFuture]] = deque()
+        self._futures: dict[str, ItemFuture] = {}  # held until the outcome is taken
         self._last_user: str | None = None
         self._last_expiry = 0.0
+        self._stop_deadline = 0.0
         self._thread = threading.Thread(target=self._loop, name="platform-scheduler", daemon=True)
 
     def start(self) -> None:
@@ -65,14 +64,12 @@ class Worker:
         self._wake.set()
 
     def stop(self, timeout: float = 30.0) -> None:
-        """Stop scheduling; items in flight go back to PENDING for the next start."""
+        """Stop scheduling; items still running go back to PENDING for the next start."""
+        self._stop_deadline = time.monotonic() + timeout
         self._stop.set()
         self._wake.set()
         if self._thread.is_alive():
-            self._thread.join(timeout)
-        deadline = time.monotonic() + timeout
-        while self._in_flight and time.monotonic() < deadline:
-            time.sleep(0.05)
+            self._thread.join(timeout + 5)
         self.executor.shutdown(wait=False)
 
     @property
@@ -90,10 +87,13 @@ class Worker:
                 log.exception("scheduler tick failed")
             self._wake.wait(self.settings.scheduler_interval_s)
             self._wake.clear()
+        self._drain()
 
     def _tick(self) -> None:
         store = self.platform.store
+        self._take_ended()
         cancel_overdue(store)
+        self._pass_cancels()
         now = time.monotonic()
         if now - self._last_expiry > self.settings.maintenance_interval_s:
             self._last_expiry = now
@@ -102,23 +102,41 @@ class Worker:
             item = self._next_item()
             if item is None:
                 return
-            with self._lock:
-                self._in_flight[item["id"]] = item["run_id"]
-            future = self.executor.submit(self._process, item["id"])
-            future.add_done_callback(lambda f, i=item["id"]: self._done(i, f))
+            self._dispatch(item["id"], item["run_id"])
 
-    def _done(self, item_id: str, future: Future[Any]) -> None:
-        with self._lock:
-            self._in_flight.pop(item_id, None)
-        error = future.exception() if not future.cancelled() else None
-        if error is not None:
-            log.error("item %s crashed the executor: %s", item_id, error)
+    def _drain(self) -> None:
+        """On stop: cancel running tasks, keep what ends in time, requeue the rest."""
+        for _run_id, flag in list(self._in_flight.values()):
+            flag.set()
+        while self._in_flight and time.monotonic() < self._stop_deadline:
+            self._take_ended()
+            self._wake.wait(0.05)
+            self._wake.clear()
+        self._take_ended()
+        for item_id in list(self._in_flight):
+            self._requeue(item_id)
+            self._release(item_id)
+
+    def _done(self, item_id: str, future: ItemFuture) -> None:
+        """Executor callback (any thread): hand the ended task to the scheduler thread."""
+        self._ended.append((item_id, future))
         self._wake.set()
+
+    def _pass_cancels(self) -> None:
+        """Set the cancel flag of running items whose run was cancelled."""
+        if not self._in_flight:
+            return
+        ids = list(self._in_flight)
+        marks = ",".join("?" * len(ids))
+        for row in self.platform.store.all(
+            f"SELECT id FROM items WHERE id IN ({marks}) AND state!='PROCESSING'", ids
+        ):
+            self._in_flight[row["id"]][1].set()
 
     def _next_item(self) -> dict[str, Any] | None:
         """The next pending item: round-robin over users, oldest run first, per-run limit kept."""
         per_run: dict[str, int] = {}
-        for run_id in self._in_flight.values():
+        for run_id, _flag in self._in_flight.values():
             per_run[run_id] = per_run.get(run_id, 0) + 1
         candidates = self.platform.store.all(
             "SELECT items.id, items.run_id, runs.user_id FROM items JOIN runs ON runs.id=items.run_id"
@@ -142,82 +160,125 @@ class Worker:
 
     # --- one item -------------------------------------------------------------------------------
 
-    def _process(self, item_id: str) -> None:
-        platform, store = self.platform, self.platform.store
-        if not start_item(store, item_id):
+    def _dispatch(self, item_id: str, run_id: str) -> None:
+        """Claim the item and send its task to the executor (or end it here if it cannot run)."""
+        if not start_item(self.platform.store, item_id):
             return
-        work = platform.objects.item_work_dir(item_id)
         try:
-            item = store.items([item_id])[item_id]
-            run = store.run(item["run_id"])
-            assert run is not None
-            version = platform.version(run["application_id"], run["version_number"])
-            if version is None:
-                self._finish(
-                    item_id,
-                    "SYSTEM_ERROR",
-                    "APPLICATION.UNAVAILABLE",
-                    f"{run['application_id']} {run['version_number']} is no longer served",
-                )
-                return
-            source = item["input_artifacts"][0]
-            meta = source["metadata"] or {}
-            try:
-                slide = fetch_input(
-                    platform, source["download_url"], work, meta.get("checksum_base64_crc32c")
-                )
-            except InputError as exc:
-                self._finish(
-                    item_id, "USER_ERROR" if exc.user else "SYSTEM_ERROR", exc.code, str(exc)
-                )
-                return
-            out_dir = work / "outputs"
-            out_dir.mkdir()
-            context = AnalysisContext(
-                slide_path=slide,
-                input_metadata=meta,
-                output_dir=out_dir,
-                progress=lambda fraction, message: log.debug(
-                    "%s %.0f%% %s", item_id, fraction * 100, message
-                ),
-                cancelled=self._cancel_check(item_id),
+            task = self._task(item_id, run_id)
+        except Exception as exc:  # noqa: BLE001 - a claimed item never stays PROCESSING
+            log.exception("preparing item %s failed", item_id)
+            self._finish(
+                item_id, "SYSTEM_ERROR", "WORKER.ANALYSIS_FAILED", f"{type(exc).__name__}: {exc}"
             )
-            try:
-                produced = version.run(context)
-            except UserInputError as exc:
-                self._finish(item_id, "USER_ERROR", exc.code, str(exc))
-                return
-            except AnalysisCancelled:
-                if self._stop.is_set():
-                    raise _Stopping() from None
-                self._finish(item_id, "SKIPPED", "ITEM.CANCELLED", "the item was cancelled")
-                return
-            if self._stop.is_set():
-                raise _Stopping()
-            outputs = self._store_outputs(item, produced)
-            finish_item(store, self.settings, item_id, "SUCCEEDED", produced=outputs)
-        except _Stopping:
-            with store.transaction() as db:
-                db.execute(
-                    "UPDATE items SET state='PENDING', attempts=MAX(attempts-1,0) "
-                    "WHERE id=? AND state='PROCESSING'",
-                    (item_id,),
-                )
-                db.execute(
-                    "UPDATE output_artifacts SET state='PENDING' WHERE item_id=? "
-                    "AND state='PROCESSING'",
-                    (item_id,),
-                )
-        except Exception as exc:  # noqa: BLE001 - any analysis failure is a SYSTEM_ERROR
-            log.error("item %s failed:\n%s", item_id, traceback.format_exc())
+            self.platform.objects.clean_work_dir(item_id)
+            return
+        if task is None:
+            return
+        flag = self.executor.cancel_flag(item_id)
+        with self._lock:
+            self._in_flight[item_id] = (run_id, flag)
+        try:
+            future = self.executor.submit(run_item, task, flag)
+        except Exception as exc:  # noqa: BLE001 - e.g. the cluster went away
+            self._ended.append((item_id, _Failed(exc)))
+            return
+        self._futures[item_id] = future
+        future.add_done_callback(functools.partial(self._done, item_id))
+
+    def _task(self, item_id: str, run_id: str) -> ItemTask | None:
+        """The item's task; None when it ended here (application gone, input refused)."""
+        platform, store = self.platform, self.platform.store
+        item = store.items([item_id])[item_id]
+        run = store.run(run_id)
+        assert run is not None
+        version = platform.version(run["application_id"], run["version_number"])
+        if version is None:
             self._finish(
                 item_id,
                 "SYSTEM_ERROR",
-                "WORKER.ANALYSIS_FAILED",
-                f"{type(exc).__name__}: {exc}"[:2000],
+                "APPLICATION.UNAVAILABLE",
+                f"{run['application_id']} {run['version_number']} is no longer served",
             )
-        finally:
-            platform.objects.clean_work_dir(item_id)
+            return None
+        source = item["input_artifacts"][0]
+        try:
+            local = local_object(platform, source["download_url"])
+        except InputError as exc:
+            self._finish(item_id, "USER_ERROR" if exc.user else "SYSTEM_ERROR", exc.code, str(exc))
+            return None
+        return ItemTask(
+            item_id=item_id,
+            application_id=run["application_id"],
+            version_number=run["version_number"],
+            analyse=version.run,
+            download_url=source["download_url"],
+            input_metadata=source["metadata"] or {},
+            work_dir=str(platform.objects.item_work_dir(item_id)),
+            share_mark=platform.objects.share_mark,
+            local_input=None if local is None else str(local),
+            threads=self.settings.item_threads,
+        )
+
+    def _take_ended(self) -> None:
+        """Terminate the items whose tasks ended (scheduler thread only)."""
+        while self._ended:
+            item_id, future = self._ended.popleft()
+            try:
+                try:
+                    outcome = future.result()
+                except WorkerLost as exc:
+                    outcome = ItemOutcome("SYSTEM_ERROR", "WORKER.INTERRUPTED", str(exc)[:2000])
+                except Exception as exc:  # noqa: BLE001 - the task itself crashed
+                    log.error("item %s crashed the executor: %s", item_id, exc)
+                    outcome = ItemOutcome(
+                        "SYSTEM_ERROR", "WORKER.CRASHED", f"{type(exc).__name__}: {exc}"[:2000]
+                    )
+                self._conclude(item_id, outcome)
+            except Exception as exc:  # noqa: BLE001 - e.g. an undeclared artifact
+                log.exception("ending item %s failed", item_id)
+                self._finish(
+                    item_id,
+                    "SYSTEM_ERROR",
+                    "WORKER.ANALYSIS_FAILED",
+                    f"{type(exc).__name__}: {exc}"[:2000],
+                )
+            finally:
+                self._release(item_id)
+
+    def _conclude(self, item_id: str, outcome: ItemOutcome) -> None:
+        if outcome.reason == "CANCELLED":
+            if self._stop.is_set():
+                self._requeue(item_id)
+            else:
+                self._finish(item_id, "SKIPPED", "ITEM.CANCELLED", "the item was cancelled")
+        elif outcome.reason == "SUCCEEDED":
+            produced = self._store_outputs(item_id, outcome)
+            finish_item(self.platform.store, self.settings, item_id, "SUCCEEDED", produced=produced)
+        else:
+            self._finish(item_id, outcome.reason, outcome.code or "", outcome.message or "")
+
+    def _release(self, item_id: str) -> None:
+        with self._lock:
+            entry = self._in_flight.pop(item_id, None)
+        self._futures.pop(item_id, None)
+        if entry is not None:
+            self.executor.release(entry[1])
+        self.platform.objects.clean_work_dir(item_id)
+
+    def _requeue(self, item_id: str) -> None:
+        """The platform stops: the item goes back to the queue, this attempt not counted."""
+        with self.platform.store.transaction() as db:
+            db.execute(
+                "UPDATE items SET state='PENDING', attempts=MAX(attempts-1,0) "
+                "WHERE id=? AND state='PROCESSING'",
+                (item_id,),
+            )
+            db.execute(
+                "UPDATE output_artifacts SET state='PENDING' WHERE item_id=? "
+                "AND state='PROCESSING'",
+                (item_id,),
+            )
 
     def _finish(self, item_id: str, reason: str, code: str, message: str) -> None:
         finish_item(
@@ -229,34 +290,37 @@ class Worker:
             error_message=message,
         )
 
-    def _cancel_check(self, item_id: str) -> Any:
-        state = {"at": 0.0, "cancelled": False}
-
-        def cancelled() -> bool:
-            if self._stop.is_set():
-                return True
-            now = time.monotonic()
-            if now - state["at"] > 0.5:
-                state["at"] = now
-                row = self.platform.store.one("SELECT state FROM items WHERE id=?", (item_id,))
-                state["cancelled"] = row is None or row["state"] != "PROCESSING"
-            return bool(state["cancelled"])
-
-        return cancelled
-
-    def _store_outputs(self, item: dict[str, Any], produced: list[Any]) -> list[ProducedOutput]:
+    def _store_outputs(self, item_id: str, outcome: ItemOutcome) -> list[ProducedOutput]:
+        item = self.platform.store.items([item_id])[item_id]
         ids = {a["name"]: a["id"] for a in item["output_artifacts"]}
+        objects = self.platform.objects
         outputs = []
-        for artifact in produced:
+        for artifact in outcome.outputs:
             if artifact.name not in ids:
                 raise RuntimeError(
                     f"the application produced an undeclared artifact {artifact.name!r}"
                 )
-            metadata = dict(artifact.metadata)
-            metadata.setdefault("checksum_base64_crc32c", crc32c_base64(artifact.path))
-            metadata.setdefault("media_type", "application/octet-stream")
-            relative, size = self.platform.objects.store_output(
-                item["run_id"], ids[artifact.name], artifact.path
-            )
-            outputs.append(ProducedOutput(artifact.name, relative, size, metadata))
+            if artifact.data is not None:
+                relative, size = objects.store_output_bytes(
+                    item["run_id"], ids[artifact.name], artifact.data
+                )
+            else:
+                assert artifact.path is not None
+                relative, size = objects.store_output(
+                    item["run_id"], ids[artifact.name], Path(artifact.path)
+                )
+            outputs.append(ProducedOutput(artifact.name, relative, size, artifact.metadata))
         return outputs
+
+
+class _Failed:
+    """A task that could not even be submitted."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def add_done_callback(self, fn: Any, /) -> None:
+        fn(self)
+
+    def result(self, timeout: float | None = None) -> ItemOutcome:
+        raise self.error
