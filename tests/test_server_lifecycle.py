@@ -141,9 +141,10 @@ def test_quotas_answer_402(tmp_path: Path) -> None:
         three = [{"external_id": f"s{i}", "data": data} for i in range(3)]
         with pytest.raises(AssertionError, match="402.*2 slides per run"):
             api.submit(three)
-        first = api.submit([{"external_id": "slow", "data": data, "metadata": {"behaviour": "sleep:2"}}])
+        first = api.submit([{"external_id": "slow", "data": data, "metadata": {"behaviour": "sleep:60"}}])
         with pytest.raises(AssertionError, match="402.*unfinished runs"):
             api.submit([{"external_id": "b", "data": data}])
+        assert api.http.post(f"/runs/{first}/cancel").status_code == 202  # no race with the sleep
         api.wait(first)
         api.wait(api.submit([{"external_id": "x", "data": data}, {"external_id": "y", "data": data}]))
         with pytest.raises(AssertionError, match="402.*3 of 4 slides this month"):

@@ -24,6 +24,8 @@ from .service import Platform
 __all__ = ["RequestGuard", "body_limit"]
 
 WRITES = {"POST", "PUT", "PATCH"}
+DRAIN_BYTES = 1024 * 1024
+"""An unread body up to this size is drained after the answer; a larger one closes the connection."""
 
 
 def body_limit(platform: Platform, path: str) -> int:
@@ -75,7 +77,8 @@ class RequestGuard:
                 await _answer(error, scope, receive, send)
                 return
         received = 0
-        unread = length not in (None, "0") or "transfer-encoding" in headers
+        # a small unread body is drained by the server (closing on it could reset the answer)
+        unread = int(length or 0) > DRAIN_BYTES or (length is None and "transfer-encoding" in headers)
 
         async def bounded() -> Message:
             nonlocal received, unread
