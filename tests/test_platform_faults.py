@@ -18,7 +18,7 @@ from fault_proxy import FaultProxy
 from napari_aignostics.cli import main
 from napari_aignostics.platform import models as m
 from napari_aignostics.platform.client import SUBMISSION_KEY, PlatformClient
-from napari_aignostics.platform.download import download_run
+from napari_aignostics.platform.download import download_artifact, download_run
 from napari_aignostics.platform.errors import (
     ChecksumMismatchError,
     PlatformError,
@@ -158,6 +158,28 @@ def test_download_attempts_are_bounded(server: LocalPlatform, tmp_path: Path) ->
     with FaultProxy(server.api_root, rate=1.0, kinds=["503-before"], only="GET /files/") as proxy, \
             _client(proxy.url) as client, pytest.raises(TransportError, match="8 attempts"):
         download_run(client, run_id, out)
+
+
+def test_download_waits_for_retry_after_on_429(tmp_path: Path) -> None:
+    data = slide_bytes(size=4096)
+    waits: list[float] = []
+    links: list[str] = []
+
+    def api(request: httpx.Request) -> httpx.Response:
+        links.append(str(request.url))
+        return httpx.Response(307, headers={"Location": f"https://files.example/{len(links)}"})
+
+    answers = iter([httpx.Response(429, headers={"Retry-After": "3"}),
+                    httpx.Response(200, content=data)])
+    client = PlatformClient("https://api.example", "t", sleep=waits.append,
+                            transport=httpx.MockTransport(api))
+    artifact = m.OutputArtifactResultReadResponse(
+        output_artifact_id="a1", name="x:json", state=m.ArtifactState.TERMINATED,
+        output=m.ArtifactOutput.AVAILABLE,
+        metadata={"checksum_base64_crc32c": crc32c_base64_bytes(data)})
+    with httpx.Client(transport=httpx.MockTransport(lambda request: next(answers))) as http:
+        size, _ = download_artifact(client, "r", artifact, tmp_path / "x.json", http=http)
+    assert (size, waits, len(links)) == (len(data), [3.0], 2)
 
 
 # --- uploads ---------------------------------------------------------------------------------
