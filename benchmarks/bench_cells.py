@@ -21,13 +21,11 @@ Run one size at a time on a shared machine: 10M cells take several GB.
 from __future__ import annotations
 
 import argparse
-import compileall
 import gc
 import importlib.util
 import json
 import subprocess
 import sys
-import sysconfig
 import tempfile
 import time
 from pathlib import Path
@@ -36,6 +34,7 @@ from typing import Any
 import numpy as np
 
 import cellgen
+from coldstart import compile_installed
 
 GOALS = {"parquet": 2.0, "geoparquet": 2.0, "geojson": 1.0}
 PARQUET = "cell_classification_parquet_polygons.parquet"
@@ -52,7 +51,7 @@ def main() -> int:
     args = parser.parse_args()
     if args.child:
         return _report(_child_run(args.child[0], Path(args.child[1])))
-    _compile()
+    compile_installed()
     rows: list[tuple[str, int, float, float, float, float, float]] = []
     misses = 0
     for n in args.cells:
@@ -77,13 +76,6 @@ def main() -> int:
                           f"({peer['peak_mb']:5.0f} MB)", flush=True)
     print("all goals met" if not misses else f"{misses} goal(s) MISSED")
     return 1 if misses else 0
-
-
-def _compile() -> None:
-    """Bytecode for the code a cold start imports (machines here may not write it on import)."""
-    here = Path(__file__).resolve().parents[1] / "src"
-    for folder in (here, Path(sysconfig.get_paths()["purelib"])):
-        compileall.compile_dir(folder, quiet=2, workers=1)
 
 
 def _make(tmp: Path, n: int, with_geojson: bool) -> dict[str, tuple[str, Path]]:
