@@ -11,7 +11,8 @@ same run as its baseline:
 - GeoJSON: read + ``orjson.loads`` with the garbage collector off (goal <= 1.0x).
 
 Ours is the first overview frame: load the file as the plugin does, build the layer data, draw
-the coarsest overview tile (today this is also the full load). Peak memory is the process's
+the coarsest overview tile (today this is also the full load); then the same again in another
+fresh process, served from the reopen cache the first open wrote (goal < 1 s). Peak memory is the process's
 ``VmHWM`` (goal: 10M cells within 8 GB). Peer rows (geopandas) run when it is installed.
 
 ``python benchmarks/bench_cells.py [--cells 1000000 3000000 10000000] [--geojson-max N]``
@@ -24,6 +25,7 @@ import argparse
 import gc
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -58,20 +60,24 @@ def main() -> int:
         with tempfile.TemporaryDirectory() as tmp:
             files = _make(Path(tmp), n, with_geojson=n <= args.geojson_max)
             for label, (fmt, path) in files.items():
-                base = _child(f"baseline-{fmt}", path)
-                ours = _child("ours", path)
+                cache = Path(tmp) / f"cache-{fmt}-{len(rows)}"
+                base = _child(f"baseline-{fmt}", path, cache)
+                ours = _child("ours", path, cache)  # the first open also writes the cache
+                again = _child("ours", path, cache)
                 rows.append((label, n, path.stat().st_size / 1e6, base["seconds"],
                              ours["seconds"], ours["peak_mb"], base["peak_mb"]))
                 ratio = ours["seconds"] / base["seconds"]
-                ok = ratio <= GOALS[fmt] and (n < 10_000_000 or ours["peak_mb"] <= 8192)
+                ok = (ratio <= GOALS[fmt] and again["seconds"] < 1.0
+                      and (n < 10_000_000 or ours["peak_mb"] <= 8192))
                 misses += not ok
                 print(f"{label:>24} {n:>9,} cells {rows[-1][2]:7.0f} MB | baseline "
                       f"{base['seconds']:6.2f} s ({base['peak_mb']:5.0f} MB) | first frame "
                       f"{ours['seconds']:6.2f} s ({ours['peak_mb']:5.0f} MB) | "
-                      f"{ratio:4.2f}x (goal <= {GOALS[fmt]:.1f}x) {'ok' if ok else 'MISS'}",
+                      f"{ratio:4.2f}x (goal <= {GOALS[fmt]:.1f}x) | reopen {again['seconds']:5.2f} s "
+                      f"(goal < 1 s) {'ok' if ok else 'MISS'}",
                       flush=True)
                 if fmt != "parquet" and importlib.util.find_spec("geopandas"):
-                    peer = _child(f"geopandas-{fmt}", path)
+                    peer = _child(f"geopandas-{fmt}", path, cache)
                     print(f"{'peer: geopandas':>24} {peer['seconds']:6.2f} s "
                           f"({peer['peak_mb']:5.0f} MB)", flush=True)
     print("all goals met" if not misses else f"{misses} goal(s) MISSED")
@@ -105,9 +111,10 @@ def _make(tmp: Path, n: int, with_geojson: bool) -> dict[str, tuple[str, Path]]:
     return files
 
 
-def _child(kind: str, path: Path) -> dict[str, Any]:
+def _child(kind: str, path: Path, cache: Path) -> dict[str, Any]:
+    env = {**os.environ, "NAPARI_AIGNOSTICS_CACHE": str(cache)}
     done = subprocess.run([sys.executable, __file__, "--child", kind, str(path)],
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, env=env)
     if done.returncode:
         raise SystemExit(f"{kind} failed:\n{done.stderr[-3000:]}")
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
@@ -124,7 +131,9 @@ def _report(result: dict[str, Any]) -> int:
 def _child_run(kind: str, path: Path) -> dict[str, Any]:
     """One measurement, in this fresh process."""
     if kind == "ours":
-        import pandas  # noqa: F401  (napari has it loaded before any plugin reads a file)
+        # the plugin reads files inside napari, which has these loaded already
+        import napari.utils.colormaps  # noqa: F401
+        import pandas  # noqa: F401
 
         from napari_aignostics.results.loader import load_results
 
