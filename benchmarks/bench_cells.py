@@ -86,18 +86,16 @@ def main() -> int:
 
 def _make(tmp: Path, n: int, with_geojson: bool) -> dict[str, tuple[str, Path]]:
     """The files of one size: Parquet twins of octagon-like cells, GeoJSON in two styles."""
-    cells = cellgen.make_cells(n, vertices=(8, 8))
     files: dict[str, tuple[str, Path]] = {}
-    for label, fmt, writer in (("parquet (WKB)", "parquet", cellgen.write_parquet),
-                               ("geoparquet (GeoArrow)", "geoparquet",
-                                cellgen.write_geoparquet)):
-        folder = tmp / fmt
-        folder.mkdir()
-        writer(cells, folder / PARQUET)
-        files[label] = (fmt, folder / PARQUET)
+    for fmt in ("parquet", "geoparquet"):
+        (tmp / fmt).mkdir()
+    cellgen.write_parquet_twins(n, tmp / "parquet" / PARQUET, tmp / "geoparquet" / PARQUET)
+    files["parquet (WKB)"] = ("parquet", tmp / "parquet" / PARQUET)
+    files["geoparquet (GeoArrow)"] = ("geoparquet", tmp / "geoparquet" / PARQUET)
     if with_geojson:
         compact = tmp / "compact"
         compact.mkdir()
+        cells = cellgen.make_cells(n, vertices=(8, 8))  # the Parquet twins' cells (one chunk)
         cellgen.write_geojson(cells, compact / GEOJSON, cellgen.STYLES["compact"])
         files["geojson (compact)"] = ("geojson", compact / GEOJSON)
         del cells

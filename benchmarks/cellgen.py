@@ -106,24 +106,23 @@ def _rgb(color: str) -> list[int]:
     return [int(color[i : i + 2], 16) for i in (1, 3, 5)]
 
 
-def _columns(cells: Cells) -> dict[str, pa.Array]:
-    return {"id": pa.array([f"cell-{i}" for i in range(len(cells))]),
-            "class_name": pa.array(cells.classes.tolist()).dictionary_encode(),
-            "class_color": pa.array([CLASSES[c] for c in cells.classes]).dictionary_encode(),
+def _columns(cells: Cells, first_id: int) -> dict[str, pa.Array]:
+    return {"id": pa.array([f"cell-{first_id + i}" for i in range(len(cells))]),
+            "class_name": pa.array(cells.classes.tolist()),
+            "class_color": pa.array([CLASSES[c] for c in cells.classes]),
             "confidence": pa.array(cells.confidence),
             **{name: pa.array(values) for name, values in cells.measures.items()}}
 
 
-def write_parquet(cells: Cells, path: Path) -> None:
-    """WKB polygons and columns, zstd (the applications' layout)."""
+def parquet_table(cells: Cells, first_id: int = 0) -> pa.Table:
+    """WKB polygons and columns (the applications' layout)."""
     polygons = shapely.from_ragged_array(shapely.GeometryType.POLYGON, cells.coords,
                                          (cells.offsets, np.arange(len(cells) + 1)))
-    table = pa.table({"geometry": pa.array(shapely.to_wkb(polygons), pa.binary()),
-                      **_columns(cells)})
-    pq.write_table(table, path, compression="zstd")
+    return pa.table({"geometry": pa.array(shapely.to_wkb(polygons), pa.binary()),
+                     **_columns(cells, first_id)})
 
 
-def write_geoparquet(cells: Cells, path: Path) -> None:
+def geoparquet_table(cells: Cells, first_id: int = 0) -> pa.Table:
     """GeoParquet 1.1 with native GeoArrow ``polygon`` encoding (separated x, y)."""
     points = pa.StructArray.from_arrays([pa.array(cells.coords[:, 0]),
                                          pa.array(cells.coords[:, 1])], names=["x", "y"])
@@ -131,6 +130,21 @@ def write_geoparquet(cells: Cells, path: Path) -> None:
     polygons = pa.ListArray.from_arrays(pa.array(np.arange(len(cells) + 1), pa.int32()), rings)
     geo = {"version": "1.1.0", "primary_column": "geometry",
            "columns": {"geometry": {"encoding": "polygon", "geometry_types": ["Polygon"]}}}
-    table = pa.table({"geometry": polygons, **_columns(cells)}).replace_schema_metadata(
+    return pa.table({"geometry": polygons, **_columns(cells, first_id)}).replace_schema_metadata(
         {"geo": json.dumps(geo)})
-    pq.write_table(table, path, compression="zstd")
+
+
+def write_parquet_twins(n: int, parquet: Path, geoparquet: Path, chunk: int = 1_000_000) -> None:
+    """N octagon-like cells as Parquet (WKB) and GeoParquet (GeoArrow), zstd, made a million at a
+    time (10M cells never sit in memory at once)."""
+    writers: list[pq.ParquetWriter] = []
+    for first in range(0, n, chunk):
+        cells = make_cells(min(chunk, n - first), seed=1 + first // chunk, vertices=(8, 8))
+        for k, (make, path) in enumerate(((parquet_table, parquet),
+                                          (geoparquet_table, geoparquet))):
+            table = make(cells, first)
+            if len(writers) <= k:
+                writers.append(pq.ParquetWriter(path, table.schema, compression="zstd"))
+            writers[k].write_table(table)
+    for writer in writers:
+        writer.close()
