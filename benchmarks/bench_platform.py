@@ -1,18 +1,22 @@
 """Download of a large artifact from the local platform: our verified, resumable client vs curl.
 
 Goal: throughput >= 0.5x curl's on the same signed URL, with flat memory. ``--size-mb`` (default 256;
-1024 for the full size).
+1024 for the full size). The platform runs in its own process (``napari-aignostics serve``), as it
+does for a user, so the server does not share the client's interpreter.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import resource
+import signal
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,7 +28,6 @@ from napari_aignostics.apps.base import (
 )
 from napari_aignostics.platform.client import PlatformClient
 from napari_aignostics.platform.download import download_artifact
-from napari_aignostics.server.embedded import LocalPlatform
 from napari_aignostics.slides.checksum import crc32c_base64
 
 SIZE_MB = int(os.environ.get("BENCH_SIZE_MB", "256"))
@@ -46,14 +49,36 @@ APP = ApplicationSpec("big", "Big", "one large artifact", [], [VersionSpec(
       "scope": "ITEM", "visibility": "EXTERNAL"}], _big)])
 
 
+@contextlib.contextmanager
+def _server(tmp: Path) -> Iterator[str]:
+    """``napari-aignostics serve`` with this module's application, in another process."""
+    env = {**os.environ, "BENCH_SIZE_MB": str(SIZE_MB),
+           "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent),
+                                          os.environ.get("PYTHONPATH", "")])}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "napari_aignostics.cli", "serve", "--port", "0", "--data-dir",
+         str(tmp / "platform"), "--token", "bench", "--workers", "1",
+         "--application", "bench_platform:APP"],
+        stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        assert server.stdout is not None
+        line = server.stdout.readline()
+        if not line.startswith("local platform: "):
+            raise SystemExit(f"the local platform did not start: {line!r}")
+        yield line.split()[2]
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(60)
+
+
 def main() -> int:
     global SIZE_MB
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--size-mb", type=int, default=SIZE_MB)
     SIZE_MB = parser.parse_args().size_mb
-    with tempfile.TemporaryDirectory() as tmp, LocalPlatform(
-        Path(tmp) / "platform", "bench", applications=[APP], builtin=False
-    ) as platform, PlatformClient(platform.api_root, "bench") as client:
+    with tempfile.TemporaryDirectory() as tmp, _server(Path(tmp)) as api_root, PlatformClient(
+        api_root, "bench"
+    ) as client:
         from napari_aignostics.platform.submission import submit_slides
 
         slide = Path(tmp) / "input.tiff"

@@ -1,7 +1,9 @@
 """Local platform: a 500-item run — submit round trip and items-list latency p99.
 
 Baseline in the same run: ``GET /health`` (the cheapest request the server answers).
-Goals: submit < 2 s, items list p99 < 100 ms.
+Every request goes over one kept-alive connection, as the dock and the CLI poll.
+Goals: submit < 2 s, items list p99 < 100 ms, a small answer (``/health``) in about a millisecond
+(median < 3 ms; each used to wait ~40 ms for a delayed ACK); a run poll is reported beside it.
 """
 
 from __future__ import annotations
@@ -62,10 +64,13 @@ def main() -> int:
         submit_s = time.perf_counter() - start
         assert response.status_code == 201, response.text
         run_id = response.json()["run_id"]
-        health, items = [], []
+        health, items, polls = [], [], []
         for _ in range(args.requests):
             t = time.perf_counter()
-            httpx.get(f"{platform.api_root}/health")
+            assert http.get(f"/runs/{run_id}").status_code == 200
+            polls.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            http.get(f"{platform.api_root}/health")
             health.append(time.perf_counter() - t)
             t = time.perf_counter()
             page = http.get(f"/runs/{run_id}/items", params={"page_size": 100})
@@ -76,7 +81,11 @@ def main() -> int:
           f"{statistics.median(items) * 1000:.1f} ms (goal p99 < 100 ms)")
     print(f"baseline GET /health p99: {p99(health) * 1000:.1f} ms; "
           f"items/health p99 ratio {p99(items) / p99(health):.1f}x")
-    ok = submit_s < 2 and p99(items) < 0.1
+    print(f"run poll on a kept-alive connection: median {statistics.median(polls) * 1000:.1f} ms, "
+          f"p99 {p99(polls) * 1000:.1f} ms")
+    print(f"small answer GET /health: median {statistics.median(health) * 1000:.1f} ms "
+          "(goal < 3 ms)")
+    ok = submit_s < 2 and p99(items) < 0.1 and statistics.median(health) < 0.003
     print("goals met" if ok else "GOALS MISSED")
     return 0 if ok else 1
 

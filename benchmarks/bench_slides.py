@@ -1,6 +1,6 @@
 """Slides benchmark: CRC32C throughput vs plain reading, and slide open time.
 
-    python benchmarks/bench_slides.py [--size-gb 1.0]
+    python benchmarks/bench_slides.py [--size-gb 2.0]
 
 Prints each figure with its baseline measured in the same run and the ratio against the goal.
 """
@@ -8,6 +8,7 @@ Prints each figure with its baseline measured in the same run and the ratio agai
 from __future__ import annotations
 
 import argparse
+import compileall
 import os
 import subprocess
 import sys
@@ -15,8 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from napari_aignostics.slides import checksum as checksum_module
 from napari_aignostics.slides import reader as reader_module
-from napari_aignostics.slides.checksum import crc32c_base64
 from napari_aignostics.slides.reader import open_slide
 from napari_aignostics.slides.sample import sample_slide_path
 
@@ -30,22 +31,33 @@ def _make_file(path: Path, size: int) -> None:
             written += len(block)
 
 
-def bench_crc(size_gb: float) -> None:
+def _process_seconds(command: list[str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def bench_crc(size_gb: float, repeats: int = 5) -> None:
+    """CRC32C of a page-cached file as a whole process vs ``cat FILE > /dev/null``, best of N."""
+    compileall.compile_file(checksum_module.__file__, quiet=2)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "blob.bin"
         size = int(size_gb * 1024**3)
         _make_file(path, size)
-        subprocess.run(f"cat '{path}' > /dev/null", shell=True, check=True)  # warm the page cache
-        start = time.perf_counter()
-        subprocess.run(f"cat '{path}' > /dev/null", shell=True, check=True)
-        cat_s = time.perf_counter() - start
-        start = time.perf_counter()
-        crc32c_base64(path)
-        crc_s = time.perf_counter() - start
+        cat = ["sh", "-c", f"cat '{path}' > /dev/null"]
+        ours = [sys.executable, "-c",
+                f"from napari_aignostics.slides.checksum import crc32c_base64; "
+                f"crc32c_base64({str(path)!r})"]
+        _process_seconds(cat)  # warm the page cache
+        cat_s, crc_s = [], []
+        for _ in range(repeats):  # interleaved, so both see the same machine
+            cat_s.append(_process_seconds(cat))
+            crc_s.append(_process_seconds(ours))
     mb = size / 1e6
-    ratio = (mb / crc_s) / (mb / cat_s)
-    print(f"crc32c  {size_gb:.2f} GB: {mb / crc_s:8.0f} MB/s   cat: {mb / cat_s:8.0f} MB/s   "
-          f"ratio {ratio:.2f}x (goal >= 0.80x) {'OK' if ratio >= 0.8 else 'MISS'}")
+    ratio = min(cat_s) / min(crc_s)
+    print(f"crc32c  {size_gb:.2f} GB, whole process, best of {repeats}: {mb / min(crc_s):6.0f} MB/s"
+          f"   cat: {mb / min(cat_s):6.0f} MB/s   ratio {ratio:.2f}x (goal >= 0.80x) "
+          f"{'OK' if ratio >= 0.8 else 'MISS'}")
 
 
 def bench_open() -> None:
@@ -78,7 +90,7 @@ def bench_open() -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--size-gb", type=float, default=1.0)
+    parser.add_argument("--size-gb", type=float, default=2.0)
     args = parser.parse_args()
     bench_crc(args.size_gb)
     bench_open()

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+from .cellcache import cached_table
 from .geojson import read_geojson
 from .heatmap import TileHeatmap, read_heatmap_tiff, read_tile_csv
 from .layers import LayerData, cell_layers, class_map_layer, heatmap_layer, region_layer
@@ -156,13 +158,22 @@ def load_results(
         try:
             if lower.endswith(".parquet"):
                 if stem.startswith("cell") or result.cells is None:
-                    _set_cells(
-                        result, read_cells_parquet(file, scale=_scale(info, slide_mpp)), file
+                    scale = _scale(info, slide_mpp)
+                    table = cached_table(
+                        file,
+                        partial(read_cells_parquet, file, scale=scale),
+                        how=f"parquet scale={scale!r}",
                     )
+                    _set_cells(result, table, file)
             elif lower.endswith((".json", ".geojson")):
                 if file.name == CELL_GEOJSON and CELL_PARQUET in names:
                     continue  # the Parquet twin is faster and holds the same cells
-                table = read_geojson(file, scale=_scale(info, slide_mpp), slide_size=slide_size)
+                scale = _scale(info, slide_mpp)
+                table = cached_table(
+                    file,
+                    partial(read_geojson, file, scale=scale, slide_size=slide_size),
+                    how=f"geojson scale={scale!r} slide={slide_size!r}",
+                )
                 result.problems += [f"{file.name}: {p}" for p in table.problems]
                 if _are_cells(stem, table):
                     _set_cells(result, table, file)

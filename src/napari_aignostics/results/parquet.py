@@ -1,22 +1,32 @@
-"""Cell Parquet (WKB polygons in level-0 px, class, colour, confidence, measurements)."""
+"""Cell Parquet (polygons in level-0 px, class, colour, confidence, measurements).
+
+The geometry is WKB (what the applications write) or native GeoArrow (GeoParquet); both are
+decoded straight into flat coordinate arrays (:mod:`.geoarrow`), and classes come out as
+dictionary codes, so no Python or shapely object is made per cell. WKB the vectorised decoder
+does not cover (big-endian, Z, SRID, other geometry types) is read by shapely for that batch.
+"""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Any
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import shapely
 
-from .geometry import Polygons
+from .geoarrow import UnsupportedWkb, polygons_of_column
+from .geometry import Polygons, offsets_of
 from .tables import ObjectTable, palette_color
 
 __all__ = ["read_cells_parquet"]
 
-RESERVED = {"id", "geometry", "class_name", "class_color"}
+RESERVED = {"id", "class_name", "class_color"}
 
 
-def _rgb(value: str) -> tuple[int, int, int] | None:
+def _rgb(value: object) -> tuple[int, int, int] | None:
     text = str(value).lstrip("#")
     if len(text) != 6:
         return None
@@ -26,79 +36,182 @@ def _rgb(value: str) -> tuple[int, int, int] | None:
         return None
 
 
-def _geometry(column: Any) -> tuple[Polygons, np.ndarray]:
-    """WKB polygons (MultiPolygons exploded) and the row of each part; unreadable rows dropped."""
-    geometries = shapely.from_wkb(np.asarray(column.to_pylist(), dtype=object), on_invalid="ignore")
-    polygonal = shapely.get_type_id(geometries)
-    keep = np.flatnonzero(np.isin(polygonal, (3, 6)))  # Polygon, MultiPolygon
+def _shapely_polygons(column: pa.Array) -> tuple[Polygons, np.ndarray]:
+    """Any WKB (shapely): polygons (MultiPolygons exploded) and their rows; the rest dropped."""
+    values = column.to_numpy(zero_copy_only=False)
+    geometries = shapely.from_wkb(values, on_invalid="ignore")
+    keep = np.flatnonzero(np.isin(shapely.get_type_id(geometries), (3, 6)))
     parts, rows = shapely.get_parts(geometries[keep], return_index=True)
+    parts = shapely.force_2d(parts)
     nonempty = ~shapely.is_empty(parts)
     return Polygons.from_shapely(parts[nonempty]), keep[rows[nonempty]]
 
 
-def read_cells_parquet(path: Path, *, scale: float = 1.0, batch: int = 100_000) -> ObjectTable:
-    """The cell table of a ``*_parquet_polygons.parquet`` file (read a row group batch at a time)."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+def _geometry_column(schema: pa.Schema, path: Path) -> str:
+    """The GeoParquet primary column, else ``geometry``."""
+    geo = (schema.metadata or {}).get(b"geo")
+    if geo:
+        try:
+            name = json.loads(geo).get("primary_column")
+        except (ValueError, AttributeError):
+            name = None
+        if isinstance(name, str) and name in schema.names:
+            return name
+    if "geometry" not in schema.names:
+        raise ValueError(
+            f"{path.name}: no 'geometry' column (expected WKB or GeoArrow polygons per cell)"
+        )
+    return "geometry"
 
+
+def _vertex_bound(source: pq.ParquetFile, column: str) -> int:
+    """More vertices than the geometry column can hold (its uncompressed bytes / 16), or 0."""
+    meta = source.metadata
+    index = source.schema_arrow.get_field_index(column)
+    total = 0
+    for g in range(meta.num_row_groups):
+        group = meta.row_group(g)
+        for c in range(group.num_columns):
+            chunk = group.column(c)
+            if chunk.path_in_schema.split(".")[0] == column or (
+                index >= 0 and chunk.path_in_schema == column
+            ):
+                total += chunk.total_uncompressed_size
+    return total // 16 + 1
+
+
+class _Coordinates:
+    """Vertices appended batch by batch into one array, with no final concatenation.
+
+    The array is reserved at an upper bound (untouched pages cost no memory) and grows only if
+    the bound was wrong (dictionary-encoded geometry).
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self._data = np.empty((max(capacity, 1), 2))
+        self._size = 0
+
+    def append(self, block: np.ndarray) -> None:
+        end = self._size + len(block)
+        if end > len(self._data):
+            grown = np.empty((max(end, 2 * len(self._data)), 2))
+            grown[: self._size] = self._data[: self._size]
+            self._data = grown
+        self._data[self._size : end] = block
+        self._size = end
+
+    def array(self) -> np.ndarray:
+        """The vertices so far, (N, 2)."""
+        return self._data[: self._size]
+
+
+class _Classes:
+    """Class names as codes in first-seen order across batches, with the first valid colour."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+        self.codes: dict[str, int] = {}
+        self.colors: dict[str, tuple[int, int, int]] = {}
+
+    def encode(self, names: pa.Array | None, colors: pa.Array | None, n: int) -> np.ndarray:
+        """Code per row of a batch."""
+        if names is None:
+            return np.full(n, self._code("Unclassified"), dtype=np.int32)
+        encoded = pc.dictionary_encode(names.cast(pa.string()).fill_null("Unclassified"))
+        local = encoded.indices.to_numpy(zero_copy_only=False)
+        dictionary = encoded.dictionary.to_pylist()
+        _, first = np.unique(local, return_index=True)
+        lookup = np.zeros(len(dictionary), dtype=np.int32)
+        for k in sorted(range(len(dictionary)), key=lambda k: first[k]):
+            lookup[k] = self._code(dictionary[k])
+            name = dictionary[k]
+            if colors is not None and name not in self.colors:
+                rgb = _rgb(colors[int(first[k])].as_py())
+                if rgb is not None:
+                    self.colors[name] = rgb
+        return lookup[local]
+
+    def _code(self, name: str) -> int:
+        if name not in self.codes:
+            self.codes[name] = len(self.names)
+            self.names.append(name)
+        return self.codes[name]
+
+
+def read_cells_parquet(path: Path, *, scale: float = 1.0, batch: int = 200_000) -> ObjectTable:
+    """The cell table of a ``*_parquet_polygons.parquet`` file (read a batch of rows at a time)."""
     source = pq.ParquetFile(path)
     schema = source.schema_arrow
-    columns = schema.names
-    if "geometry" not in columns:
-        raise ValueError(f"{path.name}: no 'geometry' column (expected WKB polygons)")
+    geometry_name = _geometry_column(schema, path)
     numeric = [
         name
-        for name in columns
-        if name not in RESERVED | {"centroid_x", "centroid_y"}
+        for name in schema.names
+        if name not in RESERVED | {geometry_name, "centroid_x", "centroid_y"}
         and (
             pa.types.is_floating(schema.field(name).type)
             or pa.types.is_integer(schema.field(name).type)
         )
     ]
-    shapes: list[Polygons] = []
-    classes: list[np.ndarray] = []
+    has_names = "class_name" in schema.names
+    has_colors = "class_color" in schema.names
+    coords = _Coordinates(_vertex_bound(source, geometry_name))
+    ring_counts: list[np.ndarray] = []
+    geom_counts: list[np.ndarray] = []
+    codes: list[np.ndarray] = []
     ids: list[np.ndarray] = []
     values: dict[str, list[np.ndarray]] = {name: [] for name in numeric}
-    colors: dict[str, tuple[int, int, int]] = {}
+    classes = _Classes()
     start = 0
     for record in source.iter_batches(batch_size=batch):
         n = record.num_rows
-        polygons, rows = _geometry(record.column("geometry"))
-        shapes.append(polygons)
-        names = (
-            np.asarray(record.column("class_name").to_pylist(), dtype=object)
-            if "class_name" in columns
-            else np.full(n, "Unclassified", dtype=object)
+        column = record.column(geometry_name)
+        try:
+            polygons, rows = polygons_of_column(column)
+        except UnsupportedWkb:
+            polygons, rows = _shapely_polygons(column)
+        coords.append(polygons.coords)
+        ring_counts.append(np.diff(polygons.ring_offsets))
+        geom_counts.append(np.diff(polygons.geom_offsets))
+        code = classes.encode(
+            record.column("class_name") if has_names else None,
+            record.column("class_color") if has_colors else None,
+            n,
         )
-        if "class_color" in columns:
-            for name, color in zip(names, record.column("class_color").to_pylist(), strict=True):
-                if name not in colors and (rgb := _rgb(color)) is not None:
-                    colors[name] = rgb
-        classes.append(names[rows])
-        batch_ids = (
-            np.asarray([str(v) for v in record.column("id").to_pylist()], dtype=object)
-            if "id" in columns
-            else np.asarray([f"object-{start + i}" for i in range(n)], dtype=object)
-        )
-        ids.append(batch_ids[rows])
-        for name in numeric:
-            values[name].append(
-                np.asarray(record.column(name).cast(pa.float32()).fill_null(float("nan")))[rows]
+        codes.append(code[rows])
+        if "id" in schema.names:
+            batch_ids = (
+                pc.cast(record.column("id"), pa.string())
+                .fill_null("")
+                .to_numpy(zero_copy_only=False)
             )
+        else:
+            batch_ids = np.char.add("object-", (start + np.arange(n)).astype(str)).astype(object)
+        ids.append(np.asarray(batch_ids, dtype=object)[rows])
+        for name in numeric:
+            column = record.column(name).cast(pa.float32()).fill_null(float("nan"))
+            values[name].append(column.to_numpy(zero_copy_only=False)[rows])
         start += n
-    geometry = Polygons.concat(shapes)
+    geometry = Polygons(
+        coords.array(),
+        offsets_of(np.concatenate(ring_counts)) if ring_counts else np.zeros(1, np.int64),
+        offsets_of(np.concatenate(geom_counts)) if geom_counts else np.zeros(1, np.int64),
+    )
     if scale != 1.0:
         geometry.coords *= scale
-    all_classes = np.concatenate(classes) if classes else np.empty(0, dtype=object)
-    for name in dict.fromkeys(all_classes.tolist()):
-        colors.setdefault(name, palette_color(str(name)))
+    for name in classes.names:
+        classes.colors.setdefault(name, palette_color(name))
+    all_codes = np.concatenate(codes) if codes else np.zeros(0, dtype=np.int32)
+    # colour-table order is first-seen order, so the 1-based class index is the code + 1
+    colors = {name: classes.colors[name] for name in classes.names}
+    names = np.array(classes.names, dtype=object)
     measurements = {name: np.concatenate(parts) for name, parts in values.items() if parts}
     confidence = measurements.pop("confidence", None)
     return ObjectTable(
         geometry=geometry,
-        classes=all_classes,
+        classes=names[all_codes],
         colors=colors,
         ids=np.concatenate(ids) if ids else np.empty(0, dtype=object),
         confidence=confidence,
         measurements=measurements,
+        _class_index=(all_codes + 1).astype(np.uint16),
     )

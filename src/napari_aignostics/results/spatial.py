@@ -22,6 +22,7 @@ class GridIndex:
 
     def __init__(self, boxes: np.ndarray) -> None:
         self.boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+        self._extent: tuple[float, float, float, float] | None = None
         size = np.maximum(self.boxes[:, 2] - self.boxes[:, 0], self.boxes[:, 3] - self.boxes[:, 1])
         self.cell = max(MIN_CELL, float(np.percentile(size, 99))) if len(size) else MIN_CELL
         small = size <= self.cell
@@ -37,9 +38,42 @@ class GridIndex:
         self.keys = keys[order]
         self.order = members[order]
 
+    STATE = ("boxes", "big", "origin", "keys", "order", "shape")
+
+    def state(self) -> dict[str, np.ndarray]:
+        """The index as arrays (to store it and :meth:`restore` it without sorting again)."""
+        return {
+            "boxes": self.boxes,
+            "big": self.big,
+            "origin": self.origin,
+            "keys": self.keys,
+            "order": self.order,
+            "shape": np.array([self.cell, self.columns, self.rows], dtype=np.float64),
+        }
+
+    @classmethod
+    def restore(cls, state: dict[str, np.ndarray]) -> GridIndex:
+        """The index :meth:`state` describes."""
+        index = cls.__new__(cls)
+        index._extent = None
+        index.boxes, index.big, index.origin = state["boxes"], state["big"], state["origin"]
+        index.keys, index.order = state["keys"], state["order"]
+        cell, columns, rows = state["shape"].tolist()
+        index.cell, index.columns, index.rows = float(cell), int(columns), int(rows)
+        return index
+
     def query(self, window: tuple[float, float, float, float]) -> np.ndarray:
         """Indices (ascending) of the boxes meeting ``(minx, miny, maxx, maxy)``."""
         x0, y0, x1, y1 = window
+        if self._extent is None:
+            b = self.boxes
+            self._extent = (
+                (b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max()) if len(b) else None
+            )
+        if self._extent is not None:
+            e = self._extent
+            if x0 <= e[0] and y0 <= e[1] and x1 >= e[2] and y1 >= e[3]:  # all of them
+                return np.arange(len(self.boxes))
         found = [self.big]
         if self.rows:
             c0, r0 = np.floor((np.array([x0, y0]) - self.cell - self.origin) / self.cell)

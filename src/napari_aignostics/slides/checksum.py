@@ -11,8 +11,12 @@ from pathlib import Path
 
 import google_crc32c
 
-CHUNK_SIZE = 2 * 1024 * 1024
-"""2 MiB chunks stay in the CPU cache between reading and checksumming (8 MiB is ~40 % slower)."""
+CHUNK_SIZE = 512 * 1024
+"""512 KiB reads: each chunk is still in the L2 cache when it is checksummed, and the freed chunk's
+memory is reused for the next read. Measured on a page-cached 2 GB file as whole processes (best
+of 5): 256 KiB 0.87 s, 512 KiB 0.83 s, 2 MiB 0.93 s, 8 MiB 1.7 s. ``readinto`` a reused buffer and
+``mmap`` were no faster here: google-crc32c takes only ``bytes``-like objects without a release
+hook, so both need a ctypes view, and mapping the file costs a page fault per 64 KiB."""
 
 
 class Crc32c:

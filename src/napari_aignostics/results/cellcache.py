@@ -1,0 +1,234 @@
+"""Instant reopen: a compact columnar copy of a big object table in the user cache folder.
+
+The first open of a big cell file stores the flat polygon arrays, class codes, columns, centroids
+and the spatial index in one file of raw arrays behind a JSON directory (no pickled objects); the next open loads them
+back instead of parsing the file. An entry is keyed by the file's size, modification time and
+CRC32C (and how it was read: scale, slide size), so a changed file is never served stale. Entries
+are written to a temporary name and renamed into place, so concurrent opens see a whole entry or
+none; the folder is trimmed to :data:`LIMIT_BYTES`, least recently used first.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import mmap
+import os
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from ..slides.checksum import crc32c_base64
+from ..slides.sample import cache_dir
+from .geometry import Polygons
+from .spatial import GridIndex
+from .tables import ObjectTable
+
+__all__ = ["LIMIT_BYTES", "MIN_FILE_BYTES", "cached_table", "cell_cache_dir"]
+
+VERSION = 1
+MAGIC = b"NACELLS1"
+ALIGN = 64
+LIMIT_BYTES = 4 * 1024**3
+"""The cache folder is trimmed to this size (least recently used entries go first)."""
+MIN_FILE_BYTES = 8 * 1024**2
+"""Smaller files are read directly: they open in well under a second anyway."""
+STALE_TMP_SECONDS = 3600
+
+
+def cell_cache_dir() -> Path:
+    """``<plugin cache>/cells`` (``NAPARI_AIGNOSTICS_CACHE`` moves the plugin cache)."""
+    return cache_dir() / "cells"
+
+
+def cached_table(
+    path: Path,
+    read: Callable[[], ObjectTable],
+    *,
+    how: str,
+    min_bytes: int = MIN_FILE_BYTES,
+    limit_bytes: int = LIMIT_BYTES,
+) -> ObjectTable:
+    """``read()``'s table for ``path``, from the cache when the same file was read the same way.
+
+    ``how`` names everything besides the file that shapes the table (reader, scale, slide size).
+    The cache is an optimisation: any problem with it falls back to ``read()``.
+    """
+    before = path.stat()
+    if before.st_size < min_bytes:
+        return read()
+    folder = cell_cache_dir()
+    key = _key(path, before, how)
+    entry = folder / f"{key}.cells"
+    if entry.is_file():
+        try:
+            table = _load(entry)
+            os.utime(entry)  # recently used
+            return table
+        except (OSError, ValueError, KeyError, TypeError):
+            entry.unlink(missing_ok=True)
+    table = read()
+    after = path.stat()
+    if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
+        return table  # changed while it was read: nothing to remember
+    try:
+        _store(folder, entry, table)
+        _trim(folder, limit_bytes)
+    except OSError:
+        pass
+    return table
+
+
+def _key(path: Path, stat: os.stat_result, how: str) -> str:
+    parts = [str(VERSION), str(stat.st_size), str(stat.st_mtime_ns), crc32c_base64(path), how]
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:40]
+
+
+def _strings(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """An object array of str as UTF-8 bytes and int64 offsets."""
+    try:
+        array = pa.array(values, type=pa.large_string(), from_pandas=True)
+    except (pa.ArrowException, TypeError, ValueError):  # ids that are not all str
+        array = pa.array([str(v) for v in values], type=pa.large_string())
+    _validity, offsets, data = array.buffers()
+    return (
+        np.frombuffer(data, dtype=np.uint8).copy() if data is not None else np.zeros(0, np.uint8),
+        np.frombuffer(offsets, dtype=np.int64)[: len(array) + 1].copy(),
+    )
+
+
+def _unstrings(data: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """The object array of str that :func:`_strings` stored."""
+    array = pa.LargeStringArray.from_buffers(
+        len(offsets) - 1, pa.py_buffer(offsets), pa.py_buffer(data)
+    )
+    return np.asarray(array.to_numpy(zero_copy_only=False), dtype=object)
+
+
+def _store(folder: Path, entry: Path, table: ObjectTable) -> None:
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    id_data, id_offsets = _strings(np.asarray(table.ids, dtype=object))
+    names = list(table.colors)
+    arrays: dict[str, np.ndarray] = {
+        "coords": table.geometry.coords,
+        "ring_offsets": table.geometry.ring_offsets,
+        "geom_offsets": table.geometry.geom_offsets,
+        "class_index": table.class_index(),
+        "colors": np.asarray([table.colors[n] for n in names], dtype=np.int64).reshape(-1, 3),
+        "id_data": id_data,
+        "id_offsets": id_offsets,
+        "centroids": table.centroids,
+        "meta": np.frombuffer(
+            json.dumps(
+                {
+                    "names": names,
+                    "measurements": list(table.measurements),
+                    "confidence": table.confidence is not None,
+                    "problems": table.problems,
+                }
+            ).encode(),
+            dtype=np.uint8,
+        ),
+        **{f"index_{k}": v for k, v in table.index.state().items()},
+        **{f"m_{i}": v for i, v in enumerate(table.measurements.values())},
+    }
+    if table.confidence is not None:
+        arrays["confidence"] = table.confidence
+    tmp = folder / f".{entry.stem}.{uuid.uuid4().hex}.tmp"
+    try:
+        _write_arrays(tmp, arrays)
+        os.replace(tmp, entry)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _write_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Magic, a JSON directory of the arrays, then their raw bytes (each 64-byte aligned)."""
+    directory: dict[str, tuple[str, list[int], int]] = {}
+    offset = 0
+    for name, array in arrays.items():
+        directory[name] = (array.dtype.str, list(array.shape), offset)
+        offset += -(-array.nbytes // ALIGN) * ALIGN
+    header = json.dumps({"arrays": directory, "data_bytes": offset}).encode()
+    start = -(-(len(MAGIC) + 8 + len(header)) // ALIGN) * ALIGN
+    with path.open("wb") as handle:
+        handle.write(MAGIC + len(header).to_bytes(8, "little") + header)
+        for name, array in arrays.items():
+            handle.seek(start + directory[name][2])
+            handle.write(np.ascontiguousarray(array).data)
+        handle.truncate(start + offset)
+
+
+def _read_arrays(path: Path) -> dict[str, np.ndarray]:
+    """What :func:`_write_arrays` wrote, mapped copy-on-write: pages are read as they are used,
+    and writing to an array changes this process's copy only, never the entry."""
+    with path.open("rb") as handle:
+        head = handle.read(len(MAGIC) + 8)
+        if len(head) != len(MAGIC) + 8 or not head.startswith(MAGIC):
+            raise ValueError(f"{path.name}: not a cell cache entry")
+        header = json.loads(handle.read(int.from_bytes(head[len(MAGIC) :], "little")))
+        start = -(-handle.tell() // ALIGN) * ALIGN
+        if os.fstat(handle.fileno()).st_size != start + header["data_bytes"]:
+            raise ValueError(f"{path.name}: truncated cell cache entry")
+        mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_COPY)
+    out = {}
+    for name, (dtype, shape, offset) in header["arrays"].items():
+        kind = np.dtype(dtype)
+        count = int(np.prod(shape, dtype=np.int64))
+        if not count:
+            out[name] = np.empty(shape, dtype=kind)
+            continue
+        out[name] = np.frombuffer(mapped, dtype=kind, count=count, offset=start + offset).reshape(
+            shape
+        )
+    return out
+
+
+def _load(entry: Path) -> ObjectTable:
+    data = _read_arrays(entry)
+    meta = json.loads(data["meta"].tobytes())
+    names: list[str] = meta["names"]
+    class_index = data["class_index"]
+    lookup = np.asarray([""] + names, dtype=object)
+    index = GridIndex.restore({k: data[f"index_{k}"] for k in GridIndex.STATE})
+    return ObjectTable(
+        geometry=Polygons(data["coords"], data["ring_offsets"], data["geom_offsets"]),
+        classes=lookup[class_index],
+        colors={
+            n: (int(rgb[0]), int(rgb[1]), int(rgb[2]))
+            for n, rgb in zip(names, data["colors"], strict=True)
+        },
+        ids=_unstrings(data["id_data"], data["id_offsets"]),
+        confidence=data["confidence"] if meta["confidence"] else None,
+        measurements={n: data[f"m_{i}"] for i, n in enumerate(meta["measurements"])},
+        problems=list(meta["problems"]),
+        _centroids=data["centroids"],
+        _boxes=index.boxes,
+        _index=index,
+        _class_index=class_index,
+    )
+
+
+def _trim(folder: Path, limit_bytes: int) -> None:
+    """Remove the least recently used entries beyond ``limit_bytes``, and stale temporary files."""
+    now = time.time()
+    entries = []
+    for item in folder.iterdir():
+        try:
+            stat = item.stat()
+        except OSError:
+            continue
+        if item.suffix == ".tmp" and now - stat.st_mtime > STALE_TMP_SECONDS:
+            item.unlink(missing_ok=True)
+        elif item.suffix == ".cells":
+            entries.append((stat.st_mtime, stat.st_size, item))
+    total = sum(size for _, size, _ in entries)
+    for _, size, item in sorted(entries):
+        if total <= limit_bytes:
+            break
+        item.unlink(missing_ok=True)
+        total -= size

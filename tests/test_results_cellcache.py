@@ -1,0 +1,128 @@
+"""The reopen cache: same table back without parsing, never stale, safe when opened at once."""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import shapely
+
+from napari_aignostics.results.cellcache import cached_table, cell_cache_dir
+from napari_aignostics.results.parquet import read_cells_parquet
+from napari_aignostics.results.tables import ObjectTable
+
+
+@pytest.fixture(autouse=True)
+def _own_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NAPARI_AIGNOSTICS_CACHE", str(tmp_path / "cache"))
+
+
+def _write(path: Path, n: int = 400, seed: int = 0, reverse: bool = False) -> None:
+    rng = np.random.default_rng(seed)
+    centers = rng.uniform(0, 4000, (n, 2))
+    polygons = [shapely.Polygon(shapely.Point(c).buffer(5, 3).exterior) for c in centers]
+    table = pa.table({
+        "id": [f"c{seed}-{i}" for i in range(n)],
+        "geometry": shapely.to_wkb(polygons),
+        "class_name": rng.choice(["tumor", "stroma", "immune"], n),
+        "confidence": rng.uniform(0, 1, n),
+        "area": rng.uniform(10, 90, n).astype(np.float32),
+    })
+    if reverse:  # the same values in another order: the same size
+        table = table.take(np.arange(n)[::-1])
+    pq.write_table(table, path, compression="none", use_dictionary=False, write_statistics=False)
+
+
+class _Reader:
+    def __init__(self, path: Path) -> None:
+        self.path, self.calls = path, 0
+
+    def __call__(self) -> ObjectTable:
+        self.calls += 1
+        return read_cells_parquet(self.path)
+
+
+def _same(a: ObjectTable, b: ObjectTable) -> None:
+    np.testing.assert_array_equal(a.geometry.coords, b.geometry.coords)
+    np.testing.assert_array_equal(a.geometry.ring_offsets, b.geometry.ring_offsets)
+    np.testing.assert_array_equal(a.geometry.geom_offsets, b.geometry.geom_offsets)
+    np.testing.assert_array_equal(a.classes, b.classes)
+    np.testing.assert_array_equal(a.ids, b.ids)
+    assert a.colors == b.colors and a.problems == b.problems
+    np.testing.assert_array_equal(a.confidence, b.confidence)  # type: ignore[arg-type]
+    assert a.measurements.keys() == b.measurements.keys()
+    np.testing.assert_array_equal(a.measurements["area"], b.measurements["area"])
+    np.testing.assert_array_equal(a.centroids, b.centroids)
+    np.testing.assert_array_equal(a.class_index(), b.class_index())
+    window = (1000.0, 1000.0, 2500.0, 2000.0)
+    np.testing.assert_array_equal(a.query(window), b.query(window))
+
+
+def test_reopen_gives_the_same_table_without_reading(tmp_path: Path) -> None:
+    path = tmp_path / "cells.parquet"
+    _write(path)
+    reader = _Reader(path)
+    first = cached_table(path, reader, how="test", min_bytes=0)
+    again = cached_table(path, reader, how="test", min_bytes=0)
+    assert reader.calls == 1
+    _same(first, again)
+    entries = list(cell_cache_dir().iterdir())
+    assert [e.suffix for e in entries] == [".cells"]
+    assert cached_table(path, reader, how="other scale", min_bytes=0) is not None
+    assert reader.calls == 2  # read another way: another entry
+
+
+def test_a_changed_file_is_never_served_stale(tmp_path: Path) -> None:
+    path = tmp_path / "cells.parquet"
+    _write(path, seed=1)
+    reader = _Reader(path)
+    old = cached_table(path, reader, how="test", min_bytes=0)
+    stat = path.stat()
+    _write(path, seed=1, reverse=True)  # other content, same size; mtime put back
+    assert path.stat().st_size == stat.st_size
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    new = cached_table(path, reader, how="test", min_bytes=0)
+    assert reader.calls == 2
+    assert new.ids[0] == "c1-399" and old.ids[0] == "c1-0"
+    _same(new, read_cells_parquet(path))
+
+
+def test_concurrent_opens_and_damaged_entries(tmp_path: Path) -> None:
+    path = tmp_path / "cells.parquet"
+    _write(path)
+    reference = read_cells_parquet(path)
+    with ThreadPoolExecutor(4) as pool:
+        tables = list(pool.map(lambda _: cached_table(path, _Reader(path), how="t", min_bytes=0),
+                               range(8)))
+    for table in tables:
+        _same(table, reference)
+    entries = list(cell_cache_dir().iterdir())
+    assert len(entries) == 1 and entries[0].suffix == ".cells"  # no temporary file left
+    entries[0].write_bytes(entries[0].read_bytes()[:1000])  # damaged (a crash, a full disk)
+    reader = _Reader(path)
+    _same(cached_table(path, reader, how="t", min_bytes=0), reference)
+    assert reader.calls == 1
+    _same(cached_table(path, reader, how="t", min_bytes=0), reference)
+    assert reader.calls == 1  # rewritten whole
+
+
+def test_cache_is_trimmed_least_recently_used_first(tmp_path: Path) -> None:
+    paths = []
+    for k in range(3):
+        paths.append(tmp_path / f"cells{k}.parquet")
+        _write(paths[-1], seed=k)
+        cached_table(paths[-1], _Reader(paths[-1]), how="t", min_bytes=0)
+        entry = max(cell_cache_dir().iterdir(), key=lambda p: p.stat().st_mtime_ns)
+        os.utime(entry, (1000 + k, 1000 + k))
+    size = next(cell_cache_dir().iterdir()).stat().st_size
+    cached_table(paths[0], _Reader(paths[0]), how="t", min_bytes=0)  # used again: newest
+    cached_table(paths[0], _Reader(paths[0]), how="u", min_bytes=0, limit_bytes=int(2.5 * size))
+    reader = _Reader(paths[1])
+    cached_table(paths[1], reader, how="t", min_bytes=0)
+    assert reader.calls == 1  # the least recently used entry went
+    assert len(list(cell_cache_dir().iterdir())) <= 3

@@ -1,0 +1,22 @@
+"""The local platform's connections: small answers on a kept-alive connection are not held back."""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+import httpx
+
+
+def test_accepted_connections_disable_nagle(local_platform: Any) -> None:
+    """Every accepted connection has TCP_NODELAY (else each small answer waits ~40 ms for an ACK)."""
+    with httpx.Client(base_url=local_platform.api_root) as client:
+        for _ in range(3):  # the same kept-alive connection
+            assert client.get("/health").status_code == 200
+        server = local_platform._server
+        assert server is not None
+        connections = list(server.server_state.connections)
+        assert connections, "the kept-alive connection is open on the server"
+        for protocol in connections:
+            sock = protocol.transport.get_extra_info("socket")
+            assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
