@@ -25,7 +25,7 @@ from napari_aignostics.platform.errors import (
     TransportError,
 )
 from napari_aignostics.platform.follow import Reconnecting, RunFinished, follow_run
-from napari_aignostics.platform.submission import build_run_request
+from napari_aignostics.platform.submit import build_run_request
 from napari_aignostics.platform.upload import bucket_for, upload_file
 from napari_aignostics.server.embedded import LocalPlatform
 from napari_aignostics.slides.checksum import crc32c_base64, crc32c_base64_bytes

@@ -20,7 +20,7 @@ from napari_aignostics.platform.errors import (
     PlatformError,
 )
 from napari_aignostics.platform.follow import ArtifactDownloaded, RunFinished, follow_run
-from napari_aignostics.platform.submission import submit_slides
+from napari_aignostics.platform.submit import submit_slides
 from napari_aignostics.server.embedded import LocalPlatform
 from napari_aignostics.slides.checksum import crc32c_base64, crc32c_base64_bytes
 from server_helpers import LIFECYCLE_APP

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import tifffile
 
-from napari_aignostics.results.loader import find_item_folders, load_results
-from napari_aignostics.results.reader import get_reader, read_results
+from napari_aignostics.results.result_set import find_item_folders, load_results
+from napari_aignostics.results.results_reader import get_reader, read_results
 
 
 def _feature(ring: list[list[float | None]]) -> dict[str, object]:

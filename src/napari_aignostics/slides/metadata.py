@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from .checksum import crc32c_base64
-from .errors import SlideError
 from .reader import open_slide
+from .slide_errors import SlideError
 
 
 def media_type_for(path: str | Path) -> str:

@@ -17,8 +17,8 @@ from typing import Any
 import dask.array as da
 import numpy as np
 
-from .errors import SlideError
 from .mpp import mpp_from_ome_xml, plausible_mpp
+from .slide_errors import SlideError
 
 log = logging.getLogger(__name__)
 
@@ -111,9 +111,10 @@ class _SafeLevel:
             return np.zeros(shape, dtype=self.dtype)
 
 
-def _lazy_level(
+def lazy_level(
     source: Any, chunks: tuple[int, ...], path: Path, index: int, reported: threading.Event
 ) -> da.Array:
+    """One pyramid level as a dask array whose chunks read ``source`` lazily (errors reported once)."""
     safe = _SafeLevel(source, path, reported)
     name = f"napari-aignostics-slide-{abs(hash((str(path), path.stat().st_mtime_ns)))}-{index}"
     meta = np.empty((0,) * safe.ndim, dtype=safe.dtype)
@@ -192,7 +193,7 @@ def _open_tiff(path: Path) -> Slide:
         levels = []
         for index in range(ts.level_count):
             array: Any = group[str(index)]
-            levels.append(_lazy_level(array, tuple(array.chunks), path, index, reported))
+            levels.append(lazy_level(array, tuple(array.chunks), path, index, reported))
         props = dict(ts.properties)
         warnings: list[str] = []
         raw_mpp = props.get("tiffslide.mpp-x")

@@ -10,10 +10,10 @@ from typing import Any
 from napari.utils.notifications import show_info, show_warning
 from qtpy.QtCore import QObject, Signal
 
-from ..results.layers import LayerData
-from ..results.loader import ResultSet, find_item_folders, load_results
+from ..platform.run_labels import run_label
+from ..results.result_layers import LayerData
+from ..results.result_set import ResultSet, find_item_folders, load_results
 from ..slides.layers import METADATA_KEY
-from ..workflow.run_labels import run_label
 from ..workflow.session import Session
 from .review_panel import ReviewPanel
 from .workers import WorkerPool

@@ -25,9 +25,9 @@ from qtpy.QtWidgets import (
 )
 
 from ..results.export import export_csv, export_geojson
-from ..results.loader import ResultSet
+from ..results.result_set import ResultSet
 from ..results.review import ReviewModel
-from .tables import make_table
+from .table_widget import make_table
 
 CLASS_COLUMNS = ("Show", "Class", "Colour", "Cells")
 
@@ -103,7 +103,7 @@ class ReviewPanel(QWidget):
 
     def show_results(self, result: ResultSet, layers: list[Any]) -> None:
         """Review the cells of a freshly added result set."""
-        from ..results.viewport import InViewOutlines
+        from .viewport import InViewOutlines
 
         self.result, self.review = result, result.review
         assert self.review is not None

@@ -18,9 +18,9 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from ..workflow.run_labels import FINAL_LABELS, progress_fraction, run_label
+from ..platform.run_labels import FINAL_LABELS, progress_fraction, run_label
 from ..workflow.session import Session
-from .tables import make_table, selected_rows
+from .table_widget import make_table, selected_rows
 from .workers import WorkerPool
 
 RUN_COLUMNS = ("Run", "Application", "State", "Items", "Submitted")

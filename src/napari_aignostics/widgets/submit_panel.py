@@ -25,7 +25,7 @@ from ..slides.layers import METADATA_KEY
 from ..slides.reader import SUPPORTED_EXTENSIONS
 from ..workflow.schema_form import FormField, build_metadata, form_fields, validation_errors
 from ..workflow.session import Session
-from .tables import make_table
+from .table_widget import make_table
 from .workers import WorkerPool
 
 COLUMNS = ("Use", "Slide", "Size", "mpp", "Checksum", "Valid")

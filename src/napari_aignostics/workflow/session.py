@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..slides.metadata import SlideMetadata, slide_metadata
-from .settings import WidgetSettings
+from .widget_settings import WidgetSettings
 
 Progress = Callable[[float, str], None]
 
@@ -112,10 +112,10 @@ class Session:
 
     def versions(self, application_id: str) -> list[str]:
         """Version numbers of an application, newest first."""
-        from ..platform.client import _semver_key
+        from ..platform.versions import semver_key
 
         app = self.require_client().application(application_id)
-        return sorted((v.number for v in app.versions), key=_semver_key, reverse=True)
+        return sorted((v.number for v in app.versions), key=semver_key, reverse=True)
 
     def version(self, application_id: str, version: str) -> Any:
         """A version's details: input and output artifacts with schemas, changelog."""
@@ -167,7 +167,7 @@ class Session:
 
         ``slides`` pairs each file with its complete input metadata (technical keys and form values).
         """
-        from ..platform.submission import submit_slides
+        from ..platform.submit import submit_slides
 
         return submit_slides(
             self.require_client(),

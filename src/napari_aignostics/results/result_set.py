@@ -9,9 +9,9 @@ from typing import Any
 
 from .geojson import read_geojson
 from .heatmap import TileHeatmap, read_heatmap_tiff, read_tile_csv
-from .layers import LayerData, cell_layers, class_map_layer, heatmap_layer, region_layer
 from .parquet import read_cells_parquet
 from .readouts import Readout, read_readout
+from .result_layers import LayerData, cell_layers, class_map_layer, heatmap_layer, region_layer
 from .review import ReviewModel
 from .segmap import ClassMap, read_segmentation_map
 from .tables import ObjectTable

@@ -9,7 +9,7 @@ from typing import Any
 
 from ..slides.layers import METADATA_KEY, LayerData
 from .geojson import is_geojson
-from .loader import find_item_folders, load_results, looks_like_results
+from .result_set import find_item_folders, load_results, looks_like_results
 
 __all__ = ["get_reader", "read_results"]
 

@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from .layers import shapes_data
-from .review import ReviewModel
+from ..results.result_layers import shapes_data
+from ..results.review import ReviewModel
 
 __all__ = ["InViewOutlines", "view_bounds"]
 
