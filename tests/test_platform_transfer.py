@@ -13,13 +13,14 @@ import pytest
 from napari_aignostics.cli import main
 from napari_aignostics.platform import models as m
 from napari_aignostics.platform.client import PlatformClient
-from napari_aignostics.platform.download import download_artifact, item_folder
+from napari_aignostics.platform.download import download_artifact
 from napari_aignostics.platform.errors import (
     ChecksumMismatchError,
     LocalValidationError,
     PlatformError,
 )
 from napari_aignostics.platform.follow import ArtifactDownloaded, RunFinished, follow_run
+from napari_aignostics.platform.results_layout import item_folder
 from napari_aignostics.platform.submit import submit_slides
 from napari_aignostics.server.embedded import LocalPlatform
 from napari_aignostics.slides.checksum import crc32c_base64, crc32c_base64_bytes

@@ -216,7 +216,7 @@ def _input_metadata(path: Path, pairs: list[str], schema: dict[str, Any]) -> dic
 
 
 def run_submit(args: argparse.Namespace) -> int:
-    from .submission import submit_slides
+    from .submit import submit_slides
 
     application, _, version = args.application.partition(":")
     slides = _slides(args.paths)

@@ -77,7 +77,7 @@ class RunsPanel(QWidget):
     def refresh(self) -> None:
         """Reload the runs list once (nothing to do before connecting)."""
         if self.session.client is not None and not self.pool.closed:
-            self.pool.start(self.session.runs, on_done=self.set_runs)
+            self.pool.start(self.session.runs, on_done=self.set_runs, key="runs")
 
     def start_polling(self) -> None:
         """Poll the runs list every ``poll_interval_s`` in a worker until stopped."""
@@ -157,7 +157,7 @@ class RunsPanel(QWidget):
             f"<b>{run.run_id}</b><br>{run_label(run)}"
             + (f" — {run.error_message}" if run.error_message else "")
         )
-        self.pool.start(self.session.items, run.run_id, on_done=self._set_items)
+        self.pool.start(self.session.items, run.run_id, on_done=self._set_items, key="items")
 
     def _set_items(self, items: list[Any]) -> None:
         self.items.setRowCount(len(items))
