@@ -34,6 +34,7 @@ def server(tmp_path: Path) -> Iterator[LocalPlatform]:
         yield platform
 
 
+@pytest.mark.slow
 def test_cli_submit_wait_download(server: LocalPlatform, cmu_slide: Path, tmp_path: Path,
                                   capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "results"
@@ -91,6 +92,7 @@ def test_submit_validates_locally_first(server: LocalPlatform, cmu_slide: Path) 
         assert list(client.list_runs()) == []
 
 
+@pytest.mark.slow
 def test_follow_yields_events_and_downloads(server: LocalPlatform, cmu_slide: Path,
                                             tmp_path: Path) -> None:
     fractions: list[float] = []

@@ -78,6 +78,7 @@ def test_segmentation_map_in_range_keeps_its_classes(tmp_path: Path) -> None:
     assert classes.labels.dtype == np.uint16 and int(classes.labels.max()) == 65535
 
 
+@pytest.mark.slow
 def test_geojson_with_nan_or_null_coordinates_is_read_by_both_and_repair_reported(
     tmp_path: Path,
 ) -> None:

@@ -116,6 +116,7 @@ def test_png_is_declined_and_named(test_data: Path, tmp_path: Path) -> None:
         open_slide(png)
 
 
+@pytest.mark.slow
 def test_dicom_files(wsi_dir: Path, tmp_path: Path) -> None:
     # A VOLUME instance opens through wsidicom (its JPEG 2000 YCbCr tiles defeat the TIFF reader).
     with open_slide(wsi_dir / "small-pyramidal.dcm") as slide:

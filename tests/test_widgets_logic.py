@@ -117,14 +117,14 @@ def test_submit_creates_the_slide_reference_once(session: FakeSession, pool: Wor
 
 def test_stale_version_answers_are_dropped(session: FakeSession, pool: WorkerPool,
                                            qtbot: Any) -> None:
-    session.version_delay = {"test-app": 0.5}  # the first answer arrives after the second
+    session.version_delay = {"test-app": 0.3}  # the first answer arrives after the second
     panel = SubmitPanel(ViewerModel(), session, pool)
     qtbot.addWidget(panel)
     panel.refresh_applications()
     qtbot.waitUntil(lambda: panel.application.count() == 2, timeout=10_000)
     panel.select_application("other")
     qtbot.waitUntil(lambda: panel.version.currentText() == "9.9.9", timeout=10_000)
-    qtbot.wait(800)  # the slow test-app answer came back meanwhile and was dropped
+    qtbot.wait(500)  # the slow test-app answer came back meanwhile and was dropped
     assert [panel.version.itemText(i) for i in range(panel.version.count())] == ["9.9.9"]
 
 
@@ -188,6 +188,7 @@ def test_results_land_on_the_submitted_slide_and_reach_review(
     assert int(review.points.shown.sum()) == 40
 
 
+@pytest.mark.slow
 def test_the_session_keeps_what_it_submitted(local_platform: Any, cmu_slide: Path,
                                              tmp_path: Path,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
