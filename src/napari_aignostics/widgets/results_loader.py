@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from napari.utils.notifications import show_info, show_warning
 from qtpy.QtCore import QObject, Signal
@@ -158,9 +158,9 @@ class ResultsLoader(QObject):
 
 
 def _load_layer_data(
-    folder: Path, slide: SlideRef | None, **kwargs: Any
+    folder: Path, slide: SlideRef | None, name: str, metadata: dict[str, ArtifactMetadata]
 ) -> tuple[ResultSet, list[LayerData]]:
     """In a worker: the results of one item placed on ``slide``, and their layer data."""
     mpp, size = (slide.mpp, slide.size) if slide is not None else (None, None)
-    result = load_results(folder, mpp, size, **kwargs)
+    result = load_results(folder, mpp, size, name=name, metadata=metadata)
     return result, result.layer_data()
