@@ -134,7 +134,7 @@ def _child_run(kind: str, path: Path) -> dict[str, Any]:
         import napari.utils.colormaps  # noqa: F401
         import pandas  # noqa: F401
 
-        from napari_aignostics.results.loader import load_results
+        from napari_aignostics.results.result_set import load_results
 
         start = time.perf_counter()
         data = load_results(path).layer_data()

@@ -79,7 +79,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp, _server(Path(tmp)) as api_root, PlatformClient(
         api_root, "bench"
     ) as client:
-        from napari_aignostics.platform.submission import submit_slides
+        from napari_aignostics.platform.submit import submit_slides
 
         slide = Path(tmp) / "input.tiff"
         slide.write_bytes(b"II*\x00" + b"\x00" * 64)

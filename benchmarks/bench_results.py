@@ -35,8 +35,8 @@ import numpy as np
 import orjson
 
 from coldstart import compile_installed
-from napari_aignostics.results.layers import shapes_data
-from napari_aignostics.results.loader import load_results
+from napari_aignostics.results.result_layers import shapes_data
+from napari_aignostics.results.result_set import load_results
 
 CLASSES = {"EPITHELIAL": [220, 50, 50], "LYMPHOCYTE": [40, 90, 230], "FIBROBLAST": [60, 170, 80],
            "OTHER": [230, 170, 30]}

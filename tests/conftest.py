@@ -14,6 +14,15 @@ SHARED = Path(os.environ.get("NAPARI_AIGNOSTICS_SHARED", REPO.parent / "shared")
 TEST_DATA = SHARED / "test_data"
 SPEC_PATH = SHARED / "spec" / "aignostics-platform-api-openapi-1.8.0.json"
 
+ANALYSIS_FIXTURES = {"tme", "tme_folder"}
+"""Fixtures that run the whole local-tme analysis on a real slide: their tests are the slow tier."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tiers: ``-m "not slow and not gui"`` is the fast one (see README)."""
+    for item in items:
+        if ANALYSIS_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
 
 @pytest.fixture(scope="session")
 def test_data() -> Path:

@@ -120,6 +120,7 @@ def test_readouts_have_a_preamble_and_agree(tme: dict[str, ProducedArtifact]) ->
     assert abs(sum(parts) - 1.0) < 0.02
 
 
+@pytest.mark.slow
 def test_test_app_is_quick_and_tissue_only(cmu_slide: Path, tmp_path: Path) -> None:
     artifacts = TEST_APP.versions[0].run(AnalysisContext(cmu_slide, {}, tmp_path))
     assert {a.name.split(":")[0] for a in artifacts} == {"tissue_qc", "tissue_segmentation"}

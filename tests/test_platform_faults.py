@@ -25,7 +25,7 @@ from napari_aignostics.platform.errors import (
     TransportError,
 )
 from napari_aignostics.platform.follow import Reconnecting, RunFinished, follow_run
-from napari_aignostics.platform.submission import build_run_request
+from napari_aignostics.platform.submit import build_run_request
 from napari_aignostics.platform.upload import bucket_for, upload_file
 from napari_aignostics.server.embedded import LocalPlatform
 from napari_aignostics.slides.checksum import crc32c_base64, crc32c_base64_bytes
@@ -57,6 +57,7 @@ def _finished_run(server: LocalPlatform) -> str:
 # --- idempotent GETs ------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_truncated_json_is_retried_and_errors_name_the_request(server: LocalPlatform) -> None:
     run_id = _finished_run(server)
     with FaultProxy(server.api_root, rate=1.0, kinds=["truncate"], only="GET /api/v1/runs/",
@@ -97,6 +98,7 @@ def _request(api: Api) -> m.RunCreationRequest:
 
 
 @pytest.mark.parametrize("fault", ["503-after", "reset", "truncate", "503-before"])
+@pytest.mark.slow
 def test_lost_submit_answer_neither_orphans_nor_duplicates(server: LocalPlatform,
                                                           fault: str) -> None:
     api = Api(server.api_root, "tok")
@@ -115,6 +117,7 @@ def test_lost_submit_answer_neither_orphans_nor_duplicates(server: LocalPlatform
     assert len(posts) == (3 if fault == "503-before" else 1)
 
 
+@pytest.mark.slow
 def test_refused_submit_is_final(server: LocalPlatform) -> None:
     api = Api(server.api_root, "tok")
     request = _request(api).model_copy(update={"application_id": "no-such-app"})
@@ -129,6 +132,7 @@ def test_refused_submit_is_final(server: LocalPlatform) -> None:
 # --- downloads -------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_download_survives_5xx_reset_truncation_with_fresh_links(server: LocalPlatform,
                                                                  tmp_path: Path) -> None:
     run_id = _finished_run(server)
@@ -147,6 +151,7 @@ def test_download_survives_5xx_reset_truncation_with_fresh_links(server: LocalPl
     assert not list(tmp_path.rglob("*.part"))
 
 
+@pytest.mark.slow
 def test_download_attempts_are_bounded(server: LocalPlatform, tmp_path: Path) -> None:
     run_id = _finished_run(server)
     out = tmp_path / "results"
@@ -185,6 +190,7 @@ def test_download_waits_for_retry_after_on_429(tmp_path: Path) -> None:
 # --- uploads ---------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_upload_restarts_visibly_and_boundedly(server: LocalPlatform, tmp_path: Path) -> None:
     slide = tmp_path / "slide.svs"
     data = slide_bytes(size=3 * 1024 * 1024)
@@ -212,6 +218,7 @@ def test_upload_restarts_visibly_and_boundedly(server: LocalPlatform, tmp_path: 
 # --- following -------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_follow_reconnects_then_gives_up_after_patience(server: LocalPlatform,
                                                         tmp_path: Path) -> None:
     run_id = _finished_run(server)
@@ -235,6 +242,7 @@ def test_follow_reconnects_then_gives_up_after_patience(server: LocalPlatform,
         list(follow_run(client, run_id, None, patience=120, sleep=_no_sleep, clock=clock))
 
 
+@pytest.mark.slow
 def test_cli_run_follow_reattaches_and_downloads(server: LocalPlatform, tmp_path: Path,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
     run_id = _finished_run(server)
@@ -249,6 +257,7 @@ def test_cli_run_follow_reattaches_and_downloads(server: LocalPlatform, tmp_path
 # --- the local worker's input fetch ----------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_worker_refetches_input_after_transient_faults(server: LocalPlatform) -> None:
     api = Api(server.api_root, "tok")
     data = slide_bytes(size=200_000)
@@ -271,6 +280,7 @@ def test_worker_refetches_input_after_transient_faults(server: LocalPlatform) ->
 # --- the scenario of the issue, short --------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_chaos_three_runs_at_twenty_percent(cmu_slide: Path, tmp_path: Path) -> None:
     report = run_chaos(cmu_slide, tmp_path, runs=3, rate=0.2, seed=14, application="lifecycle",
                        applications=[LIFECYCLE_APP], interval=0.1)

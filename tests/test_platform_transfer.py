@@ -13,14 +13,15 @@ import pytest
 from napari_aignostics.cli import main
 from napari_aignostics.platform import models as m
 from napari_aignostics.platform.client import PlatformClient
-from napari_aignostics.platform.download import download_artifact, item_folder
+from napari_aignostics.platform.download import download_artifact
 from napari_aignostics.platform.errors import (
     ChecksumMismatchError,
     LocalValidationError,
     PlatformError,
 )
 from napari_aignostics.platform.follow import ArtifactDownloaded, RunFinished, follow_run
-from napari_aignostics.platform.submission import submit_slides
+from napari_aignostics.platform.results_layout import item_folder
+from napari_aignostics.platform.submit import submit_slides
 from napari_aignostics.server.embedded import LocalPlatform
 from napari_aignostics.slides.checksum import crc32c_base64, crc32c_base64_bytes
 from server_helpers import LIFECYCLE_APP
@@ -33,6 +34,7 @@ def server(tmp_path: Path) -> Iterator[LocalPlatform]:
         yield platform
 
 
+@pytest.mark.slow
 def test_cli_submit_wait_download(server: LocalPlatform, cmu_slide: Path, tmp_path: Path,
                                   capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "results"
@@ -90,6 +92,7 @@ def test_submit_validates_locally_first(server: LocalPlatform, cmu_slide: Path) 
         assert list(client.list_runs()) == []
 
 
+@pytest.mark.slow
 def test_follow_yields_events_and_downloads(server: LocalPlatform, cmu_slide: Path,
                                             tmp_path: Path) -> None:
     fractions: list[float] = []

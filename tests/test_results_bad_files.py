@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import tifffile
 
-from napari_aignostics.results.loader import find_item_folders, load_results
-from napari_aignostics.results.reader import get_reader, read_results
+from napari_aignostics.results.result_set import find_item_folders, load_results
+from napari_aignostics.results.results_reader import get_reader, read_results
 
 
 def _feature(ring: list[list[float | None]]) -> dict[str, object]:
@@ -78,6 +78,7 @@ def test_segmentation_map_in_range_keeps_its_classes(tmp_path: Path) -> None:
     assert classes.labels.dtype == np.uint16 and int(classes.labels.max()) == 65535
 
 
+@pytest.mark.slow
 def test_geojson_with_nan_or_null_coordinates_is_read_by_both_and_repair_reported(
     tmp_path: Path,
 ) -> None:

@@ -13,9 +13,9 @@ from napari_aignostics.apps.builtin import LOCAL_TME
 from napari_aignostics.results.export import export_csv, export_geojson
 from napari_aignostics.results.geojson import read_geojson
 from napari_aignostics.results.heatmap import read_tile_csv
-from napari_aignostics.results.layers import class_map_layer, heatmap_layer
-from napari_aignostics.results.loader import load_results
 from napari_aignostics.results.raster import render_chunk
+from napari_aignostics.results.result_layers import class_map_layer, heatmap_layer
+from napari_aignostics.results.result_set import load_results
 from napari_aignostics.results.segmap import ClassMap, read_type_info
 
 CMU_MPP = 0.499

@@ -49,7 +49,7 @@ def test_results_folder_opens_onto_the_slide(make_napari_viewer: Any, cmu_slide:
 
 def test_a_cell_file_alone_opens_with_a_warning(make_napari_viewer: Any, item_folder: Path,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    from napari_aignostics.results import reader
+    from napari_aignostics.results import results_reader as reader
 
     warnings: list[str] = []
     monkeypatch.setattr("napari.utils.notifications.show_warning", warnings.append)

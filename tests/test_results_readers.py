@@ -173,7 +173,7 @@ def test_grid_index_answers_like_an_strtree() -> None:
 
 
 def test_reader_sniffs_big_json_without_parsing_it(tmp_path: Any) -> None:
-    from napari_aignostics.results.reader import get_reader
+    from napari_aignostics.results.results_reader import get_reader
 
     features = [{"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [
         [[i, 0], [i + 1, 0], [i + 1, 1], [i, 0]]]}, "properties": {}} for i in range(3000)]

@@ -28,6 +28,7 @@ def spec(openapi_spec: dict[str, Any]) -> SpecChecker:
     return SpecChecker(openapi_spec)
 
 
+@pytest.mark.slow
 def test_whole_lifecycle_conforms_to_the_spec(server: LocalPlatform, spec: SpecChecker) -> None:
     api = Api(server.api_root, server.token)
     get = lambda path, **kw: spec.check(api.http.get(path, **kw))  # noqa: E731
@@ -110,6 +111,7 @@ def test_whole_lifecycle_conforms_to_the_spec(server: LocalPlatform, spec: SpecC
     assert spec.checked >= 19
 
 
+@pytest.mark.slow
 def test_pagination_and_sorting(server: LocalPlatform, spec: SpecChecker) -> None:
     api = Api(server.api_root, server.token)
     data = slide_bytes()
@@ -163,6 +165,7 @@ def test_bad_submissions_get_a_clear_4xx(
     assert api.http.get("/runs").json() == []
 
 
+@pytest.mark.slow
 def test_malformed_requests_never_500(server: LocalPlatform, spec: SpecChecker) -> None:
     api = Api(server.api_root, server.token)
     raw = api.http.post("/runs", content=b"{not json", headers={"Content-Type": "application/json"})
@@ -184,6 +187,7 @@ def test_malformed_requests_never_500(server: LocalPlatform, spec: SpecChecker) 
     assert httpx.get(f"{server.api_root}/api/v1/openapi.json").json()["paths"]
 
 
+@pytest.mark.slow
 def test_runs_are_private_unless_shared(server: LocalPlatform, spec: SpecChecker) -> None:
     owner = Api(server.api_root, server.token)
     other_token = server.add_user("auth0|other", email="other@example.org")

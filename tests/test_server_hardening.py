@@ -41,6 +41,7 @@ def _poll(root: str, device_code: str) -> httpx.Response:
     )
 
 
+@pytest.mark.slow
 def test_device_code_cannot_be_self_approved(server: LocalPlatform) -> None:
     root = server.api_root
     login = _start_login(root)
@@ -96,6 +97,7 @@ def test_browser_approval_needs_the_one_time_secret_and_csrf(server: LocalPlatfo
     assert "access_token" in _poll(root, login["device_code"]).json()
 
 
+@pytest.mark.slow
 def test_refresh_tokens_rotate_expire_and_can_be_revoked(server: LocalPlatform) -> None:
     root = server.api_root
 
@@ -122,6 +124,7 @@ def test_refresh_tokens_rotate_expire_and_can_be_revoked(server: LocalPlatform) 
     assert refresh(short).json()["error"] == "invalid_grant"
 
 
+@pytest.mark.slow
 def test_like_regex_is_linear_and_never_stalls_health(server: LocalPlatform) -> None:
     api = Api(server.api_root, server.token)
     api.submit([{"external_id": "a", "data": slide_bytes()}],
@@ -205,6 +208,7 @@ def test_streamed_bodies_are_cut_at_the_limit(server: LocalPlatform) -> None:
     assert form.status_code == 413
 
 
+@pytest.mark.slow
 def test_bucket_objects_are_limited_per_organization(server: LocalPlatform) -> None:
     api = Api(server.api_root, server.token)
     put, get = bucket_urls(server.api_root, api.http.get("/me").json(), "big/object.bin")
@@ -241,6 +245,7 @@ def test_serve_token_file_must_be_private(tmp_path: Path) -> None:
     assert read_token_file(path) == "secret-token"
 
 
+@pytest.mark.slow
 def test_database_side_files_are_private(server: LocalPlatform) -> None:
     Api(server.api_root, server.token).submit([{"external_id": "a", "data": slide_bytes()}])
     database = server.data_dir / "platform.sqlite3"

@@ -36,6 +36,7 @@ def _wait_for(predicate: Any, timeout: float = 20.0) -> None:
     raise AssertionError("condition not reached")
 
 
+@pytest.mark.slow
 def test_cancel_skips_pending_and_keeps_finished(tmp_path: Path, openapi_spec: dict) -> None:
     spec = SpecChecker(openapi_spec)
     with _platform(tmp_path, items_per_run_parallel=1) as server:
@@ -65,6 +66,7 @@ def test_cancel_skips_pending_and_keeps_finished(tmp_path: Path, openapi_spec: d
         assert api.http.get(f"/runs/{run_id}").json()["statistics"]["item_skipped_count"] == 3
 
 
+@pytest.mark.slow
 def test_delete_results_then_gone(tmp_path: Path, openapi_spec: dict) -> None:
     spec = SpecChecker(openapi_spec)
     with _platform(tmp_path) as server:
@@ -83,6 +85,7 @@ def test_delete_results_then_gone(tmp_path: Path, openapi_spec: dict) -> None:
         assert not list((server.data_dir / "objects" / "outputs" / run_id).iterdir())
 
 
+@pytest.mark.slow
 def test_outputs_expire_after_retention(tmp_path: Path) -> None:
     with _platform(tmp_path, retention_days=1.5 / 86400, maintenance_interval_s=0.2) as server:
         api = Api(server.api_root, server.token)
@@ -91,6 +94,7 @@ def test_outputs_expire_after_retention(tmp_path: Path) -> None:
         _wait_for(lambda: api.items(run_id)[0]["output_artifacts"][0]["output"] == "DELETED_BY_SYSTEM")
 
 
+@pytest.mark.slow
 def test_system_cancels_after_too_many_failures(tmp_path: Path) -> None:
     with _platform(tmp_path, failed_items_threshold=2, items_per_run_parallel=1) as server:
         api = Api(server.api_root, server.token)
@@ -105,6 +109,7 @@ def test_system_cancels_after_too_many_failures(tmp_path: Path) -> None:
         assert run["statistics"]["item_skipped_count"] == 3
 
 
+@pytest.mark.slow
 def test_deadline_cancels_the_run(tmp_path: Path) -> None:
     with _platform(tmp_path) as server:
         api = Api(server.api_root, server.token)
@@ -119,6 +124,7 @@ def test_deadline_cancels_the_run(tmp_path: Path) -> None:
         assert run["scheduling"]["deadline"]
 
 
+@pytest.mark.slow
 def test_checksum_mismatch_is_a_user_error(tmp_path: Path) -> None:
     with _platform(tmp_path) as server:
         api = Api(server.api_root, server.token)
@@ -133,6 +139,7 @@ def test_checksum_mismatch_is_a_user_error(tmp_path: Path) -> None:
         assert "AAAAAA==" in item["error_message"]
 
 
+@pytest.mark.slow
 def test_quotas_answer_402(tmp_path: Path) -> None:
     with _platform(tmp_path, quota_slides_per_run=2, quota_parallel_runs=1,
                    quota_slides_per_month=4) as server:
@@ -215,6 +222,7 @@ def test_kill_minus_nine_and_restart(tmp_path: Path) -> None:
             server.kill()
 
 
+@pytest.mark.slow
 def test_item_interrupted_twice_ends_interrupted_and_its_work_folder_goes(tmp_path: Path) -> None:
     from napari_aignostics.server.lifecycle import start_item
 

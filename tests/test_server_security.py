@@ -30,6 +30,7 @@ def _tamper(url: str) -> str:
     return head + "signature=" + ("0" if signature[0] != "0" else "1") + signature[1:]
 
 
+@pytest.mark.slow
 def test_artifact_links_are_signed_and_short_lived(server: LocalPlatform) -> None:
     api = Api(server.api_root, server.token)
     run_id = api.submit([{"external_id": "a", "data": slide_bytes()}])
@@ -46,6 +47,7 @@ def test_artifact_links_are_signed_and_short_lived(server: LocalPlatform) -> Non
     assert expired.status_code == 403 and "expired" in expired.text
 
 
+@pytest.mark.slow
 def test_bucket_verifies_sigv4(server: LocalPlatform) -> None:
     api = Api(server.api_root, server.token)
     me = api.http.get("/me").json()
@@ -72,6 +74,7 @@ def test_bucket_verifies_sigv4(server: LocalPlatform) -> None:
     assert httpx.put(escape, content=b"x").status_code in (400, 403, 404)
 
 
+@pytest.mark.slow
 def test_expired_presigned_url_is_refused(server: LocalPlatform) -> None:
     import botocore.session
     from botocore.config import Config
@@ -91,6 +94,7 @@ def test_expired_presigned_url_is_refused(server: LocalPlatform) -> None:
     assert refused.status_code == 403 and "expired" in refused.text
 
 
+@pytest.mark.slow
 def test_device_login_end_to_end(server: LocalPlatform) -> None:
     settings = AuthSettings.for_api_root(server.api_root, env={})
     shown: list[str] = []

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 from napari_aignostics.slides import reader as reader_module
-from napari_aignostics.slides.errors import SlideError
 from napari_aignostics.slides.layers import slide_layer_data
 from napari_aignostics.slides.metadata import media_type_for, slide_metadata
 from napari_aignostics.slides.napari_reader import get_reader
 from napari_aignostics.slides.reader import open_slide
+from napari_aignostics.slides.slide_errors import SlideError
 
 
 def test_cmu_small_region(cmu_slide: Path) -> None:
@@ -116,6 +116,7 @@ def test_png_is_declined_and_named(test_data: Path, tmp_path: Path) -> None:
         open_slide(png)
 
 
+@pytest.mark.slow
 def test_dicom_files(wsi_dir: Path, tmp_path: Path) -> None:
     # A VOLUME instance opens through wsidicom (its JPEG 2000 YCbCr tiles defeat the TIFF reader).
     with open_slide(wsi_dir / "small-pyramidal.dcm") as slide:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from napari_aignostics.workflow.run_labels import progress_fraction, run_label
+from napari_aignostics.platform.run_labels import progress_fraction, run_label
 from napari_aignostics.workflow.schema_form import build_metadata, form_fields, validation_errors
 
 

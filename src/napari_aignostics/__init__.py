@@ -1,4 +1,4 @@
-"""napari-aignostics."""
+"""napari-aignostics: send whole-slide images from napari to Aignostics Platform applications and review the results over the slide."""
 
 from .platform.redact import install as _redact_signed_urls
 

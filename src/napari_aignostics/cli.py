@@ -1,6 +1,6 @@
 """Console entry point ``napari-aignostics``.
 
-Each area registers its own verbs: ``platform.cli`` (application, run, login, logout, whoami),
+Each area registers its own verbs: ``platform.commands`` (application, run, login, logout, whoami),
 ``server.cli`` (serve) and ``widgets.demo`` (demo). Heavy imports happen inside the verbs.
 """
 
@@ -29,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="bearer token (env NAPARI_AIGNOSTICS_TOKEN); never printed",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    from .platform import cli as platform_cli
+    from .platform import commands as platform_cli
     from .server import cli as server_cli
     from .widgets import demo_cli
 

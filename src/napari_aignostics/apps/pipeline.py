@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from ..slides.errors import SlideError
 from ..slides.reader import Slide, open_slide
+from ..slides.slide_errors import SlideError
 from .base import AnalysisCancelled, AnalysisContext, ProducedArtifact, UserInputError
 from .nuclei import CELL_CLASSES, MEASUREMENTS, Cells, detect_cells
 from .overview import Overview, read_overview

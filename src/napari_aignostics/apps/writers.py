@@ -13,22 +13,17 @@ import numpy as np
 import orjson
 import shapely
 
+from ..platform.results_layout import artifact_file_name
 from ..slides.checksum import crc32c_base64
 from .base import ProducedArtifact
 
 __all__ = [
-    "file_name",
     "write_class_csv",
     "write_geojson",
     "write_parquet",
     "write_segmentation_map",
     "write_table_csv",
 ]
-
-
-def file_name(name: str, extension: str) -> str:
-    """``tissue_qc:geojson_polygons`` → ``tissue_qc_geojson_polygons.<extension>``."""
-    return f"{name.replace(':', '_')}.{extension}"
 
 
 def _finish(name: str, tmp: Path, target: Path, metadata: dict[str, Any]) -> ProducedArtifact:
@@ -47,7 +42,7 @@ def write_segmentation_map(
     """A tiled, deflate-compressed uint8 TIFF of class indices with resolution tags."""
     import tifffile
 
-    target = folder / file_name(name, "tiff")
+    target = folder / artifact_file_name(name, "image/tiff")
     tmp = target.with_suffix(".tmp")
     per_cm = 10_000.0 / mpp
     tifffile.imwrite(
@@ -79,7 +74,7 @@ def write_class_csv(
     folder: Path, name: str, classes: dict[str, tuple[int, int, int]]
 ) -> ProducedArtifact:
     """``class_index,class_name,red,green,blue``, index 0 first."""
-    target = folder / file_name(name, "csv")
+    target = folder / artifact_file_name(name, "text/csv")
     tmp = target.with_suffix(".tmp")
     with tmp.open("w", newline="") as handle:
         writer = csv.writer(handle)
@@ -106,7 +101,7 @@ def write_geojson(
     polygon_mpp: float,
 ) -> ProducedArtifact:
     """A QuPath-style FeatureCollection in level-0 pixels."""
-    target = folder / file_name(name, "json")
+    target = folder / artifact_file_name(name, "application/geo+json")
     tmp = target.with_suffix(".tmp")
     features = [
         {
@@ -141,7 +136,7 @@ def write_parquet(
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    target = folder / file_name(name, "parquet")
+    target = folder / artifact_file_name(name, "application/vnd.apache.parquet")
     tmp = target.with_suffix(".tmp")
     table = pa.table(columns).replace_schema_metadata(
         {"polygon_mpp": str(polygon_mpp), "coordinates": "level-0 pixels"}
@@ -154,7 +149,7 @@ def write_table_csv(
     folder: Path, name: str, preamble: str, header: Sequence[str], rows: Iterable[Sequence[Any]]
 ) -> ProducedArtifact:
     """A readout CSV: a preamble line, then the header and rows."""
-    target = folder / file_name(name, "csv")
+    target = folder / artifact_file_name(name, "text/csv")
     tmp = target.with_suffix(".tmp")
     with tmp.open("w", newline="") as handle:
         handle.write(f"# {preamble}\n")

@@ -25,6 +25,7 @@ from pydantic import BaseModel
 from . import models as m
 from .auth import StaticTokenProvider, TokenProvider
 from .errors import NotFoundError, PlatformError, TransportError, error_for_status
+from .versions import semver_key
 
 __all__ = ["SUBMISSION_KEY", "USER_AGENT", "PlatformClient", "retry_after", "submission_filter"]
 
@@ -40,13 +41,6 @@ SUBMISSION_KEY = "napari_aignostics"
 ModelT = TypeVar("ModelT", bound=BaseModel)
 T = TypeVar("T")
 Params = dict[str, Any]
-
-
-def _semver_key(version: str) -> tuple[Any, ...]:
-    core, _, pre = version.partition("+")[0].partition("-")
-    numbers = tuple(int(p) if p.isdigit() else 0 for p in core.split("."))
-    # a release sorts above its pre-releases
-    return (*numbers, 1 if not pre else 0, pre)
 
 
 def _clean(params: Params) -> Params:
@@ -276,7 +270,7 @@ class PlatformClient:
         versions = [v.number for v in self.application(application_id).versions]
         if not versions:
             raise NotFoundError(f"application {application_id!r} has no version available to you")
-        return max(versions, key=_semver_key)
+        return max(versions, key=semver_key)
 
     def application_version(
         self, application_id: str, version: str | None = None

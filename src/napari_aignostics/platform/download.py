@@ -1,6 +1,6 @@
 """Downloading a run's results: verified, resumable, never outside the target folder.
 
-Layout: ``<folder>/<run_id>/<item folder>/<artifact file>`` plus ``<folder>/<run_id>/manifest.json``.
+Files go where :mod:`.results_layout` says, which also writes the run's manifest.
 Each artifact streams into ``<file>.part`` from a fresh signed URL per attempt (no Authorization
 header is sent there), resumes with ``Range`` after a reset, waits and retries 5xx and 429 (honouring
 ``Retry-After``), restarts from zero after a CRC32C mismatch (a truncated or corrupted body), and is
@@ -10,14 +10,11 @@ bounded. Files already present with the right checksum are skipped.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 
@@ -25,20 +22,19 @@ from ..slides.checksum import Crc32c, crc32c_base64
 from . import models as m
 from .client import RETRY_STATUSES, PlatformClient, retry_after
 from .errors import ChecksumMismatchError, GoneError, PlatformError, TransportError
-from .paths import artifact_file_name, ensure_inside, item_folder_name, run_folder_name
+from .paths import ensure_inside
+from .results_layout import artifact_file_name, item_folder, write_manifest
 
 __all__ = [
     "DownloadedArtifact",
     "download_artifact",
     "download_item",
     "download_run",
-    "write_manifest",
 ]
 
 log = logging.getLogger(__name__)
 
 CHUNK = 1024 * 1024
-MANIFEST = "manifest.json"
 ATTEMPTS = 8
 BytesProgress = Callable[[int, int], None]
 
@@ -170,12 +166,6 @@ def download_artifact(
             http.close()
 
 
-def item_folder(folder: Path, run_id: str, external_id: str) -> Path:
-    """The (safe) folder of an item's results."""
-    run_dir = folder / run_folder_name(run_id)
-    return ensure_inside(folder, run_dir / item_folder_name(external_id))
-
-
 def download_item(
     client: PlatformClient,
     run_id: str,
@@ -198,58 +188,6 @@ def download_item(
         size, skipped = download_artifact(client, run_id, artifact, target, http=http)
         done.append(DownloadedArtifact(item.external_id, artifact.name, target, size, skipped))
     return done
-
-
-def write_manifest(
-    folder: Path, run: m.RunReadResponse, items: list[m.ItemResultReadResponse]
-) -> Path:
-    """``<folder>/<run_id>/manifest.json`` describing what is where (written atomically)."""
-    run_dir = folder / run_folder_name(run.run_id)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    entries: list[dict[str, Any]] = []
-    for item in items:
-        item_dir = item_folder(folder, run.run_id, item.external_id)
-        artifacts = []
-        for artifact in item.output_artifacts:
-            if artifact.output != m.ArtifactOutput.AVAILABLE:
-                continue
-            meta = artifact.metadata or {}
-            file_name = artifact_file_name(artifact.name, meta.get("media_type"))
-            if not (item_dir / file_name).is_file():
-                continue
-            artifacts.append(
-                {
-                    "name": artifact.name,
-                    "file": f"{item_dir.name}/{file_name}",
-                    "media_type": meta.get("media_type"),
-                    "checksum_base64_crc32c": meta.get("checksum_base64_crc32c"),
-                    "metadata": meta,
-                }
-            )
-        entries.append(
-            {
-                "external_id": item.external_id,
-                "folder": item_dir.name,
-                "state": str(item.state),
-                "termination_reason": str(item.termination_reason)
-                if item.termination_reason
-                else None,
-                "error_message": item.error_message,
-                "artifacts": artifacts,
-            }
-        )
-    manifest = {
-        "run_id": run.run_id,
-        "application_id": run.application_id,
-        "version_number": run.version_number,
-        "state": str(run.state),
-        "items": entries,
-    }
-    target = run_dir / MANIFEST
-    with tempfile.NamedTemporaryFile("w", dir=run_dir, delete=False, suffix=".tmp") as handle:
-        json.dump(manifest, handle, indent=2)
-    os.replace(handle.name, target)
-    return target
 
 
 def download_run(client: PlatformClient, run_id: str, folder: Path) -> list[DownloadedArtifact]:

@@ -14,8 +14,9 @@ from pathlib import Path
 
 from . import models as m
 from .client import PlatformClient
-from .download import download_item, item_folder, write_manifest
+from .download import download_item
 from .errors import PlatformError, TransportError
+from .results_layout import item_folder, write_manifest
 
 __all__ = [
     "PATIENCE_S",

@@ -1,4 +1,4 @@
-"""Safe local names for untrusted external ids, run ids and artifact names.
+"""Safe local names for untrusted external ids, run ids and artifact names (used by ``results_layout``).
 
 Nothing the platform or a submitter chose may escape the download folder: separators, ``..``,
 absolute paths, drive letters, NUL and other control characters, and Windows reserved device names
@@ -15,23 +15,12 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from .errors import UnsafePathError
 
 __all__ = [
-    "MEDIA_TYPE_EXTENSIONS",
-    "artifact_file_name",
     "ensure_inside",
-    "extension_for_media_type",
     "item_folder_name",
     "run_folder_name",
     "safe_component",
 ]
 
-MEDIA_TYPE_EXTENSIONS = {
-    "image/tiff": "tiff",
-    "application/geo+json": "json",
-    "application/vnd.apache.parquet": "parquet",
-    "text/csv": "csv",
-    "application/zip": "zip",
-    "application/json": "json",
-}
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _RESERVED = {"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"}
 _RESERVED |= {f"{p}{n}" for p in ("COM", "LPT") for n in range(10)}
@@ -78,18 +67,6 @@ def item_folder_name(external_id: str) -> str:
 def run_folder_name(run_id: str) -> str:
     """The folder of a run (run ids are UUIDs; anything else is made safe)."""
     return safe_component(run_id)
-
-
-def extension_for_media_type(media_type: str | None) -> str:
-    """File extension (without dot) for an artifact's ``metadata.media_type``; ``bin`` if unknown."""
-    base = (media_type or "").split(";")[0].strip().lower()
-    return MEDIA_TYPE_EXTENSIONS.get(base, "bin")
-
-
-def artifact_file_name(name: str, media_type: str | None) -> str:
-    """``tissue_qc:geojson_polygons`` + geo+json → ``tissue_qc_geojson_polygons.json``."""
-    colon = name.replace(":", "_")
-    return f"{safe_component(colon)}.{extension_for_media_type(media_type)}"
 
 
 def ensure_inside(folder: Path, path: Path) -> Path:

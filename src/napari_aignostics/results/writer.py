@@ -14,7 +14,7 @@ import numpy as np
 
 from .export import export_csv, export_geojson
 from .geometry import Polygons
-from .layers import CELLS_KEY
+from .result_layers import CELLS_KEY
 from .tables import ObjectTable
 
 __all__ = ["write_cells_csv", "write_cells_geojson"]
@@ -28,7 +28,7 @@ def _table(data: Any, attributes: dict[str, Any]) -> tuple[ObjectTable, np.ndarr
     features = attributes.get("features")
     shown = np.asarray(attributes.get("shown", np.ones(len(data), dtype=bool)), dtype=bool)
     if source and Path(source).is_file():
-        from .loader import load_results
+        from .result_set import load_results
 
         result = load_results(Path(source))
         if result.cells is not None and len(result.cells) == len(data):

@@ -19,9 +19,9 @@ DOC_NAMESPACE = uuid.UUID("5b0c0a52-6c1f-4c43-9a54-7d3f0c6f3a11")
 
 
 def _semver(version: str) -> tuple[Any, ...]:
-    from ..platform.client import _semver_key
+    from ..platform.versions import semver_key
 
-    return _semver_key(version)
+    return semver_key(version)
 
 
 def _iso(spec: VersionSpec) -> str:

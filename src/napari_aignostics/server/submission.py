@@ -17,12 +17,12 @@ __all__ = ["check_run_request"]
 
 
 def _latest_version(platform: Platform, application_id: str) -> VersionSpec:
-    from ..platform.client import _semver_key
+    from ..platform.versions import semver_key
 
     app = platform.applications.get(application_id)
     if app is None or not app.versions:
         raise HTTPException(404, f"application {application_id!r} not found")
-    return max(app.versions, key=lambda v: _semver_key(v.version_number))
+    return max(app.versions, key=lambda v: semver_key(v.version_number))
 
 
 def _size(value: Any) -> int:

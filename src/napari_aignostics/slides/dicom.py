@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from .errors import SlideError
 from .mpp import plausible_mpp
+from .slide_errors import SlideError
 
 
 class _DicomLevel:
@@ -39,7 +39,7 @@ class _DicomLevel:
 
 def open_dicom(path: Path, fallback: Callable[[Path], Any]) -> Any:
     """Open a ``.dcm`` file or a folder holding one series; dual-personality TIFFs fall back."""
-    from .reader import Slide, _lazy_level
+    from .reader import Slide, lazy_level
 
     try:
         import wsidicom
@@ -74,7 +74,7 @@ def open_dicom(path: Path, fallback: Callable[[Path], Any]) -> Any:
         width, height = level.size.width, level.size.height
         tile = level.tile_size
         source = _DicomLevel(wsi, index, width, height, lock)
-        levels.append(_lazy_level(source, (tile.height, tile.width, 3), path, index, reported))
+        levels.append(lazy_level(source, (tile.height, tile.width, 3), path, index, reported))
         dims.append((width, height))
         downs.append(base_width / width)
     mpp = plausible_mpp(wsi.mpp.width) if wsi.mpp is not None else None

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .checksum import crc32c_base64
-from .errors import SlideError
 from .reader import open_slide, probe_pixels
+from .slide_errors import SlideError
+from .slide_ref import SlideRef
+
+if TYPE_CHECKING:
+    from napari.layers import Layer
 
 
 def media_type_for(path: str | Path) -> str:
@@ -34,6 +38,16 @@ class SlideMetadata:
     media_type: str
     checksum_base64_crc32c: str
     size_bytes: int
+
+    def ref(self, layer: Layer | None = None) -> SlideRef:
+        """The slide reference that travels with the run (shown in ``layer`` if given)."""
+        return SlideRef(
+            self.path,
+            (self.width_px, self.height_px),
+            self.resolution_mpp,
+            self.checksum_base64_crc32c or None,
+            layer,
+        )
 
     def as_artifact_metadata(self) -> dict[str, Any]:
         """The input artifact ``metadata`` (keys as in the platform's input schemas)."""

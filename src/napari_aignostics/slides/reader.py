@@ -19,8 +19,8 @@ from typing import Any
 import dask.array as da
 import numpy as np
 
-from .errors import SlideError
 from .mpp import mpp_from_ome_xml, plausible_mpp
+from .slide_errors import SlideError
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +138,7 @@ def probe_pixels(slide: Slide, max_px: int = 2048) -> None:
         raise undecodable(slide.path, error) from None
 
 
-def _lazy_level(
+def lazy_level(
     source: Any,
     chunks: tuple[int, ...],
     path: Path,
@@ -146,6 +146,7 @@ def _lazy_level(
     reported: threading.Event,
     strict: bool = False,
 ) -> da.Array:
+    """One pyramid level as a dask array whose chunks read ``source`` lazily (errors reported once)."""
     safe = _SafeLevel(source, path, reported, strict)
     kind = "strict" if strict else "safe"
     name = f"napari-aignostics-{kind}-{abs(hash((str(path), path.stat().st_mtime_ns)))}-{index}"
@@ -225,7 +226,7 @@ def _open_tiff(path: Path, strict: bool = False) -> Slide:
         levels = []
         for index in range(ts.level_count):
             array: Any = group[str(index)]
-            levels.append(_lazy_level(array, tuple(array.chunks), path, index, reported, strict))
+            levels.append(lazy_level(array, tuple(array.chunks), path, index, reported, strict))
         props = dict(ts.properties)
         warnings: list[str] = []
         raw_mpp = props.get("tiffslide.mpp-x")

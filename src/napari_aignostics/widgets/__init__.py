@@ -1,1 +1,1 @@
-"""widgets."""
+"""The napari dock widget: thin Qt views over the workflow session, running every slow step in thread workers."""

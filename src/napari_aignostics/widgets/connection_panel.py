@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from qtpy.QtCore import Signal
 from qtpy.QtWidgets import (
@@ -18,6 +18,9 @@ from qtpy.QtWidgets import (
 
 from ..workflow.session import ConnectionInfo, Session
 from .workers import WorkerPool, error_message
+
+if TYPE_CHECKING:
+    from ..platform.auth import TokenProvider
 
 
 class ConnectionPanel(QWidget):
@@ -76,7 +79,7 @@ class ConnectionPanel(QWidget):
             self.status.setText("Starting the local platform…")
             self.pool.start(self.session.connect_local, on_done=self._done, on_error=self._failed)
         else:
-            token: Any = self.token.text().strip() or self._cached_token_provider()
+            token: str | TokenProvider = self.token.text().strip() or self._cached_token_provider()
             self.status.setText(f"Connecting to {self.api_root.text().strip()}…")
             self.pool.start(
                 self.session.connect_remote,
@@ -86,7 +89,7 @@ class ConnectionPanel(QWidget):
                 on_error=self._failed,
             )
 
-    def _cached_token_provider(self) -> Any:
+    def _cached_token_provider(self) -> TokenProvider:
         from ..platform.auth import resolve_token_provider
 
         return resolve_token_provider(self.api_root.text().strip())

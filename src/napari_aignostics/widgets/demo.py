@@ -5,7 +5,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from napari.viewer import Viewer
+
+    from .dock import AignosticsWidget
 
 DEMO_APPLICATION = "local-tme"
 DEMO_FORM = {"specimen.disease": "COLORECTAL_CANCER", "specimen.tissue": "COLON"}
@@ -39,7 +44,7 @@ def pump(seconds: float) -> None:
         time.sleep(0.02)
 
 
-def open_demo_viewer(slide: Path | None = None) -> tuple[Any, Any]:
+def open_demo_viewer(slide: Path | None = None) -> tuple[Viewer, AignosticsWidget]:
     """A viewer with the slide (default: the sample slide) and the dock widget, connected locally."""
     import napari
 
@@ -55,7 +60,7 @@ def open_demo_viewer(slide: Path | None = None) -> tuple[Any, Any]:
     return viewer, widget
 
 
-def prepare_submission(widget: Any) -> None:
+def prepare_submission(widget: AignosticsWidget) -> None:
     """Connect, pick the local TME application, fill its form and add the open slide: one click left."""
     panel = widget.submit_panel
     wait_until(lambda: widget.session.info is not None, 120, "the local platform to start")
@@ -78,7 +83,7 @@ def prepare_submission(widget: Any) -> None:
         panel.add_selected_layer()
 
 
-def submit_and_wait(widget: Any, timeout: float = 900.0) -> str:
+def submit_and_wait(widget: AignosticsWidget, timeout: float = 900.0) -> str:
     """Submit the prepared slide and wait until the run ended and its results are loaded."""
     panel = widget.submit_panel
     prepare_submission(widget)
@@ -99,15 +104,15 @@ def submit_and_wait(widget: Any, timeout: float = 900.0) -> str:
     return str(run_id)
 
 
-def frame_results(viewer: Any, widget: Any) -> None:
+def frame_results(viewer: Viewer, widget: AignosticsWidget) -> None:
     """Show the Review tab and zoom to where the cells are dense, so outlines are drawn."""
     import numpy as np
 
     widget.tabs.setCurrentWidget(widget.review)
-    review = widget.review.review
-    if review is None or not len(review.table):
+    review, result = widget.review.review, widget.review.result
+    if review is None or result is None or not len(review.table):
         return
-    mpp = widget.review.result.slide_mpp or 1.0
+    mpp = result.slide_mpp or 1.0
     xy = review.table.centroids
     counts, xs, ys = np.histogram2d(xy[:, 0], xy[:, 1], bins=16)
     i, j = np.unravel_index(int(np.argmax(counts)), counts.shape)

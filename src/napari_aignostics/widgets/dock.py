@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from qtpy.QtCore import Signal
 from qtpy.QtWidgets import QTabWidget, QVBoxLayout, QWidget
 
-from ..workflow.session import Session
+from ..slides.slide_ref import SlideRef
+from ..workflow.session import ConnectionInfo, Session
 from .connection_panel import ConnectionPanel
 from .results_loader import ResultsLoader
 from .review_panel import ReviewPanel
 from .runs_panel import RunsPanel
 from .submit_panel import SubmitPanel
 from .workers import WorkerPool
+
+if TYPE_CHECKING:
+    from napari.viewer import Viewer
 
 
 class AignosticsWidget(QWidget):
@@ -23,7 +26,7 @@ class AignosticsWidget(QWidget):
     run_finished = Signal(str, str)
     """run id, final label"""
 
-    def __init__(self, napari_viewer: Any, session: Session | None = None) -> None:
+    def __init__(self, napari_viewer: Viewer, session: Session | None = None) -> None:
         super().__init__()
         self.viewer = napari_viewer
         self.session = session or Session()
@@ -32,7 +35,7 @@ class AignosticsWidget(QWidget):
         self.submit_panel = SubmitPanel(napari_viewer, self.session, self.pool)
         self.runs = RunsPanel(self.session, self.pool)
         self.review = ReviewPanel(napari_viewer)
-        self.loader = ResultsLoader(napari_viewer, self.session, self.pool, self.review)
+        self.loader = ResultsLoader(napari_viewer, self.session, self.pool)
         self.tabs = QTabWidget()
         self.tabs.addTab(self.connection, "Connect")
         self.tabs.addTab(self.submit_panel, "Submit")
@@ -48,19 +51,20 @@ class AignosticsWidget(QWidget):
         self.runs.load_requested.connect(self.loader.load_run)
         self.loader.item_loaded.connect(lambda *_: self.runs.refresh())
         self.loader.run_followed.connect(self._run_followed)
+        self.loader.cells_shown.connect(self.review.show_results)
         self.destroyed.connect(self._shutdown)
 
-    def _connected(self, _info: Any) -> None:
+    def _connected(self, _info: ConnectionInfo) -> None:
         self.submit_panel.refresh_applications()
         self.runs.refresh()
         self.runs.start_polling()
         self.tabs.setCurrentWidget(self.submit_panel)
         self.submit_panel.add_selected_layer_quietly()
 
-    def _submitted(self, run_id: str, slides: dict[str, Path]) -> None:
+    def _submitted(self, run_id: str, _slides: dict[str, SlideRef]) -> None:
         self.runs.refresh()
         self.tabs.setCurrentWidget(self.runs)
-        self.loader.follow(run_id, slides)
+        self.loader.follow(run_id)  # the session keeps the run's slide references
 
     def _run_followed(self, run_id: str, label: str) -> None:
         self.runs.refresh()

@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from napari.utils.notifications import show_info, show_warning
 from qtpy.QtCore import QObject, Signal
 
-from ..results.layers import LayerData
-from ..results.loader import ResultSet, find_item_folders, load_results
-from ..slides.layers import METADATA_KEY
-from ..workflow.run_labels import run_label
+from ..platform.results_layout import ArtifactMetadata, artifact_metadata
+from ..platform.run_labels import run_label
+from ..results.result_layers import LayerData
+from ..results.result_set import ResultSet, find_item_folders, load_results
+from ..slides.slide_ref import SlideRef, find_slide
 from ..workflow.session import Session
-from .review_panel import ReviewPanel
+from .cell_layers import CellLayers
 from .workers import WorkerPool
+
+if TYPE_CHECKING:
+    from napari.components import ViewerModel
+    from napari.layers import Layer
+
+    from ..platform.follow import Event as FollowEvent
 
 
 class ResultsLoader(QObject):
@@ -26,56 +32,49 @@ class ResultsLoader(QObject):
     """run id, external id"""
     run_followed = Signal(str, str)
     """run id, final label (after every finished item's layers were added)"""
+    cells_shown = Signal(object, object)
+    """ResultSet, CellLayers: a result set with cells was added (the review panel takes it)"""
 
-    def __init__(
-        self, viewer: Any, session: Session, pool: WorkerPool, review: ReviewPanel
-    ) -> None:
+    def __init__(self, viewer: ViewerModel, session: Session, pool: WorkerPool) -> None:
         super().__init__()
         self.viewer = viewer
         self.session = session
         self.pool = pool
-        self.review = review
         self._pending: dict[str, int] = {}
         self._finished: dict[str, str] = {}
 
     # --- slides ----------------------------------------------------------------------------------
 
-    def slide_for(self, external_id: str) -> dict[str, Any] | None:
-        """Metadata of the open slide this item belongs to (by path, then by file name)."""
-        slides = [
-            layer.metadata[METADATA_KEY]
-            for layer in self.viewer.layers
-            if METADATA_KEY in layer.metadata
-        ]
-        for meta in slides:
-            if str(Path(meta["path"]).resolve()) == str(Path(external_id).resolve()):
-                return dict(meta)
-        for meta in slides:
-            if Path(meta["path"]).name == Path(external_id).name:
-                return dict(meta)
-        if Path(external_id).is_file():  # not open yet: open it
+    def slide_for(self, run_id: str, external_id: str) -> SlideRef | None:
+        """The slide an item belongs to: the one submitted in this session, else an open one.
+
+        A run submitted elsewhere has no reference here: its slide is found among the open layers,
+        or opened from its path when that file exists.
+        """
+        ref = self.session.slide_of(run_id, external_id)
+        if ref is not None:
+            return ref
+        ref = find_slide(self.viewer.layers, external_id)
+        if ref is None and Path(external_id).is_file():
             self.viewer.open(external_id, plugin="napari-aignostics")
-            return (
-                self.slide_for(external_id)
-                if any(METADATA_KEY in layer.metadata for layer in self.viewer.layers)
-                else None
-            )
-        return None
+            ref = find_slide(self.viewer.layers, external_id)
+        return ref
 
     # --- following -------------------------------------------------------------------------------
 
-    def follow(self, run_id: str, slides: dict[str, Path] | None = None) -> None:
+    def follow(self, run_id: str) -> None:
         """Poll the run in a worker; each finished item is downloaded and shown."""
         from ..platform.follow import ItemFailed, ItemFinished, Reconnecting, RunFinished
 
         self._pending[run_id] = 0
 
-        def events() -> Iterator[Any]:
+        def events() -> Iterator[FollowEvent]:
             yield from self.session.follow(run_id)
 
-        def received(event: Any) -> None:
+        def received(event: FollowEvent) -> None:
             if isinstance(event, ItemFinished) and event.folder is not None:
-                self._load_item(run_id, event.item.external_id, event.folder)
+                item = event.item
+                self._load_item(run_id, item.external_id, event.folder, artifact_metadata(item))
             elif isinstance(event, ItemFailed):
                 item = event.item
                 show_warning(
@@ -108,13 +107,13 @@ class ResultsLoader(QObject):
         self.pool.start(self.session.download, run_id, on_done=done)
 
     def _load_item(
-        self, run_id: str, external_id: str, folder: Path, metadata: dict[str, Any] | None = None
+        self,
+        run_id: str,
+        external_id: str,
+        folder: Path,
+        metadata: dict[str, ArtifactMetadata],
     ) -> None:
-        slide = self.slide_for(external_id)
-        mpp = slide.get("mpp") if slide else None
-        size = tuple(slide["level_dimensions"][0]) if slide else None
-        if metadata is None:
-            metadata = _manifest_metadata(folder, external_id)
+        slide = self.slide_for(run_id, external_id)
         self._pending[run_id] = self._pending.get(run_id, 0) + 1
         name = Path(external_id).stem
 
@@ -132,8 +131,7 @@ class ResultsLoader(QObject):
         self.pool.start(
             _load_layer_data,
             folder,
-            mpp,
-            size,
+            slide,
             name=name,
             metadata=metadata,
             on_done=loaded,
@@ -146,8 +144,8 @@ class ResultsLoader(QObject):
             self._pending.pop(run_id, None)
             self.run_followed.emit(run_id, label)
 
-    def add_layers(self, result: ResultSet, prepared: list[LayerData] | None = None) -> list[Any]:
-        """Add a result set's layers (GUI thread) and hand the cells to the review panel.
+    def add_layers(self, result: ResultSet, prepared: list[LayerData] | None = None) -> list[Layer]:
+        """Add a result set's layers (GUI thread); :attr:`cells_shown` hands its cells on.
 
         ``prepared`` is the result's layer data when a worker has made it already.
         """
@@ -161,28 +159,15 @@ class ResultsLoader(QObject):
         for problem in result.problems[:5]:
             show_warning(problem)
         if result.review is not None:
-            self.review.show_results(result, layers)
+            self.cells_shown.emit(result, CellLayers.among(layers))
         show_info(f"{result.name}: results added ({len(layers)} layers)")
         return layers
 
 
-def _load_layer_data(folder: Path, *args: Any, **kwargs: Any) -> tuple[ResultSet, list[LayerData]]:
-    """In a worker: the results of one item and their layer data, ready for the GUI thread."""
-    result = load_results(folder, *args, **kwargs)
+def _load_layer_data(
+    folder: Path, slide: SlideRef | None, name: str, metadata: dict[str, ArtifactMetadata]
+) -> tuple[ResultSet, list[LayerData]]:
+    """In a worker: the results of one item placed on ``slide``, and their layer data."""
+    mpp, size = (slide.mpp, slide.size) if slide is not None else (None, None)
+    result = load_results(folder, mpp, size, name=name, metadata=metadata)
     return result, result.layer_data()
-
-
-def _manifest_metadata(folder: Path, external_id: str) -> dict[str, Any]:
-    manifest = folder.parent / "manifest.json"
-    if not manifest.is_file():
-        return {}
-    try:
-        items = json.loads(manifest.read_text()).get("items", [])
-    except (ValueError, RecursionError, AttributeError):
-        return {}  # damaged: the item is still shown, without the manifest's metadata
-    for item in items:
-        if item.get("external_id") == external_id:
-            return {
-                Path(a["file"]).name: a.get("metadata") or {} for a in item.get("artifacts", [])
-            }
-    return {}

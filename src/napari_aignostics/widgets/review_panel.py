@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from napari.utils.notifications import show_info
@@ -25,9 +25,16 @@ from qtpy.QtWidgets import (
 )
 
 from ..results.export import export_csv, export_geojson
-from ..results.loader import ResultSet
+from ..results.result_set import ResultSet
 from ..results.review import ReviewModel
-from .tables import make_table
+from .cell_layers import CellLayers
+from .table_widget import make_table
+
+if TYPE_CHECKING:
+    from napari.components import ViewerModel
+    from napari.layers import Labels, Points, Shapes
+
+    from .viewport import InViewOutlines
 
 CLASS_COLUMNS = ("Show", "Class", "Colour", "Cells")
 
@@ -35,16 +42,16 @@ CLASS_COLUMNS = ("Show", "Class", "Colour", "Cells")
 class ReviewPanel(QWidget):
     """Drives a :class:`ReviewModel`; every change updates the raster, points and outlines."""
 
-    def __init__(self, viewer: Any, parent: QWidget | None = None) -> None:
+    def __init__(self, viewer: ViewerModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.viewer = viewer
         self.result: ResultSet | None = None
         self.review: ReviewModel | None = None
-        self.raster: Any = None
-        self.points: Any = None
+        self.raster: Labels | None = None
+        self.points: Points | None = None
         self._point_colors: tuple[tuple[str, tuple[int, int, int]], ...] = ()
-        self.outlines: Any = None
-        self._in_view: Any = None
+        self.outlines: Shapes | None = None
+        self._in_view: InViewOutlines | None = None
 
         self.title = QLabel("Load results from the Runs tab, or open a results folder.")
         self.title.setWordWrap(True)
@@ -101,15 +108,13 @@ class ReviewPanel(QWidget):
 
     # --- results ----------------------------------------------------------------------------------
 
-    def show_results(self, result: ResultSet, layers: list[Any]) -> None:
-        """Review the cells of a freshly added result set."""
-        from ..results.viewport import InViewOutlines
+    def show_results(self, result: ResultSet, layers: CellLayers) -> None:
+        """Review the cells of a freshly added result set, shown in ``layers``."""
+        from .viewport import InViewOutlines
 
         self.result, self.review = result, result.review
         assert self.review is not None
-        self.raster = next((lay for lay in layers if lay.name.endswith("(overview)")), None)
-        self.points = next((lay for lay in layers if lay.name.endswith("(cells)")), None)
-        self.outlines = next((lay for lay in layers if lay.name.endswith("(outlines)")), None)
+        self.raster, self.points, self.outlines = layers.raster, layers.points, layers.outlines
         self._point_colors = self._colors_key()  # the layer was made with these colours
         if self.outlines is not None and self.raster is not None:
             self._in_view = InViewOutlines(self.viewer, self.outlines, self.raster, self.review)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING
 
 from qtpy.QtCore import Qt, Signal
 from qtpy.QtWidgets import (
@@ -18,10 +18,15 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from ..workflow.run_labels import FINAL_LABELS, progress_fraction, run_label
+from ..platform.run_labels import FINAL_LABELS, progress_fraction, run_label
 from ..workflow.session import Session
-from .tables import make_table, selected_rows
+from .table_widget import make_table, selected_rows
 from .workers import WorkerPool
+
+if TYPE_CHECKING:
+    from napari.qt.threading import WorkerBase
+
+    from ..platform import models as m
 
 RUN_COLUMNS = ("Run", "Application", "State", "Items", "Submitted")
 ITEM_COLUMNS = ("Slide", "State", "Error")
@@ -37,8 +42,8 @@ class RunsPanel(QWidget):
         super().__init__(parent)
         self.session = session
         self.pool = pool
-        self.runs: list[Any] = []
-        self._poller: Any = None
+        self.runs: list[m.RunReadResponse] = []
+        self._poller: WorkerBase | None = None
         self._labels: dict[str, str] = {}
 
         self.table = make_table(RUN_COLUMNS, stretch=0)
@@ -77,25 +82,25 @@ class RunsPanel(QWidget):
     def refresh(self) -> None:
         """Reload the runs list once (nothing to do before connecting)."""
         if self.session.client is not None and not self.pool.closed:
-            self.pool.start(self.session.runs, on_done=self.set_runs)
+            self.pool.start(self.session.runs, on_done=self.set_runs, key="runs")
 
     def start_polling(self) -> None:
         """Poll the runs list every ``poll_interval_s`` in a worker until stopped."""
         if self._poller is not None:
             return
 
-        def poll() -> Iterator[list[Any]]:
+        def poll() -> Iterator[list[m.RunReadResponse] | None]:
             while True:
                 try:
                     yield self.session.runs()
                 except Exception:  # noqa: BLE001 - a failed poll is retried on the next tick
-                    yield None  # type: ignore[misc]
+                    yield None
                 deadline = time.monotonic() + max(1.0, self.session.settings.poll_interval_s)
                 while time.monotonic() < deadline:
                     time.sleep(0.2)
-                    yield None  # type: ignore[misc]  # lets quit() stop the worker promptly
+                    yield None  # lets quit() stop the worker promptly
 
-        def received(runs: list[Any] | None) -> None:
+        def received(runs: list[m.RunReadResponse] | None) -> None:
             if runs is not None:
                 self.set_runs(runs)
 
@@ -110,11 +115,11 @@ class RunsPanel(QWidget):
 
     # --- table -----------------------------------------------------------------------------------
 
-    def selected_run(self) -> Any:
+    def selected_run(self) -> m.RunReadResponse | None:
         rows = selected_rows(self.table)
         return self.runs[rows[0]] if rows else None
 
-    def set_runs(self, runs: list[Any]) -> None:
+    def set_runs(self, runs: list[m.RunReadResponse]) -> None:
         """Show runs; notify when one reaches a final state."""
         from napari.utils.notifications import show_info, show_warning
 
@@ -157,9 +162,9 @@ class RunsPanel(QWidget):
             f"<b>{run.run_id}</b><br>{run_label(run)}"
             + (f" — {run.error_message}" if run.error_message else "")
         )
-        self.pool.start(self.session.items, run.run_id, on_done=self._set_items)
+        self.pool.start(self.session.items, run.run_id, on_done=self._set_items, key="items")
 
-    def _set_items(self, items: list[Any]) -> None:
+    def _set_items(self, items: list[m.ItemResultReadResponse]) -> None:
         self.items.setRowCount(len(items))
         for index, item in enumerate(items):
             state = str(getattr(item.state, "value", item.state))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from qtpy.QtCore import QObject, Qt, Signal
 from qtpy.QtWidgets import (
@@ -21,12 +21,19 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from ..slides.layers import METADATA_KEY
 from ..slides.reader import SUPPORTED_EXTENSIONS
+from ..slides.slide_ref import SlideRef, open_slides, slide_ref_of
 from ..workflow.schema_form import FormField, build_metadata, form_fields, validation_errors
 from ..workflow.session import Session
-from .tables import make_table
+from .table_widget import make_table
 from .workers import WorkerPool
+
+if TYPE_CHECKING:
+    from napari.components import ViewerModel
+    from napari.layers import Layer
+
+    from ..platform import models as m
+    from ..slides.metadata import SlideMetadata
 
 COLUMNS = ("Use", "Slide", "Size", "mpp", "Checksum", "Valid")
 
@@ -41,16 +48,18 @@ class SubmitPanel(QWidget):
     """Everything needed to start a run."""
 
     submitted = Signal(str, object)
-    """run id, {external id: slide path}"""
+    """run id, {external id: SlideRef}"""
 
     def __init__(
-        self, viewer: Any, session: Session, pool: WorkerPool, parent: QWidget | None = None
+        self,
+        viewer: ViewerModel,
+        session: Session, pool: WorkerPool, parent: QWidget | None = None
     ) -> None:
         super().__init__(parent)
         self.viewer = viewer
         self.session = session
         self.pool = pool
-        self.version_details: Any = None
+        self.version_details: m.VersionReadResponse | None = None
         self.schema: dict[str, Any] = {}
         self.fields: list[FormField] = []
         self.editors: dict[str, QWidget] = {}
@@ -112,7 +121,7 @@ class SubmitPanel(QWidget):
         """Load the applications available to the connected user."""
         self.pool.start(self.session.applications, on_done=self._set_applications)
 
-    def _set_applications(self, applications: list[Any]) -> None:
+    def _set_applications(self, applications: list[m.ApplicationReadShortResponse]) -> None:
         self.application.blockSignals(True)
         self.application.clear()
         for app in applications:
@@ -141,18 +150,12 @@ class SubmitPanel(QWidget):
         self.session.settings.application_id = app.application_id
         self.version_details = None
         self.schema = {}
-        app_id = app.application_id
+        self.pool.drop("version")  # details of the previous application's version
         self.pool.start(
-            self.session.versions, app_id, on_done=lambda v: self._set_versions(v, app_id)
+            self.session.versions, app.application_id, on_done=self._set_versions, key="versions"
         )
 
-    def _current_id(self) -> str | None:
-        app = self.application.currentData()
-        return None if app is None else str(app.application_id)
-
-    def _set_versions(self, versions: list[str], app_id: str | None = None) -> None:
-        if app_id is not None and app_id != self._current_id():
-            return  # an answer for an application that is no longer selected
+    def _set_versions(self, versions: list[str]) -> None:
         self.version.blockSignals(True)
         self.version.clear()
         self.version.addItems(versions)
@@ -164,19 +167,17 @@ class SubmitPanel(QWidget):
         version = self.version.currentText()
         if app is None or not version:
             return
-        app_id = app.application_id
         self.pool.start(
             self.session.version,
-            app_id,
+            app.application_id,
             version,
-            on_done=lambda details: self._set_version(details, app_id),
+            on_done=self._set_version,
+            key="version",
         )
 
-    def _set_version(self, details: Any, app_id: str | None = None) -> None:
+    def _set_version(self, details: m.VersionReadResponse) -> None:
         app = self.application.currentData()
-        if app is None or (app_id is not None and app_id != app.application_id):
-            return
-        if details.version_number != self.version.currentText():
+        if app is None:
             return
         self.version_details = details
         self.schema = details.input_artifacts[0].metadata_schema if details.input_artifacts else {}
@@ -257,21 +258,20 @@ class SubmitPanel(QWidget):
     # --- slides --------------------------------------------------------------------------------
 
     def add_selected_layer(self) -> None:
-        """Add the selected (or the only) slide layer of the viewer."""
-        layers = [layer for layer in self.viewer.layers.selection if METADATA_KEY in layer.metadata]
-        if not layers:
-            layers = [layer for layer in self.viewer.layers if METADATA_KEY in layer.metadata][-1:]
-        if not layers:
+        """Add the selected (or the topmost) slide layer of the viewer."""
+        refs = [ref for lay in self.viewer.layers.selection if (ref := slide_ref_of(lay))]
+        refs = refs or open_slides(self.viewer.layers)[:1]
+        if not refs:
             from napari.utils.notifications import show_warning
 
             show_warning("No slide is open: open a slide (File → Open) or add a folder of slides.")
             return
-        for layer in layers:
-            self.add_slide(Path(layer.metadata[METADATA_KEY]["path"]))
+        for ref in refs:
+            self.add_slide(ref.path, ref.layer)
 
     def add_selected_layer_quietly(self) -> None:
         """Add the open slide, if any, without warning when there is none."""
-        if any(METADATA_KEY in layer.metadata for layer in self.viewer.layers):
+        if open_slides(self.viewer.layers):
             self.add_selected_layer()
 
     def _choose_folder(self) -> None:
@@ -285,14 +285,20 @@ class SubmitPanel(QWidget):
             if path.is_file() and path.suffix.lower() in SUPPORTED_EXTENSIONS:
                 self.add_slide(path)
 
-    def add_slide(self, path: Path) -> None:
-        """Add a slide row and compute its metadata in a worker."""
+    def add_slide(self, path: Path, layer: Layer | None = None) -> None:
+        """Add a slide row (shown in ``layer``, if open) and compute its metadata in a worker."""
         if any(row["path"] == path for row in self.rows):
             return
         use = QCheckBox()
         use.setChecked(True)
         use.toggled.connect(self._revalidate)
-        row: dict[str, Any] = {"path": path, "metadata": None, "error": None, "use": use}
+        row: dict[str, Any] = {
+            "path": path,
+            "layer": layer,
+            "metadata": None,
+            "error": None,
+            "use": use,
+        }
         self.rows.append(row)
         index = self.table.rowCount()
         self.table.insertRow(index)
@@ -302,7 +308,7 @@ class SubmitPanel(QWidget):
         self._set_cell(index, 2, f"{size / 1e6:.1f} MB")
         self._set_cell(index, 4, "computing…")
 
-        def done(meta: Any) -> None:
+        def done(meta: SlideMetadata) -> None:
             row["metadata"] = meta
             self._update_row(row)
 
@@ -373,20 +379,20 @@ class SubmitPanel(QWidget):
         """Upload the included, valid slides and submit one run."""
         app = self.application.currentData()
         version = self.version.currentText()
-        slides = []
+        slides: list[tuple[SlideRef, dict[str, Any]]] = []
         for row in self.rows:
             if row["use"].isChecked() and not self.slide_problems(row):
                 meta = build_metadata(
                     self.schema, row["metadata"].as_artifact_metadata(), self.form_values()
                 )
-                slides.append((row["path"], meta))
+                slides.append((row["metadata"].ref(row["layer"]), meta))
         if not slides or app is None:
             return
         self.session.settings.save()
         tags = [t.strip() for t in self.tags.text().split(",") if t.strip()]
         self.submit_button.setEnabled(False)
         self.status.setText("Uploading…")
-        external = {str(path): path for path, _ in slides}
+        external = {ref.external_id: ref for ref, _ in slides}
         self.pool.start(
             self.session.submit,
             app.application_id,
@@ -403,7 +409,7 @@ class SubmitPanel(QWidget):
         self.progress.setValue(int(fraction * 1000))
         self.progress.setFormat(message)
 
-    def _submitted(self, run_id: str, external: dict[str, Path]) -> None:
+    def _submitted(self, run_id: str, external: dict[str, SlideRef]) -> None:
         from napari.utils.notifications import show_info
 
         self.progress.setValue(1000)

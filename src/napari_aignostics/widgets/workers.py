@@ -16,7 +16,11 @@ def error_message(error: BaseException) -> str:
 
 
 class WorkerPool:
-    """Keeps references to running workers, reports failures, and cancels them all on close."""
+    """Keeps references to running workers, reports failures, and cancels them all on close.
+
+    A task started with a ``key`` replaces the earlier tasks of that key: their answers (results,
+    yields, errors) are dropped here, so no panel has to check whether an answer is still wanted.
+    """
 
     MIN_THREADS = 8
     """Long pollers (runs list, followed runs) must never starve short jobs (cancel, items):
@@ -29,6 +33,8 @@ class WorkerPool:
         if pool is not None and pool.maxThreadCount() < self.MIN_THREADS:
             pool.setMaxThreadCount(self.MIN_THREADS)
         self._workers: set[WorkerBase] = set()
+        self._latest: dict[str, int] = {}
+        self._started = 0
         self.closed = False
 
     def start(
@@ -39,17 +45,31 @@ class WorkerPool:
         on_yield: Callable[[Any], None] | None = None,
         on_error: Callable[[BaseException], None] | None = None,
         on_finish: Callable[[], None] | None = None,
+        key: str | None = None,
         **kwargs: Any,
     ) -> WorkerBase:
-        """Start ``function`` (plain or generator) in a thread worker."""
+        """Start ``function`` (plain or generator) in a thread worker.
+
+        With ``key``, only the latest task of that key reports its answers.
+        """
+        self._started += 1
+        token = self._started
+        if key is not None:
+            self._latest[key] = token
+
+        def wanted() -> bool:
+            return key is None or self._latest.get(key) == token
+
         worker = create_worker(function, *args, _start_thread=False, _ignore_errors=True, **kwargs)
         if on_done is not None:
-            worker.returned.connect(on_done)
+            done = on_done
+            worker.returned.connect(lambda value: done(value) if wanted() else None)
         if on_yield is not None and isinstance(worker, GeneratorWorker):
-            worker.yielded.connect(on_yield)
+            yielded = on_yield
+            worker.yielded.connect(lambda value: yielded(value) if wanted() else None)
 
         def failed(error: BaseException) -> None:
-            if self.closed:  # the widget is going away: nobody is waiting for this answer
+            if self.closed or not wanted():  # nobody is waiting for this answer any more
                 return
             if on_error is not None:
                 on_error(error)
@@ -63,6 +83,10 @@ class WorkerPool:
         self._workers.add(worker)
         worker.start()
         return worker
+
+    def drop(self, key: str) -> None:
+        """Drop the answers of the running task of ``key`` (its question is no longer asked)."""
+        self._latest.pop(key, None)
 
     def cancel_all(self) -> None:
         """Ask every running worker to stop; later failures are no longer reported."""

@@ -9,10 +9,18 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..slides.metadata import SlideMetadata, slide_metadata
-from .settings import WidgetSettings
+from ..slides.slide_ref import SlideRef
+from .widget_settings import WidgetSettings
+
+if TYPE_CHECKING:
+    from ..platform import models as m
+    from ..platform.auth import TokenProvider
+    from ..platform.client import PlatformClient
+    from ..platform.follow import Event as FollowEvent
+    from ..server.embedded import LocalPlatform
 
 Progress = Callable[[float, str], None]
 
@@ -36,9 +44,11 @@ class Session:
     ) -> None:
         self.settings = settings or WidgetSettings.load()
         self.local_data_dir = local_data_dir
-        self.client: Any = None
-        self.local: Any = None
+        self.client: PlatformClient | None = None
+        self.local: LocalPlatform | None = None
         self.info: ConnectionInfo | None = None
+        self.run_slides: dict[str, dict[str, SlideRef]] = {}
+        """The slides submitted in this session, by run id and external id."""
         self._lock = threading.Lock()
 
     # --- connection ------------------------------------------------------------------------
@@ -52,9 +62,10 @@ class Session:
                 platform = LocalPlatform(data_dir=self.local_data_dir)
                 platform.start()
                 self.local = platform
-        return self._connect(self.local.api_root, self.local.token, local=True)
+            local = self.local
+        return self._connect(local.api_root, local.token, local=True)
 
-    def connect_remote(self, api_root: str, token: Any) -> ConnectionInfo:
+    def connect_remote(self, api_root: str, token: str | TokenProvider) -> ConnectionInfo:
         """Connect to ``api_root`` with a token string or a token provider (e.g. device login)."""
         return self._connect(api_root.rstrip("/"), token, local=False)
 
@@ -66,7 +77,7 @@ class Session:
         tokens = device_login(AuthSettings.for_api_root(api_root), show=show)
         TokenCache().save(api_root.rstrip("/"), tokens)
 
-    def _connect(self, api_root: str, token: Any, local: bool) -> ConnectionInfo:
+    def _connect(self, api_root: str, token: str | TokenProvider, local: bool) -> ConnectionInfo:
         from ..platform.client import PlatformClient
 
         client = PlatformClient(api_root, token)
@@ -87,7 +98,7 @@ class Session:
         self.settings.save()
         return self.info
 
-    def require_client(self) -> Any:
+    def require_client(self) -> PlatformClient:
         """The connected client, or a clear error."""
         if self.client is None:
             raise RuntimeError(
@@ -106,18 +117,18 @@ class Session:
 
     # --- applications ----------------------------------------------------------------------
 
-    def applications(self) -> list[Any]:
+    def applications(self) -> list[m.ApplicationReadShortResponse]:
         """Applications available to the user."""
         return list(self.require_client().list_applications())
 
     def versions(self, application_id: str) -> list[str]:
         """Version numbers of an application, newest first."""
-        from ..platform.client import _semver_key
+        from ..platform.versions import semver_key
 
         app = self.require_client().application(application_id)
-        return sorted((v.number for v in app.versions), key=_semver_key, reverse=True)
+        return sorted((v.number for v in app.versions), key=semver_key, reverse=True)
 
-    def version(self, application_id: str, version: str) -> Any:
+    def version(self, application_id: str, version: str) -> m.VersionReadResponse:
         """A version's details: input and output artifacts with schemas, changelog."""
         return self.require_client().application_version(application_id, version)
 
@@ -130,11 +141,11 @@ class Session:
 
     # --- runs --------------------------------------------------------------------------------
 
-    def runs(self, limit: int = 50) -> list[Any]:
+    def runs(self, limit: int = 50) -> list[m.RunReadResponse]:
         """The user's latest runs, newest first."""
         return list(self.require_client().list_runs(sort=["-submitted_at"], limit=limit))
 
-    def items(self, run_id: str) -> list[Any]:
+    def items(self, run_id: str) -> list[m.ItemResultReadResponse]:
         """Items of a run with their state and error."""
         return list(self.require_client().list_items(run_id))
 
@@ -158,28 +169,35 @@ class Session:
         self,
         application_id: str,
         version: str,
-        slides: Sequence[tuple[Path, dict[str, Any]]],
+        slides: Sequence[tuple[SlideRef, dict[str, Any]]],
         note: str = "",
         tags: Sequence[str] = (),
         progress: Progress | None = None,
     ) -> str:
         """Upload the slides to the organization's bucket and submit one run; return its id.
 
-        ``slides`` pairs each file with its complete input metadata (technical keys and form values).
+        ``slides`` pairs each slide with its complete input metadata (technical keys and form
+        values); the session keeps the references for the run's results (:meth:`slide_of`).
         """
-        from ..platform.submission import submit_slides
+        from ..platform.submit import submit_slides
 
-        return submit_slides(
+        run_id = submit_slides(
             self.require_client(),
             application_id,
             version,
-            slides,
+            [(ref.path, metadata) for ref, metadata in slides],
             note=note or None,
             tags=list(tags),
             progress=progress,
         )
+        self.run_slides[run_id] = {ref.external_id: ref for ref, _ in slides}
+        return run_id
 
-    def follow(self, run_id: str, interval: float | None = None) -> Iterator[Any]:
+    def slide_of(self, run_id: str, external_id: str) -> SlideRef | None:
+        """The slide this session submitted as ``external_id`` in ``run_id`` (None if another did)."""
+        return self.run_slides.get(run_id, {}).get(external_id)
+
+    def follow(self, run_id: str, interval: float | None = None) -> Iterator[FollowEvent]:
         """Progress events of a run while items finish and are downloaded into :meth:`results_root`."""
         from ..platform.follow import follow_run
 
@@ -194,7 +212,7 @@ class Session:
     def download(self, run_id: str) -> Path:
         """Download a run's available results (verified) into :meth:`results_root`; the run folder."""
         from ..platform.download import download_run
-        from ..platform.paths import run_folder_name
+        from ..platform.results_layout import run_folder
 
         download_run(self.require_client(), run_id, self.results_root())
-        return self.results_root() / run_folder_name(run_id)
+        return run_folder(self.results_root(), run_id)

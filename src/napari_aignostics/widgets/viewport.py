@@ -7,12 +7,16 @@ drops stale answers and swaps the Shapes layer's data on the main thread.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .layers import shapes_data
-from .review import ReviewModel
+from ..results.result_layers import shapes_data
+from ..results.review import ReviewModel
+
+if TYPE_CHECKING:
+    from napari.components import ViewerModel
+    from napari.layers import Labels, Shapes
 
 __all__ = ["InViewOutlines", "view_bounds"]
 
@@ -20,7 +24,7 @@ MAX_VIEW_PX = 3000.0
 """Outlines appear when the view spans at most this many level-0 pixels."""
 
 
-def view_bounds(raster: Any) -> tuple[float, float, float, float]:
+def view_bounds(raster: Labels) -> tuple[float, float, float, float]:
     """The level-0 (minx, miny, maxx, maxy) in view, from the overview raster's visible corners.
 
     Level ``k`` of the raster has one pixel per ``2**k`` level-0 pixels.
@@ -35,7 +39,12 @@ class InViewOutlines:
     """Keeps a Shapes layer filled with the shown cells inside the view."""
 
     def __init__(
-        self, viewer: Any, layer: Any, raster: Any, review: ReviewModel, cap: int = 5000
+        self,
+        viewer: ViewerModel,
+        layer: Shapes,
+        raster: Labels,
+        review: ReviewModel,
+        cap: int = 5000,
     ) -> None:
         from qtpy.QtCore import QTimer
 

@@ -2,25 +2,24 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
 
+from ..platform.results_layout import MANIFEST_NAME, read_manifest
 from .cellcache import cached_table
 from .geojson import read_geojson
 from .heatmap import TileHeatmap, read_heatmap_tiff, read_tile_csv
-from .layers import LayerData, cell_layers, class_map_layer, heatmap_layer, region_layer
 from .parquet import read_cells_parquet
 from .readouts import Readout, read_readout
+from .result_layers import LayerData, cell_layers, class_map_layer, heatmap_layer, region_layer
 from .review import ReviewModel
 from .segmap import ClassMap, read_segmentation_map
 from .tables import ObjectTable
 
 __all__ = ["ResultSet", "find_item_folders", "load_results", "looks_like_results"]
 
-MANIFEST = "manifest.json"
 CELL_GEOJSON = "cell_classification_geojson_polygons.json"
 CELL_PARQUET = "cell_classification_parquet_polygons.parquet"
 
@@ -72,7 +71,7 @@ def _extent(table: ObjectTable) -> tuple[int, int]:
 
 def looks_like_results(folder: Path) -> bool:
     """A run folder (manifest) or an item folder holding artifact files."""
-    if (folder / MANIFEST).is_file():
+    if (folder / MANIFEST_NAME).is_file():
         return True
     names = {p.name for p in folder.iterdir()} if folder.is_dir() else set()
     return any(
@@ -85,21 +84,17 @@ def looks_like_results(folder: Path) -> bool:
 
 def find_item_folders(folder: Path) -> list[tuple[str, Path, dict[str, Any]]]:
     """(external id, folder, artifact metadata by file name) for every item of a results folder."""
-    manifest = folder / MANIFEST
+    manifest = folder / MANIFEST_NAME
     if manifest.is_file():
-        data = _read_manifest(manifest)
         found = []
-        for item in data.get("items", []):
-            item_dir = folder / item.get("folder", "")
+        for item in read_manifest(manifest).items:
+            item_dir = folder / item.folder
             if not item_dir.is_dir() or item_dir.resolve().parent != folder.resolve():
                 continue
-            meta = {
-                Path(a["file"]).name: a.get("metadata") or {} for a in item.get("artifacts", [])
-            }
-            found.append((item.get("external_id", item_dir.name), item_dir, meta))
+            found.append((item.external_id, item_dir, item.metadata_by_file()))
         return found
     if looks_like_results(folder):
-        parent_manifest = folder.parent / MANIFEST
+        parent_manifest = folder.parent / MANIFEST_NAME
         if parent_manifest.is_file():
             for external_id, item_dir, meta in find_item_folders(folder.parent):
                 if item_dir.resolve() == folder.resolve():
@@ -110,21 +105,6 @@ def find_item_folders(folder: Path) -> list[tuple[str, Path, dict[str, Any]]]:
         for child in sorted(p for p in folder.iterdir() if p.is_dir())
         for entry in find_item_folders(child)
     ]
-
-
-def _read_manifest(manifest: Path) -> dict[str, Any]:
-    """The run manifest; a :class:`ValueError` naming the file when it is damaged."""
-    try:
-        data = json.loads(manifest.read_text(encoding="utf-8"))
-    except (ValueError, RecursionError) as exc:
-        why = "nested too deeply" if isinstance(exc, RecursionError) else f"not valid JSON: {exc}"
-        raise ValueError(
-            f"{manifest}: the run manifest is damaged ({why}); download the run again"
-            " (napari-aignostics result download RUN_ID FOLDER) or open an item folder directly"
-        ) from None
-    if not isinstance(data, dict) or not isinstance(data.get("items", []), list):
-        raise ValueError(f"{manifest}: not a run manifest (no list of items); open an item folder")
-    return data
 
 
 def _scale(meta: dict[str, Any], slide_mpp: float | None) -> float:

@@ -128,7 +128,7 @@ def _guard(func: Any) -> Any:
     """Platform and input errors become one line on stderr and exit code 1."""
 
     def run(args: argparse.Namespace) -> int:
-        from ..slides.errors import SlideError
+        from ..slides.slide_errors import SlideError
         from .errors import PlatformError
 
         try:
@@ -216,7 +216,7 @@ def _input_metadata(path: Path, pairs: list[str], schema: dict[str, Any]) -> dic
 
 
 def run_submit(args: argparse.Namespace) -> int:
-    from .submission import submit_slides
+    from .submit import submit_slides
 
     application, _, version = args.application.partition(":")
     slides = _slides(args.paths)
@@ -252,7 +252,6 @@ def run_follow(args: argparse.Namespace) -> int:
 
 
 def _follow(client: Any, run_id: str, args: argparse.Namespace) -> int:
-    from ..workflow.run_labels import run_label
     from .follow import (
         ArtifactDownloaded,
         ItemFailed,
@@ -262,6 +261,7 @@ def _follow(client: Any, run_id: str, args: argparse.Namespace) -> int:
         RunUpdated,
         follow_run,
     )
+    from .run_labels import run_label
 
     events = follow_run(
         client, run_id, args.download, interval=args.interval, patience=args.patience
@@ -297,7 +297,7 @@ def _follow(client: Any, run_id: str, args: argparse.Namespace) -> int:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    from ..workflow.run_labels import run_label
+    from .run_labels import run_label
 
     with _client(args) as client:
         for run in client.list_runs(

@@ -5,11 +5,16 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..slides.layers import METADATA_KEY, LayerData
+from ..platform.results_layout import ArtifactMetadata
+from ..slides.layers import LayerData
+from ..slides.slide_ref import find_slide, open_slides
 from .geojson import is_geojson
-from .loader import find_item_folders, load_results, looks_like_results
+from .result_set import find_item_folders, load_results, looks_like_results
+
+if TYPE_CHECKING:
+    from napari.layers import Layer
 
 __all__ = ["get_reader", "read_results"]
 
@@ -62,48 +67,45 @@ def get_reader(path: str | list[str]) -> Callable[[Any], list[LayerData]] | None
     return read_results if accepted else None
 
 
-def current_slide() -> dict[str, Any] | None:
-    """The metadata of the slide open in the current viewer, if any."""
-    try:
-        import napari
-    except ImportError:  # pragma: no cover
-        return None
+def _open_slide_layers() -> list[Layer]:
+    """The layers of the current viewer (none when napari has no viewer)."""
+    import napari
+
     viewer = napari.current_viewer()
-    if viewer is None:
-        return None
-    for layer in reversed(list(viewer.layers)):
-        meta = layer.metadata.get(METADATA_KEY)
-        if meta:
-            return dict(meta)
-    return None
+    return [] if viewer is None else list(viewer.layers)
 
 
-def read_results(path: Any) -> list[LayerData]:
-    """Layers of a results folder or file, scaled onto the open slide (or alone)."""
+def read_results(path: str | Path) -> list[LayerData]:
+    """Layers of a results folder or file, scaled onto the open slide (or alone).
+
+    No session carries a slide reference here: the item is matched to an open slide layer.
+    """
     from napari.utils.notifications import show_warning
 
     target = Path(path)
-    slide = current_slide()
-    mpp = slide.get("mpp") if slide else None
-    size = tuple(slide["level_dimensions"][0]) if slide else None
-    if slide is None:
+    layers = _open_slide_layers()
+    topmost = next(iter(open_slides(layers)), None)
+    if topmost is None:
         show_warning(f"{target.name}: no slide is open; results are shown in level-0 pixels alone")
+    slide = topmost
+    name: str | None = None
+    meta: dict[str, ArtifactMetadata] | None = None
     if target.is_dir():
         entries = find_item_folders(target)
         if not entries:
             return []
         chosen = entries[0]
-        if slide is not None:
-            for entry in entries:
-                if Path(entry[0]).name == Path(slide["path"]).name:
-                    chosen = entry
-        external_id, folder, meta = chosen
-        result = load_results(folder, mpp, size, name=Path(external_id).stem, metadata=meta)  # type: ignore[arg-type]
-    else:
-        result = load_results(target, mpp, size)  # type: ignore[arg-type]
-    layers = result.layer_data()
-    if not layers and result.problems:
+        if topmost is not None and topmost.layer is not None:  # the item of the topmost slide
+            shown = [topmost.layer]
+            chosen = next((e for e in entries if find_slide(shown, e[0]) is not None), chosen)
+        external_id, target, meta = chosen
+        slide = find_slide(layers, external_id) or topmost
+        name = Path(external_id).stem
+    mpp, size = (slide.mpp, slide.size) if slide is not None else (None, None)
+    result = load_results(target, mpp, size, name=name, metadata=meta)
+    layer_data = result.layer_data()
+    if not layer_data and result.problems:
         raise ValueError("; ".join(result.problems[:5]))  # napari shows it; nothing to add
     for problem in result.problems[:5]:
         show_warning(problem)
-    return layers
+    return layer_data

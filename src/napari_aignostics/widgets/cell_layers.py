@@ -1,0 +1,31 @@
+"""Handles to the three layers that show one result set's cells (what the review panel drives)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from napari.layers import Labels, Layer, Points, Shapes
+
+from ..results.result_layers import CELLS_KEY
+
+__all__ = ["CellLayers"]
+
+
+@dataclass(frozen=True)
+class CellLayers:
+    """The overview raster, the centroid points and the in-view outlines of one result set."""
+
+    raster: Labels | None = None
+    points: Points | None = None
+    outlines: Shapes | None = None
+
+    @classmethod
+    def among(cls, layers: Sequence[Layer]) -> CellLayers:
+        """The cell layers among freshly made layers (marked by the results side when it made them)."""
+        cells = [layer for layer in layers if CELLS_KEY in layer.metadata]
+        return cls(
+            raster=next((lay for lay in cells if isinstance(lay, Labels)), None),
+            points=next((lay for lay in cells if isinstance(lay, Points)), None),
+            outlines=next((lay for lay in cells if isinstance(lay, Shapes)), None),
+        )
