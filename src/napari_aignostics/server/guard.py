@@ -4,8 +4,8 @@ Before the application sees a request: an API request with a body (``/api/v1``, 
 without a valid bearer token gets its 401 without a byte of the body being read, and a
 ``Content-Length`` above the route's limit gets a 413. While the application reads, the body is
 counted and cut off with a 413 as soon as it passes the limit (chunked bodies included). A route
-that answers before reading the whole body (a refused bucket ``PUT``) closes the connection instead
-of draining the rest.
+that answers before reading a body over 1 MiB (or a chunked one), like a refused bucket ``PUT``,
+closes the connection instead of draining the rest; smaller bodies are drained as usual.
 Limits: the OAuth and ``/device`` forms ``max_form_bytes``, the bucket ``max_upload_bytes`` (each
 organization's own object limit is checked by the route), everything else ``max_body_bytes``.
 """
