@@ -39,6 +39,7 @@ class RunsPanel(QWidget):
         self.pool = pool
         self.runs: list[Any] = []
         self._poller: Any = None
+        self._poller_stopped = False
         self._labels: dict[str, str] = {}
 
         self.table = make_table(RUN_COLUMNS, stretch=0)
@@ -96,15 +97,17 @@ class RunsPanel(QWidget):
                     yield None  # type: ignore[misc]  # lets quit() stop the worker promptly
 
         def received(runs: list[Any] | None) -> None:
-            if runs is not None:
-                self.set_runs(runs)
+            if runs is not None and not self._poller_stopped:
+                self.set_runs(runs)  # never into a table torn down after stop_polling()
 
+        self._poller_stopped = False
         self._poller = self.pool.start(poll, on_yield=received, on_finish=self._poller_finished)
 
     def _poller_finished(self) -> None:
         self._poller = None
 
     def stop_polling(self) -> None:
+        self._poller_stopped = True
         if self._poller is not None:
             self._poller.quit()
 
