@@ -44,6 +44,7 @@ class RunsPanel(QWidget):
         self.pool = pool
         self.runs: list[m.RunReadResponse] = []
         self._poller: WorkerBase | None = None
+        self._poller_stopped = False
         self._labels: dict[str, str] = {}
 
         self.table = make_table(RUN_COLUMNS, stretch=0)
@@ -101,15 +102,17 @@ class RunsPanel(QWidget):
                     yield None  # lets quit() stop the worker promptly
 
         def received(runs: list[m.RunReadResponse] | None) -> None:
-            if runs is not None:
-                self.set_runs(runs)
+            if runs is not None and not self._poller_stopped:
+                self.set_runs(runs)  # never into a table torn down after stop_polling()
 
+        self._poller_stopped = False
         self._poller = self.pool.start(poll, on_yield=received, on_finish=self._poller_finished)
 
     def _poller_finished(self) -> None:
         self._poller = None
 
     def stop_polling(self) -> None:
+        self._poller_stopped = True
         if self._poller is not None:
             self._poller.quit()
 
