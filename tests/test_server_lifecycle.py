@@ -141,7 +141,7 @@ def test_quotas_answer_402(tmp_path: Path) -> None:
         three = [{"external_id": f"s{i}", "data": data} for i in range(3)]
         with pytest.raises(AssertionError, match="402.*2 slides per run"):
             api.submit(three)
-        first = api.submit([{"external_id": "slow", "data": data, "metadata": {"behaviour": "sleep:2"}}])
+        first = api.submit([{"external_id": "slow", "data": data, "metadata": {"behaviour": "sleep:8"}}])
         with pytest.raises(AssertionError, match="402.*unfinished runs"):
             api.submit([{"external_id": "b", "data": data}])
         api.wait(first)
