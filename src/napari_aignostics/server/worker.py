@@ -107,7 +107,10 @@ class Worker:
     def _drain(self) -> None:
         """On stop: cancel running tasks, keep what ends in time, requeue the rest."""
         for _run_id, flag in list(self._in_flight.values()):
-            flag.set()
+            try:
+                flag.set()
+            except Exception:  # noqa: BLE001 - e.g. the cluster is gone: requeued below
+                log.warning("could not cancel a running task while stopping", exc_info=True)
         while self._in_flight and time.monotonic() < self._stop_deadline:
             self._take_ended()
             self._wake.wait(0.05)
@@ -262,9 +265,12 @@ class Worker:
         with self._lock:
             entry = self._in_flight.pop(item_id, None)
         self._futures.pop(item_id, None)
-        if entry is not None:
-            self.executor.release(entry[1])
         self.platform.objects.clean_work_dir(item_id)
+        if entry is not None:
+            try:
+                self.executor.release(entry[1])
+            except Exception:  # noqa: BLE001 - a leftover flag on a cluster that went away
+                log.warning("could not release the cancel flag of item %s", item_id, exc_info=True)
 
     def _requeue(self, item_id: str) -> None:
         """The platform stops: the item goes back to the queue, this attempt not counted."""
