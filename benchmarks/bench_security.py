@@ -20,34 +20,13 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 
-from napari_aignostics.apps.base import ApplicationSpec, ProducedArtifact, VersionSpec
+from held_app import p99
 
-SCHEMA = {"type": "object", "required": ["checksum_base64_crc32c"],
-          "properties": {"checksum_base64_crc32c": {"type": "string"}}}
 MiB = 1024 * 1024
-
-
-def _never_run(ctx: object) -> list[ProducedArtifact]:
-    raise RuntimeError("not used")
-
-
-HELD = ApplicationSpec(
-    application_id="bench", name="Bench", description="Security benchmark", regulatory_classes=[],
-    versions=[VersionSpec("1.0.0", "", datetime(2025, 1, 1, tzinfo=UTC),
-                          [{"name": "whole_slide_image", "mime_type": "image/tiff",
-                            "metadata_schema": SCHEMA}],
-                          [{"name": "out:a", "mime_type": "application/json", "metadata_schema": {},
-                            "scope": "ITEM", "visibility": "EXTERNAL"}], _never_run)],
-)
-
-
-def p99(samples: list[float]) -> float:
-    return sorted(samples)[min(len(samples) - 1, int(len(samples) * 0.99))]
 
 
 def rss_mib(pid: int) -> float:
@@ -90,7 +69,7 @@ def main() -> int:
         server = subprocess.Popen(
             [sys.executable, "-c", "import sys; from napari_aignostics.cli import main; "
              "sys.exit(main())", "serve", "--port", "0", "--data-dir", tmp, "--workers", "0",
-             "--application", "bench_security:HELD"],
+             "--application", "held_app:HELD"],
             env=env, stdout=subprocess.PIPE, text=True,
         )
         try:

@@ -13,34 +13,12 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 
-from napari_aignostics.apps.base import ApplicationSpec, ProducedArtifact, VersionSpec
+from held_app import HELD, p99
 from napari_aignostics.server.embedded import LocalPlatform
-
-SCHEMA = {"type": "object", "required": ["checksum_base64_crc32c"],
-          "properties": {"checksum_base64_crc32c": {"type": "string"}}}
-
-
-def _never_run(ctx: object) -> list[ProducedArtifact]:
-    raise RuntimeError("not used")
-
-
-HELD = ApplicationSpec(
-    application_id="bench", name="Bench", description="Submission benchmark", regulatory_classes=[],
-    versions=[VersionSpec("1.0.0", "", datetime(2025, 1, 1, tzinfo=UTC),
-                          [{"name": "whole_slide_image", "mime_type": "image/tiff",
-                            "metadata_schema": SCHEMA}],
-                          [{"name": "out:a", "mime_type": "application/json", "metadata_schema": {},
-                            "scope": "ITEM", "visibility": "EXTERNAL"}], _never_run)],
-)
-
-
-def p99(samples: list[float]) -> float:
-    return sorted(samples)[max(0, int(len(samples) * 0.99) - 1)]
 
 
 def main() -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -166,3 +167,13 @@ class Api:
 def slide_bytes(path: Path | None = None, size: int = 1000) -> bytes:
     """Bytes to upload: a real file or a deterministic blob."""
     return path.read_bytes() if path else bytes(range(256)) * (size // 256 + 1)
+
+
+def wait_for(predicate: Callable[[], object], timeout: float = 30.0) -> None:
+    """Poll ``predicate`` every 50 ms until it is true; AssertionError after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition not reached")

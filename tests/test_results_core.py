@@ -230,3 +230,20 @@ def test_string_booleans_and_tiff_heatmaps(tmp_path: Path) -> None:
     layers = [(k["name"], t, d) for d, k, t in result.layer_data()]
     assert [(n, t) for n, t, _ in layers] == [("tumour_probability", "image")]
     assert float(layers[0][2].max()) == pytest.approx(1.0)
+
+
+def test_cells_on_a_small_slide_become_a_plain_labels_layer(tme_folder: Path) -> None:
+    """A slide under one raster chunk has a single overview level: a plain (not multiscale) layer."""
+    from napari.components import ViewerModel
+
+    from napari_aignostics.results.result_layers import cell_layers
+
+    result = load_results(tme_folder, CMU_MPP, (2220, 2967))
+    assert result.review is not None
+    small = (900, 700)
+    data, kwargs, kind = cell_layers("cells", result.review, CMU_MPP, small)[0]
+    assert kind == "labels" and kwargs["multiscale"] is False
+    viewer = ViewerModel()
+    layer = viewer.add_labels(data, **kwargs)
+    assert layer.data.shape == (700, 900)
+    assert int(np.asarray(layer.data[:, :]).max()) > 0  # cells drawn

@@ -16,7 +16,7 @@ import pytest
 from napari_aignostics.server.cluster import ClusterExecutor
 from napari_aignostics.server.embedded import LocalPlatform
 from napari_aignostics.slides.checksum import crc32c_base64_bytes
-from server_helpers import LIFECYCLE_APP, Api, slide_bytes
+from server_helpers import LIFECYCLE_APP, Api, slide_bytes, wait_for
 
 distributed = pytest.importorskip("distributed")
 
@@ -136,15 +136,6 @@ def _lifecycle(tmp_path: Path, cluster: ClusterExecutor) -> LocalPlatform:
     )
 
 
-def _wait_for(predicate: Any, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not reached")
-
-
 def _sleeping(count: int, seconds: float) -> list[dict[str, Any]]:
     return [{"external_id": f"slow-{i}", "data": slide_bytes(),
              "metadata": {"behaviour": f"sleep:{seconds}"}} for i in range(count)]
@@ -158,15 +149,15 @@ def test_cancel_reaches_running_tasks_and_skips_pending(
         run_id = api.submit(_sleeping(4, 60))
         worker = server.worker
         assert worker is not None
-        _wait_for(lambda: worker.busy == 2)
-        _wait_for(lambda: api.http.get(f"/runs/{run_id}").json()["statistics"]
+        wait_for(lambda: worker.busy == 2)
+        wait_for(lambda: api.http.get(f"/runs/{run_id}").json()["statistics"]
                   ["item_processing_count"] == 2)
         assert api.http.post(f"/runs/{run_id}/cancel").status_code == 202
         run = api.wait(run_id, timeout=10)
         assert run["output"] == "NONE"
         assert {i["termination_reason"] for i in api.items(run_id)} == {"SKIPPED"}
         started = time.monotonic()
-        _wait_for(lambda: worker.busy == 0, timeout=15)  # the running tasks stopped early
+        wait_for(lambda: worker.busy == 0, timeout=15)  # the running tasks stopped early
         assert time.monotonic() - started < 15
         assert not cluster.client.processing() or all(
             not keys for keys in cluster.client.processing().values()
@@ -179,7 +170,7 @@ def test_killed_worker_process_retries_or_ends_the_item(
     with _lifecycle(tmp_path, cluster) as server:
         api = Api(server.api_root, "tok")
         run_id = api.submit(_sleeping(2, 4))
-        _wait_for(lambda: sum(len(k) for k in cluster.client.processing().values()) == 2)
+        wait_for(lambda: sum(len(k) for k in cluster.client.processing().values()) == 2)
         victim = next(iter(cluster.client.run(os.getpid).values()))
         os.kill(victim, signal.SIGKILL)
         run = api.wait(run_id, timeout=90)

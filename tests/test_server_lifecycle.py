@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from napari_aignostics.server.embedded import LocalPlatform
-from server_helpers import LIFECYCLE_APP, Api, slide_bytes
+from server_helpers import LIFECYCLE_APP, Api, slide_bytes, wait_for
 from spec_check import SpecChecker
 
 TESTS = Path(__file__).parent
@@ -25,15 +25,6 @@ def _platform(tmp_path: Path, **settings: Any) -> LocalPlatform:
     return LocalPlatform(
         tmp_path / "platform", "tok", applications=[LIFECYCLE_APP], builtin=False, **settings
     )
-
-
-def _wait_for(predicate: Any, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not reached")
 
 
 @pytest.mark.slow
@@ -46,7 +37,7 @@ def test_cancel_skips_pending_and_keeps_finished(tmp_path: Path, openapi_spec: d
             + [{"external_id": f"slow{i}", "data": slide_bytes(), "metadata": {"behaviour": "sleep:30"}}
                for i in range(3)]
         )
-        _wait_for(lambda: api.http.get(f"/runs/{run_id}").json()["statistics"]["item_processing_count"] == 1
+        wait_for(lambda: api.http.get(f"/runs/{run_id}").json()["statistics"]["item_processing_count"] == 1
                   and api.http.get(f"/runs/{run_id}").json()["statistics"]["item_succeeded_count"] == 1)
         queued = api.http.get(f"/runs/{run_id}/items", params={"state": "PENDING"}).json()
         assert [i["queue_position_platform"] for i in queued] == [1, 2]
@@ -61,7 +52,7 @@ def test_cancel_skips_pending_and_keeps_finished(tmp_path: Path, openapi_spec: d
         items = {i["external_id"]: i for i in api.items(run_id)}
         assert items["quick"]["output_artifacts"][0]["output"] == "AVAILABLE"
         assert {items[f"slow{i}"]["termination_reason"] for i in range(3)} == {"SKIPPED"}
-        _wait_for(lambda: server.platform is not None and server.platform.store.one(
+        wait_for(lambda: server.platform is not None and server.platform.store.one(
             "SELECT COUNT(*) AS n FROM items WHERE state='PROCESSING'")["n"] == 0)
         assert api.http.get(f"/runs/{run_id}").json()["statistics"]["item_skipped_count"] == 3
 
@@ -91,7 +82,7 @@ def test_outputs_expire_after_retention(tmp_path: Path) -> None:
         api = Api(server.api_root, server.token)
         run_id = api.submit([{"external_id": "a", "data": slide_bytes()}])
         api.wait(run_id)
-        _wait_for(lambda: api.items(run_id)[0]["output_artifacts"][0]["output"] == "DELETED_BY_SYSTEM")
+        wait_for(lambda: api.items(run_id)[0]["output_artifacts"][0]["output"] == "DELETED_BY_SYSTEM")
 
 
 @pytest.mark.slow
@@ -202,7 +193,7 @@ def test_kill_minus_nine_and_restart(tmp_path: Path) -> None:
             [{"external_id": "long", "data": slide_bytes(), "metadata": {"behaviour": "sleep:4"}},
              {"external_id": "next", "data": slide_bytes()}]
         )
-        _wait_for(lambda: api.http.get(f"/runs/{run_id}").json()["state"] == "PROCESSING")
+        wait_for(lambda: api.http.get(f"/runs/{run_id}").json()["state"] == "PROCESSING")
         server.send_signal(signal.SIGKILL)
         server.wait(10)
         server = _serve(tmp_path / "data", port)

@@ -112,11 +112,12 @@ def cell_layers(
     scale, units = world_scale(slide_mpp)
     raster = class_raster(table, slide_size, review.raster_codes())
     meta = {CELLS_KEY: {"name": name, "source": source}}
+    single = len(raster) == 1  # napari wants a plain array, not a one-level pyramid
     overview: LayerData = (
-        raster,
+        raster[0] if single else raster,
         {
             "name": f"{name} (overview)",
-            "multiscale": True,
+            "multiscale": not single,
             "scale": scale,
             "units": units,
             "colormap": _colormap(review.label_colors()),
