@@ -22,6 +22,7 @@ from .errors import AuthenticationError, PlatformError
 
 __all__ = [
     "DEFAULT_API_ROOT",
+    "LOCAL_AUDIENCE",
     "TOKEN_ENV",
     "AuthSettings",
     "CachedTokenProvider",
@@ -44,6 +45,8 @@ DEFAULT_AUTH_BASE = "https://aignostics-platform.eu.auth0.com"
 DEFAULT_AUDIENCE = "https://aignostics-platform-samia"
 DEFAULT_CLIENT_ID = "YtJ7F9lAtxx16SZGQlYPe6wcjlXB78MM"
 DEFAULT_SCOPE = "offline_access"
+LOCAL_AUDIENCE = "https://napari-aignostics-local-platform"
+"""The audience of the local platform's access tokens (its issuer is its own root)."""
 EXPIRY_MARGIN_S = 60.0
 
 
@@ -97,12 +100,15 @@ class AuthSettings:
     def for_api_root(cls, api_root: str, env: dict[str, str] | None = None) -> AuthSettings:
         """Settings for an API root, with environment overrides applied."""
         env = dict(os.environ) if env is None else env
-        base = api_root.rstrip("/") if _is_loopback(api_root) else DEFAULT_AUTH_BASE
+        local = _is_loopback(api_root)
+        base = api_root.rstrip("/") if local else DEFAULT_AUTH_BASE
         return cls(
             device_url=env.get("NAPARI_AIGNOSTICS_DEVICE_URL", f"{base}/oauth/device/code"),
             token_url=env.get("NAPARI_AIGNOSTICS_TOKEN_URL", f"{base}/oauth/token"),
             client_id=env.get("NAPARI_AIGNOSTICS_CLIENT_ID", DEFAULT_CLIENT_ID),
-            audience=env.get("NAPARI_AIGNOSTICS_AUDIENCE", DEFAULT_AUDIENCE),
+            audience=env.get(
+                "NAPARI_AIGNOSTICS_AUDIENCE", LOCAL_AUDIENCE if local else DEFAULT_AUDIENCE
+            ),
             scope=env.get("NAPARI_AIGNOSTICS_SCOPE", DEFAULT_SCOPE),
         )
 

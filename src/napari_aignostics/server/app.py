@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -10,11 +11,18 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..apps.base import ApplicationSpec
-from . import routes_access, routes_applications, routes_files, routes_oauth, routes_runs
+from . import (
+    routes_access,
+    routes_applications,
+    routes_authorize,
+    routes_files,
+    routes_oauth,
+    routes_runs,
+)
 from .lifecycle import recover
 from .openapi_errors import document_errors
 from .service import Platform
@@ -64,7 +72,14 @@ def create_app(
     )
     app.state.platform = platform
     app.state.worker = worker
-    for module in (routes_applications, routes_runs, routes_access, routes_files, routes_oauth):
+    for module in (
+        routes_applications,
+        routes_runs,
+        routes_access,
+        routes_files,
+        routes_oauth,
+        routes_authorize,
+    ):
         app.include_router(module.router)
 
     def openapi() -> dict[str, Any]:
@@ -92,6 +107,13 @@ def create_app(
                 {"loc": ["body"], "msg": "the body is not valid JSON", "type": "json_invalid"}
             ]
             return JSONResponse({"detail": detail}, status_code=422)
+        if exc.status_code == 401:
+            return PlainTextResponse(str(exc.detail), status_code=401, headers=exc.headers)
+        if exc.status_code == 405:
+            allowed = _allowed_methods(app, request)
+            return JSONResponse(
+                {"detail": "Method Not Allowed"}, status_code=405, headers={"Allow": allowed}
+            )
         return await http_exception_handler(request, exc)
 
     @app.exception_handler(Exception)
@@ -100,3 +122,13 @@ def create_app(
         return JSONResponse({"detail": "internal error of the local platform"}, status_code=500)
 
     return app
+
+
+def _allowed_methods(app: FastAPI, request: Request) -> str:
+    """Every method the API serves at this path (all routes of the path, not only the first)."""
+    methods: set[str] = set()
+    for template, operations in app.openapi()["paths"].items():
+        pattern = re.sub(r"\{external_id\}", ".+", template)
+        if re.fullmatch(re.sub(r"\{[^}]+\}", "[^/]+", pattern), request.url.path):
+            methods.update(method.upper() for method in operations)
+    return ", ".join(sorted(methods))

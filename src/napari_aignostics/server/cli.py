@@ -74,7 +74,11 @@ def serve(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"error: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
         return 1
+    from .sdk_env import write_sdk_env
+
+    env_file = write_sdk_env(platform.data_dir, platform.api_root)
     print(f"local platform: {platform.api_root}  (data: {platform.data_dir})", flush=True)
+    print(f"official SDK/CLI: export AIGNOSTICS_ENV_FILE={env_file}", flush=True)
     if platform.platform is not None and platform.platform.generated_token:
         print(f"token (shown once): {platform.platform.generated_token}", flush=True)
     stop = threading.Event()

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from typing import Annotated, Any
+from uuid import UUID
 
-from fastapi import Depends, HTTPException, Query, Request
+from fastapi import Depends, HTTPException, Path, Query, Request
+from pydantic import AfterValidator
 
 from .service import Platform
 
@@ -12,6 +14,7 @@ __all__ = [
     "Caller",
     "Page",
     "PlatformDep",
+    "UuidPath",
     "current_user",
     "get_platform",
     "order_by",
@@ -29,21 +32,37 @@ def get_platform(request: Request) -> Platform:
 PlatformDep = Annotated[Platform, Depends(get_platform)]
 
 
+def _unauthorized(message: str) -> HTTPException:
+    """A 401 as the real API's gateway sends it: a plain-text reason and a Bearer challenge."""
+    return HTTPException(401, message, headers={"WWW-Authenticate": 'Bearer realm="api"'})
+
+
 def current_user(request: Request, platform: PlatformDep) -> dict[str, Any]:
     """The user of the bearer token; 401 otherwise."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise HTTPException(401, "Jwt is missing", headers={"WWW-Authenticate": "Bearer"})
-    user = platform.store.user_for_token(token.strip())
+        raise _unauthorized("Jwt is missing")
+    user = platform.user_for_bearer(token.strip())
     if user is None:
-        raise HTTPException(
-            401, "the bearer token is not valid or expired", headers={"WWW-Authenticate": "Bearer"}
-        )
+        raise _unauthorized("Jwt verification fails")
     return user
 
 
 Caller = Annotated[dict[str, Any], Depends(current_user)]
+
+
+def _canonical_uuid(value: str) -> str:
+    try:
+        return str(UUID(value))
+    except ValueError:
+        raise ValueError(f"{value[:60]!r} is not a UUID") from None
+
+
+UuidPath = Annotated[
+    str, Path(json_schema_extra={"format": "uuid"}), AfterValidator(_canonical_uuid)
+]
+"""A path id in UUID form: malformed ones are a 422, as the contract declares ``format: uuid``."""
 
 
 class Page:

@@ -1,7 +1,8 @@
 """A local OAuth 2.0 device authorization service (RFC 8628) for the local user.
 
 ``/oauth/device/code`` starts a login, ``/device`` is the page where the user confirms the code,
-``/oauth/token`` answers the polling client (device code and refresh token grants).
+``/oauth/token`` answers the polling client (device code, authorization code + PKCE and refresh
+token grants) with an RS256 JWT access token (see ``access_tokens``).
 """
 
 from __future__ import annotations
@@ -9,13 +10,13 @@ from __future__ import annotations
 import html
 import secrets
 import time
-from typing import Any
 from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from .deps import PlatformDep
+from .service import Platform
 from .settings import LOCAL_USER_ID
 from .store import token_hash
 
@@ -70,8 +71,11 @@ async def device_code(request: Request, platform: PlatformDep) -> JSONResponse:
     )
 
 
-def _tokens(platform: Any, user_id: str) -> JSONResponse:
-    access = platform.store.issue_token(user_id, kind="access", ttl_s=ACCESS_TTL_S)
+def _tokens(platform: Platform, user_id: str, client_id: str | None) -> JSONResponse:
+    user = platform.store.user(user_id)
+    if user is None:
+        return _error("invalid_grant", "the user of this grant no longer exists")
+    access = platform.signer.issue(user, client_id=client_id, ttl_s=ACCESS_TTL_S)
     refresh = platform.store.issue_token(user_id, kind="refresh")
     return JSONResponse(
         {
@@ -93,7 +97,17 @@ async def token(request: Request, platform: PlatformDep) -> JSONResponse:
         user = platform.store.user_for_token(form.get("refresh_token", ""), kind="refresh")
         if user is None:
             return _error("invalid_grant", "unknown or revoked refresh token")
-        return _tokens(platform, user["id"])
+        return _tokens(platform, user["id"], form.get("client_id"))
+    if grant == "authorization_code":
+        approved = platform.auth_codes.redeem(
+            form.get("code", ""),
+            client_id=form.get("client_id"),
+            redirect_uri=form.get("redirect_uri"),
+            verifier=form.get("code_verifier", ""),
+        )
+        if approved is None or approved.user_id is None:
+            return _error("invalid_grant", "unknown, used or expired code, or a wrong code_verifier")
+        return _tokens(platform, approved.user_id, approved.client_id)
     if grant != DEVICE_GRANT:
         return _error("unsupported_grant_type", f"grant_type {grant!r} is not supported")
     key = token_hash(form.get("device_code", ""))
@@ -114,7 +128,7 @@ async def token(request: Request, platform: PlatformDep) -> JSONResponse:
             return _error("slow_down", "poll less often")
         return _error("authorization_pending", "waiting for the user to confirm the code")
     platform.store.execute("DELETE FROM device_codes WHERE device_code_hash=?", (key,))
-    return _tokens(platform, row["approved_user"])
+    return _tokens(platform, row["approved_user"], row["client_id"])
 
 
 PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>napari-aignostics login</title>
