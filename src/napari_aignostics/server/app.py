@@ -125,10 +125,12 @@ def create_app(
 
 
 def _allowed_methods(app: FastAPI, request: Request) -> str:
-    """Every method the API serves at this path (all routes of the path, not only the first)."""
-    methods: set[str] = set()
+    """The methods of the most specific API path this request path belongs to."""
+    best: tuple[int, set[str]] = (-1, set())
     for template, operations in app.openapi()["paths"].items():
-        pattern = re.sub(r"\{external_id\}", ".+", template)
-        if re.fullmatch(re.sub(r"\{[^}]+\}", "[^/]+", pattern), request.url.path):
-            methods.update(method.upper() for method in operations)
-    return ", ".join(sorted(methods))
+        pattern = re.sub(r"\{[^}]+\}", "[^/]+", re.sub(r"\{external_id\}", ".+", template))
+        if re.fullmatch(pattern, request.url.path):
+            literal = len(re.sub(r"\{[^}]+\}", "", template))
+            if literal > best[0]:
+                best = (literal, {m.upper() for m in operations})
+    return ", ".join(sorted(best[1]))

@@ -94,6 +94,8 @@ def order_by(sort: list[str] | None, allowed: dict[str, str], default: str) -> s
     clauses = []
     for index, raw in enumerate(sort or []):
         value = raw.strip()
+        if not value:  # ``?sort=`` (an empty value) asks for no particular order
+            continue
         direction = "DESC" if value.startswith("-") else "ASC"
         name = value.lstrip("+-").strip()
         if name not in allowed:

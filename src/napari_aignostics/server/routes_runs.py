@@ -257,6 +257,10 @@ def get_item(
 ) -> dict[str, Any]:
     """One item of a run by its external id."""
     _visible_run(platform, user, run_id, share_token)
+    if external_id.endswith("/custom-metadata") and not platform.store.one(
+        "SELECT 1 FROM items WHERE run_id=? AND external_id=?", (run_id, external_id)
+    ):
+        raise HTTPException(405, "Method Not Allowed")  # only PUT exists at that path
     return platform.item_views([_item_row(platform, run_id, external_id)])[0]
 
 
