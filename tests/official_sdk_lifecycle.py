@@ -82,9 +82,8 @@ def main(download_url: str, crc: str, folder: str) -> int:
     assert run.run_id in listed and slow.run_id in listed
     step("list")
 
-    from typer.testing import CliRunner
-
     from aignostics.cli import cli
+    from typer.testing import CliRunner
 
     whoami = CliRunner().invoke(cli, ["user", "whoami"])
     assert whoami.exit_code == 0, whoami.output

@@ -14,7 +14,12 @@ import httpx
 import jwt
 import pytest
 
-from napari_aignostics.platform.auth import LOCAL_AUDIENCE, AuthSettings, device_login
+from napari_aignostics.platform.auth import (
+    LOCAL_AUDIENCE,
+    AuthSettings,
+    browser_login,
+    device_login,
+)
 from napari_aignostics.server.access_tokens import KEY_FILE
 from napari_aignostics.server.embedded import LocalPlatform
 from napari_aignostics.server.sdk_env import sdk_environment
@@ -63,6 +68,17 @@ def test_device_login_gives_a_verifiable_rs256_jwt(server: LocalPlatform) -> Non
         data={"grant_type": "refresh_token", "refresh_token": tokens.refresh_token or ""},
     ).json()
     assert _verify(server, body["access_token"])["sub"] == "auth0|local-user"
+
+
+def test_plugin_client_signs_in_through_the_browser_flow(server: LocalPlatform) -> None:
+    """The plugin's own authorization code + PKCE login, the browser played by httpx."""
+    settings = AuthSettings.for_api_root(server.api_root, env={})
+    assert settings.authorize_url == f"{server.api_root}/authorize"
+    tokens = browser_login(
+        settings, open_url=lambda url: httpx.get(url, follow_redirects=True), max_wait=30
+    )
+    assert _verify(server, tokens.access_token)["sub"] == "auth0|local-user"
+    assert tokens.refresh_token
 
 
 def test_forged_or_expired_tokens_get_401(server: LocalPlatform) -> None:
