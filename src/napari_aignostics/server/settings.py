@@ -44,7 +44,8 @@ class ServerSettings:
     quota_slides_per_month: int = 100_000
     quota_parallel_runs: int = 50
     auto_approve_device: bool = False
-    """Approve device logins for the local user without the /device page (tests, demos)."""
+    """Approve logins (device codes and /authorize requests) for the local user without asking
+    (tests, demos)."""
     scheduler_interval_s: float = 0.2
     maintenance_interval_s: float = 60.0
     """Seconds between retention-expiry sweeps."""
