@@ -131,6 +131,11 @@ def test_authorization_code_with_pkce(tmp_path: Path) -> None:
         cross = httpx.post(f"{root}/authorize", data={"request_id": request_id, "action": "approve"},
                            headers={"Origin": "http://evil.example"})
         assert cross.status_code == 403
+        port = urlsplit(root).port
+        rebound = httpx.post(f"{root}/authorize",
+                             data={"request_id": request_id, "action": "approve"},
+                             headers={"Host": f"rebound.example:{port}"})
+        assert rebound.status_code == 403
         approved = httpx.post(f"{root}/authorize",
                               data={"request_id": request_id, "action": "approve"})
         assert approved.status_code == 302

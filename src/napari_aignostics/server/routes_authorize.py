@@ -94,12 +94,20 @@ def authorize(request: Request, platform: PlatformDep) -> Response:
 
 
 def _same_origin(request: Request, public_url: str) -> bool:
-    """The form was posted from this server's own page (no cross-site or rebinding post)."""
-    own = urlsplit(public_url)
-    if request.headers.get("host", "") != own.netloc:
-        return False
+    """The form was posted from this server's own page (no cross-site or DNS-rebinding post).
+
+    Host and, when sent, Origin must name this server by a loopback name on its port.
+    """
+    port = urlsplit(public_url).port
+
+    def ours(netloc: str) -> bool:
+        parts = urlsplit(f"//{netloc}")
+        return (parts.hostname or "") in LOOPBACK_HOSTS and parts.port == port
+
     origin = request.headers.get("origin")
-    return origin is None or origin == f"{own.scheme}://{own.netloc}"
+    if origin is not None and not (origin.startswith("http://") and ours(origin[7:])):
+        return False
+    return ours(request.headers.get("host", ""))
 
 
 @router.post("/authorize", response_model=None)
