@@ -37,3 +37,17 @@ def test_schemathesis_finds_no_server_error_or_schema_violation(tmp_path: Path) 
         )
     assert result.returncode == 0, result.stdout[-4000:]
     assert "26/26" in result.stdout
+
+
+@pytest.mark.slow
+def test_schemathesis_with_the_published_contract_finds_nothing(tmp_path: Path) -> None:
+    from conftest import SPEC_PATH
+    from fuzz_helpers import fuzz, schemathesis_cli
+
+    if schemathesis_cli() is None:
+        pytest.skip("schemathesis is not installed")
+    if not SPEC_PATH.is_file():
+        pytest.skip("published OpenAPI spec not available")
+    result = fuzz(tmp_path, spec=SPEC_PATH, max_examples=3)
+    assert result.returncode == 0, result.output[-6000:]
+    assert "26/26" in result.output

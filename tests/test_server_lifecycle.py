@@ -104,15 +104,17 @@ def test_system_cancels_after_too_many_failures(tmp_path: Path) -> None:
 def test_deadline_cancels_the_run(tmp_path: Path) -> None:
     with _platform(tmp_path) as server:
         api = Api(server.api_root, server.token)
-        deadline = (datetime.now(UTC) + timedelta(seconds=1)).isoformat()
+        deadline = (datetime.now(UTC) + timedelta(seconds=4)).isoformat()  # must lie ahead
         run_id = api.submit(
             [{"external_id": "slow", "data": slide_bytes(), "metadata": {"behaviour": "sleep:30"}}],
             scheduling={"deadline": deadline},
         )
-        run = api.wait(run_id, timeout=15)
+        run = api.wait(run_id, timeout=25)
         assert (run["termination_reason"], run["error_code"]) == (
             "CANCELED_BY_SYSTEM", "SCHEDULER.DEADLINE_EXCEEDED")
         assert run["scheduling"]["deadline"]
+        item = api.items(run_id)[0]
+        assert item["termination_reason"] == "SKIPPED" and "deadline" in item["error_message"]
 
 
 @pytest.mark.slow

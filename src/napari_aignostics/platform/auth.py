@@ -22,6 +22,7 @@ from .errors import AuthenticationError, PlatformError
 
 __all__ = [
     "DEFAULT_API_ROOT",
+    "LOCAL_AUDIENCE",
     "TOKEN_ENV",
     "AuthSettings",
     "CachedTokenProvider",
@@ -29,6 +30,7 @@ __all__ = [
     "TokenCache",
     "TokenProvider",
     "TokenSet",
+    "browser_login",
     "device_login",
     "mask_secret",
     "refresh_tokens",
@@ -44,6 +46,8 @@ DEFAULT_AUTH_BASE = "https://aignostics-platform.eu.auth0.com"
 DEFAULT_AUDIENCE = "https://aignostics-platform-samia"
 DEFAULT_CLIENT_ID = "YtJ7F9lAtxx16SZGQlYPe6wcjlXB78MM"
 DEFAULT_SCOPE = "offline_access"
+LOCAL_AUDIENCE = "https://napari-aignostics-local-platform"
+"""The audience of the local platform's access tokens (its issuer is its own root)."""
 EXPIRY_MARGIN_S = 60.0
 
 
@@ -89,6 +93,7 @@ class AuthSettings:
 
     device_url: str
     token_url: str
+    authorize_url: str = f"{DEFAULT_AUTH_BASE}/authorize"
     client_id: str = DEFAULT_CLIENT_ID
     audience: str = DEFAULT_AUDIENCE
     scope: str = DEFAULT_SCOPE
@@ -97,12 +102,16 @@ class AuthSettings:
     def for_api_root(cls, api_root: str, env: dict[str, str] | None = None) -> AuthSettings:
         """Settings for an API root, with environment overrides applied."""
         env = dict(os.environ) if env is None else env
-        base = api_root.rstrip("/") if _is_loopback(api_root) else DEFAULT_AUTH_BASE
+        local = _is_loopback(api_root)
+        base = api_root.rstrip("/") if local else DEFAULT_AUTH_BASE
         return cls(
             device_url=env.get("NAPARI_AIGNOSTICS_DEVICE_URL", f"{base}/oauth/device/code"),
             token_url=env.get("NAPARI_AIGNOSTICS_TOKEN_URL", f"{base}/oauth/token"),
+            authorize_url=env.get("NAPARI_AIGNOSTICS_AUTHORIZE_URL", f"{base}/authorize"),
             client_id=env.get("NAPARI_AIGNOSTICS_CLIENT_ID", DEFAULT_CLIENT_ID),
-            audience=env.get("NAPARI_AIGNOSTICS_AUDIENCE", DEFAULT_AUDIENCE),
+            audience=env.get(
+                "NAPARI_AIGNOSTICS_AUDIENCE", LOCAL_AUDIENCE if local else DEFAULT_AUDIENCE
+            ),
             scope=env.get("NAPARI_AIGNOSTICS_SCOPE", DEFAULT_SCOPE),
         )
 
@@ -300,6 +309,92 @@ def device_login(
     finally:
         if own:
             http.close()
+
+
+def browser_login(
+    settings: AuthSettings,
+    *,
+    open_url: Callable[[str], object] | None = None,
+    http: httpx.Client | None = None,
+    port: int = 0,
+    max_wait: float = 300.0,
+) -> TokenSet:
+    """Authorization code + PKCE (S256): the browser approves, a one-shot loopback server
+    on 127.0.0.1 receives the code, which is exchanged with the verifier."""
+    import base64
+    import hashlib
+    import secrets
+    import threading
+    import webbrowser
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+    from urllib.parse import parse_qs, urlencode
+
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
+    state = secrets.token_urlsafe(16)
+    got: dict[str, str] = {}
+
+    class Callback(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            query = {k: v[0] for k, v in parse_qs(urlsplit(self.path).query).items()}
+            if query.get("state") == state:
+                got.update(query)
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain; charset=utf-8")
+            self.end_headers()
+            self.wfile.write(b"Login finished; you can close this page.")
+
+        def log_message(self, *args: object) -> None:  # no access log (codes stay private)
+            return
+
+    server = HTTPServer(("127.0.0.1", port), Callback)
+    server.timeout = 1.0
+    redirect_uri = f"http://127.0.0.1:{server.server_address[1]}/"
+    query = {
+        "response_type": "code",
+        "client_id": settings.client_id,
+        "redirect_uri": redirect_uri,
+        "scope": settings.scope,
+        "audience": settings.audience,
+        "state": state,
+        "code_challenge": challenge.rstrip(b"=").decode(),
+        "code_challenge_method": "S256",
+    }
+    opener = threading.Thread(
+        target=open_url or webbrowser.open,
+        args=(f"{settings.authorize_url}?{urlencode(query)}",),
+        daemon=True,
+    )
+    try:
+        opener.start()
+        deadline = time.monotonic() + max_wait
+        while not got and time.monotonic() < deadline:
+            server.handle_request()
+    finally:
+        server.server_close()
+    if "code" not in got:
+        reason = got.get("error", "no answer from the browser in time")
+        raise AuthenticationError(f"the login was not completed: {reason}", status=401)
+    own = http is None
+    http = http or httpx.Client(timeout=30.0)
+    try:
+        status, body = _token_post(
+            http,
+            settings.token_url,
+            {
+                "grant_type": "authorization_code",
+                "code": got["code"],
+                "code_verifier": verifier,
+                "redirect_uri": redirect_uri,
+                "client_id": settings.client_id,
+            },
+        )
+    finally:
+        if own:
+            http.close()
+    if status != 200:
+        raise AuthenticationError(f"login failed: {body.get('error', status)}", status=401)
+    return TokenSet.from_response(body)
 
 
 class CachedTokenProvider:

@@ -100,9 +100,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     download.add_argument("folder", type=Path)
     download.set_defaults(func=_guard(result_download))
 
-    subparsers.add_parser("login", help="log in (device code flow)").set_defaults(
-        func=_guard(login)
+    login_parser = subparsers.add_parser(
+        "login", help="log in (device code flow; --browser: authorization code + PKCE)"
     )
+    login_parser.add_argument(
+        "--browser", action="store_true", help="approve in this computer's web browser"
+    )
+    login_parser.set_defaults(func=_guard(login))
     subparsers.add_parser("logout", help="forget the cached login").set_defaults(
         func=_guard(logout)
     )
@@ -347,10 +351,15 @@ def result_download(args: argparse.Namespace) -> int:
 
 
 def login(args: argparse.Namespace) -> int:
-    from .auth import AuthSettings, TokenCache, device_login
+    from .auth import AuthSettings, TokenCache, browser_login, device_login
 
     root = api_root(args)
-    tokens = device_login(AuthSettings.for_api_root(root), show=print)
+    settings = AuthSettings.for_api_root(root)
+    if getattr(args, "browser", False):
+        print("Opening the login page in your browser...")
+        tokens = browser_login(settings)
+    else:
+        tokens = device_login(settings, show=print)
     TokenCache().save(root, tokens)
     print(f"logged in to {root}")
     return 0

@@ -2,13 +2,14 @@
 
 Names, field names and enum values are those of the published OpenAPI contract, so the client and
 the local platform share one definition. Response models tolerate unknown fields
-(``extra="allow"``); request models reject them (``extra="forbid"``).
+(``extra="allow"``), and so do request models (``extra="ignore"``: the published schemas allow
+extra properties). Dates a request sets must be ISO 8601 strings (or datetimes) in the future.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -17,6 +18,7 @@ from uuid import UUID
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -92,6 +94,23 @@ Uri = Annotated[str, StringConstraints(min_length=1, max_length=2083), AfterVali
 JsonObject = dict[str, Any]
 
 
+def _date_text(value: Any) -> Any:
+    if isinstance(value, str | datetime):
+        return value
+    raise ValueError("must be an ISO 8601 date-time string such as 2030-01-31T12:00:00Z")
+
+
+def _in_future(value: datetime) -> datetime:
+    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+    if aware <= datetime.now(UTC):
+        raise ValueError(f"must be in the future; {aware.isoformat()} has passed")
+    return aware
+
+
+FutureDateTime = Annotated[datetime, BeforeValidator(_date_text), AfterValidator(_in_future)]
+"""A date-time a request sets (deadline, expiry): a real ISO 8601 date, later than now."""
+
+
 class _Response(BaseModel):
     """Base of response models: unknown fields are kept, never rejected."""
 
@@ -99,9 +118,9 @@ class _Response(BaseModel):
 
 
 class _Request(BaseModel):
-    """Base of request models: unknown fields are an error."""
+    """Base of request models: unknown fields are accepted and ignored, as the contract allows."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
 
 # --- enums -------------------------------------------------------------------------------------
@@ -273,8 +292,8 @@ class VersionDocumentResponse(_Response):
 class SchedulingRequest(_Request):
     """Optional due date (soft target) and deadline (hard, the run is cancelled after it)."""
 
-    due_date: datetime | None = None
-    deadline: datetime | None = None
+    due_date: FutureDateTime | None = None
+    deadline: FutureDateTime | None = None
 
 
 class SchedulingResponse(_Response):
@@ -487,7 +506,7 @@ class GrantReadResponse(_Response):
 class ShareTokenCreateRequest(_Request):
     """Create a share token, optionally expiring."""
 
-    expires_at: datetime | None = None
+    expires_at: FutureDateTime | None = None
 
 
 class ShareTokenCreateResponse(_Response):

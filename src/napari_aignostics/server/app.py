@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -10,13 +11,14 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..apps.base import ApplicationSpec
 from . import (
     routes_access,
     routes_applications,
+    routes_authorize,
     routes_device,
     routes_files,
     routes_oauth,
@@ -80,6 +82,7 @@ def create_app(
         routes_files,
         routes_oauth,
         routes_device,
+        routes_authorize,
     ):
         app.include_router(module.router)
 
@@ -108,6 +111,13 @@ def create_app(
                 {"loc": ["body"], "msg": "the body is not valid JSON", "type": "json_invalid"}
             ]
             return JSONResponse({"detail": detail}, status_code=422)
+        if exc.status_code == 401:
+            return PlainTextResponse(str(exc.detail), status_code=401, headers=exc.headers)
+        if exc.status_code == 405:
+            allowed = _allowed_methods(app, request)
+            return JSONResponse(
+                {"detail": "Method Not Allowed"}, status_code=405, headers={"Allow": allowed}
+            )
         return await http_exception_handler(request, exc)
 
     @app.exception_handler(Exception)
@@ -116,3 +126,15 @@ def create_app(
         return JSONResponse({"detail": "internal error of the local platform"}, status_code=500)
 
     return app
+
+
+def _allowed_methods(app: FastAPI, request: Request) -> str:
+    """The methods of the most specific API path this request path belongs to."""
+    best: tuple[int, set[str]] = (-1, set())
+    for template, operations in app.openapi()["paths"].items():
+        pattern = re.sub(r"\{[^}]+\}", "[^/]+", re.sub(r"\{external_id\}", ".+", template))
+        if re.fullmatch(pattern, request.url.path):
+            literal = len(re.sub(r"\{[^}]+\}", "", template))
+            if literal > best[0]:
+                best = (literal, {m.upper() for m in operations})
+    return ", ".join(sorted(best[1]))

@@ -133,7 +133,11 @@ def serve(args: argparse.Namespace) -> int:
         if executor is not None:
             executor.shutdown()
         return 1
+    from .sdk_env import write_sdk_env
+
+    env_file = write_sdk_env(platform.data_dir, platform.api_root)
     print(f"local platform: {platform.api_root}  (data: {platform.data_dir})", flush=True)
+    print(f"official SDK/CLI: export AIGNOSTICS_ENV_FILE={env_file}", flush=True)
     if executor is not None:
         print(f"cluster: {args.cluster}, {workers} items at a time", flush=True)
     if platform.platform is not None and platform.platform.generated_token:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from typing import Annotated, Any
+from uuid import UUID
 
-from fastapi import Depends, HTTPException, Query, Request
+from fastapi import Depends, HTTPException, Path, Query, Request
+from pydantic import AfterValidator
 
 from .service import Platform
 
@@ -12,6 +14,7 @@ __all__ = [
     "Caller",
     "Page",
     "PlatformDep",
+    "UuidPath",
     "authentication_error",
     "bearer_user",
     "current_user",
@@ -32,18 +35,19 @@ PlatformDep = Annotated[Platform, Depends(get_platform)]
 
 
 def bearer_user(platform: Platform, header: str) -> dict[str, Any] | None:
-    """The user of an ``Authorization: Bearer`` header value, or None."""
+    """The user of an ``Authorization: Bearer`` header value (a JWT or a local token), or None."""
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return None
-    return platform.store.user_for_token(token.strip())
+    return platform.user_for_bearer(token.strip())
 
 
 def authentication_error(header: str) -> HTTPException:
-    """The 401 for a missing or invalid bearer token."""
-    missing = not header.partition(" ")[2].strip() or not header.lower().startswith("bearer ")
-    detail = "Jwt is missing" if missing else "the bearer token is not valid or expired"
-    return HTTPException(401, detail, headers={"WWW-Authenticate": "Bearer"})
+    """A 401 as the real API's gateway sends it: a plain-text reason and a Bearer challenge."""
+    scheme, _, token = header.partition(" ")
+    missing = scheme.lower() != "bearer" or not token.strip()
+    message = "Jwt is missing" if missing else "Jwt verification fails"
+    return HTTPException(401, message, headers={"WWW-Authenticate": 'Bearer realm="api"'})
 
 
 def current_user(request: Request, platform: PlatformDep) -> dict[str, Any]:
@@ -56,6 +60,19 @@ def current_user(request: Request, platform: PlatformDep) -> dict[str, Any]:
 
 
 Caller = Annotated[dict[str, Any], Depends(current_user)]
+
+
+def _canonical_uuid(value: str) -> str:
+    try:
+        return str(UUID(value))
+    except ValueError:
+        raise ValueError(f"{value[:60]!r} is not a UUID") from None
+
+
+UuidPath = Annotated[
+    str, Path(json_schema_extra={"format": "uuid"}), AfterValidator(_canonical_uuid)
+]
+"""A path id in UUID form: malformed ones are a 422, as the contract declares ``format: uuid``."""
 
 
 class Page:
@@ -87,6 +104,8 @@ def order_by(sort: list[str] | None, allowed: dict[str, str], default: str) -> s
     clauses = []
     for index, raw in enumerate(sort or []):
         value = raw.strip()
+        if not value:  # ``?sort=`` (an empty value) asks for no particular order
+            continue
         direction = "DESC" if value.startswith("-") else "ASC"
         name = value.lstrip("+-").strip()
         if name not in allowed:

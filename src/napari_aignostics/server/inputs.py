@@ -28,6 +28,7 @@ __all__ = ["InputError", "fetch_input", "local_object"]
 CHUNK = 2 * 1024 * 1024
 FETCH_ATTEMPTS = 6
 TRANSIENT_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+GCS_ROOT = "https://storage.googleapis.com/"
 
 
 class InputError(Exception):
@@ -49,13 +50,33 @@ def _file_name(url: str) -> str:
     return safe or "input"
 
 
+def _bucket_and_key(platform: Platform, url: str) -> tuple[str, str] | None:
+    """Bucket and key of a URL that addresses one of this platform's buckets.
+
+    Besides ``<api_root>/bucket/<bucket>/<key>``, a Cloud Storage XML-API URL
+    (``https://storage.googleapis.com/<bucket>/<key>``) of a local organization's bucket is served
+    from the local bucket too: the official SDK presigns its inputs there, with the HMAC key that
+    ``/v1/me`` handed out, and never needs to reach Google for them.
+    """
+    root = platform.settings.public_url.rstrip("/") + "/bucket/"
+    parts = urlsplit(url)
+    if url.startswith(root):
+        bucket, _, key = parts.path.removeprefix("/bucket/").partition("/")
+        return bucket, key
+    if url.startswith(GCS_ROOT):
+        bucket, _, key = parts.path.removeprefix("/").partition("/")
+        if platform.store.one("SELECT 1 FROM orgs WHERE bucket_name=?", (bucket,)):
+            return bucket, key
+    return None
+
+
 def local_object(platform: Platform, url: str) -> Path | None:
     """The file behind a presigned URL of this platform's own bucket (signature verified)."""
-    root = platform.settings.public_url.rstrip("/") + "/bucket/"
-    if not url.startswith(root):
+    found = _bucket_and_key(platform, url)
+    if found is None:
         return None
+    bucket, key = found
     parts = urlsplit(url)
-    bucket, _, key = parts.path.removeprefix("/bucket/").partition("/")
 
     def lookup(key_id: str) -> str | None:
         org = platform.store.org_for_key(key_id)

@@ -134,8 +134,17 @@ def cancel_run(
     error_code: str | None = None,
     error_message: str | None = None,
 ) -> bool:
-    """Terminate a run: unfinished items become SKIPPED, finished ones keep their outputs."""
+    """Terminate a run: unfinished items become SKIPPED, finished ones keep their outputs.
+
+    Each skipped item's ``error_message`` says why (the user's cancel, the error threshold, the
+    deadline), as its ``error_code`` repeats the run's.
+    """
     stamp = now_iso()
+    why = (
+        f"skipped: {error_message}"
+        if error_message
+        else "skipped: the run was cancelled by its creator before this item finished"
+    )
     with store.transaction() as db:
         run = db.execute("SELECT state FROM runs WHERE id=?", (run_id,)).fetchone()
         if run is None or run["state"] == "TERMINATED":
@@ -149,8 +158,8 @@ def cancel_run(
         for item_id in open_items:
             db.execute(
                 "UPDATE items SET state='TERMINATED', termination_reason='SKIPPED',"
-                " terminated_at=? WHERE id=?",
-                (stamp, item_id),
+                " terminated_at=?, error_code=?, error_message=? WHERE id=?",
+                (stamp, error_code, why, item_id),
             )
             db.execute(
                 "UPDATE output_artifacts SET state='TERMINATED', termination_reason='SKIPPED',"

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from datetime import UTC
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 
 from ..platform import models as m
-from .deps import Caller, Page, PlatformDep, order_by, page_window
+from .deps import Caller, Page, PlatformDep, UuidPath, order_by, page_window, problem
 from .service import Platform
 from .store import now_iso, token_hash
 
@@ -115,7 +116,7 @@ def _resource_run(platform: Platform, user: dict[str, Any], body: m.GrantCreateR
 def create_grant(body: m.GrantCreateRequest, platform: PlatformDep, user: Caller) -> dict[str, Any]:
     """Grant a subject the viewer relation on a run (only viewer grants can be created)."""
     if body.relation != m.GrantRelation.VIEWER:
-        raise HTTPException(403, "only viewer grants can be created")
+        raise problem(422, ["body", "relation"], "only viewer grants can be created")
     _resource_run(platform, user, body)
     subject_id = body.subject_id
     if subject_id is None and body.subject_email:
@@ -223,13 +224,13 @@ def _grant_or_404(platform: Platform, user: dict[str, Any], grant_id: str) -> di
 
 
 @router.get("/access/grants/{grant_id}", response_model=m.GrantReadResponse)
-def get_grant(grant_id: str, platform: PlatformDep, user: Caller) -> dict[str, Any]:
+def get_grant(grant_id: UuidPath, platform: PlatformDep, user: Caller) -> dict[str, Any]:
     """One grant."""
     return _grant_view(_grant_or_404(platform, user, grant_id))
 
 
 @router.delete("/access/grants/{grant_id}", response_model=m.GrantReadResponse)
-def revoke_grant(grant_id: str, platform: PlatformDep, user: Caller) -> dict[str, Any]:
+def revoke_grant(grant_id: UuidPath, platform: PlatformDep, user: Caller) -> dict[str, Any]:
     """Revoke a grant (409 if already revoked)."""
     row = _grant_or_404(platform, user, grant_id)
     if row["revoked"]:
@@ -245,7 +246,11 @@ def create_share_token(
     """A new share token; its secret is returned only now."""
     token = secrets.token_urlsafe(24)
     token_id = str(uuid.uuid4())
-    expires = body.expires_at.isoformat().replace("+00:00", "Z") if body.expires_at else None
+    expires = (
+        body.expires_at.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        if body.expires_at
+        else None
+    )
     platform.store.execute(
         "INSERT INTO share_tokens VALUES (?,?,?,?,?,0)",
         (token_id, token_hash(token), user["id"], now_iso(), expires),
@@ -297,13 +302,17 @@ def _token_or_404(platform: Platform, user: dict[str, Any], token_id: str) -> di
 
 
 @router.get("/access/share-tokens/{share_token_id}", response_model=m.ShareTokenReadResponse)
-def get_share_token(share_token_id: str, platform: PlatformDep, user: Caller) -> dict[str, Any]:
+def get_share_token(
+    share_token_id: UuidPath, platform: PlatformDep, user: Caller
+) -> dict[str, Any]:
     """One share token (without its secret)."""
     return _token_view(_token_or_404(platform, user, share_token_id))
 
 
 @router.delete("/access/share-tokens/{share_token_id}", response_model=m.ShareTokenReadResponse)
-def revoke_share_token(share_token_id: str, platform: PlatformDep, user: Caller) -> dict[str, Any]:
+def revoke_share_token(
+    share_token_id: UuidPath, platform: PlatformDep, user: Caller
+) -> dict[str, Any]:
     """Revoke a share token (409 if already revoked)."""
     row = _token_or_404(platform, user, share_token_id)
     if row["revoked"]:

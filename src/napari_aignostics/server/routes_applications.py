@@ -72,8 +72,8 @@ def list_applications(
     order_by(
         sort, {k: k for k in ("application_id", "name", "description", "regulatory_classes")}, "1"
     )
-    for raw in reversed(sort or []):
-        key = raw.lstrip("+-")
+    for raw in reversed([v.strip() for v in sort or [] if v.strip()]):
+        key = raw.lstrip("+-").strip()
         rows.sort(key=_field(key), reverse=raw.startswith("-"))
     size = page_size or page_size_alt or 50
     return rows[(page - 1) * size : page * size]

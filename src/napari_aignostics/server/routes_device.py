@@ -41,6 +41,7 @@ APPROVE = """<form method="post" action="/device">
 
 SIGN_IN = """<form method="post" action="/device/sign-in">
 <input type="hidden" name="user_code" value="{code}">
+<input type="hidden" name="next" value="{next}">
 <label>One-time secret <input name="secret" type="password" autocomplete="off"></label>
 <button>Sign in</button></form>
 <p>The secret is printed by <code>napari-aignostics serve</code> when it starts.</p>"""
@@ -64,7 +65,7 @@ def _allowed_hosts(platform: Platform) -> set[str]:
     return {f"[{name}]:{port}" if ":" in name else f"{name}:{port}" for name in names}
 
 
-def _foreign_origin(platform: Platform, request: Request) -> str | None:
+def foreign_origin(platform: Platform, request: Request) -> str | None:
     """Why the request does not come from this server's own pages, or None."""
     allowed = _allowed_hosts(platform)
     host = request.headers.get("host", "")
@@ -78,11 +79,13 @@ def _foreign_origin(platform: Platform, request: Request) -> str | None:
     return None
 
 
-def _csrf(platform: Platform, session: str) -> str:
-    return hmac.new(platform.url_secret.encode(), f"csrf:{session}".encode(), hashlib.sha256).hexdigest()
+def csrf_token(platform: Platform, session: str, purpose: str = "device") -> str:
+    """The CSRF token of a form for ``purpose`` shown to the browser session ``session``."""
+    return hmac.new(platform.url_secret.encode(), f"csrf:{purpose}:{session}".encode(), hashlib.sha256).hexdigest()
 
 
-def _session_user(platform: Platform, request: Request) -> tuple[dict[str, Any], str] | None:
+def session_user(platform: Platform, request: Request) -> tuple[dict[str, Any], str] | None:
+    """The user and session id of a browser signed in at ``/device/sign-in``, or None."""
     session = request.cookies.get(COOKIE, "")
     user = platform.store.user_for_token(session, kind="browser-session") if session else None
     return None if user is None else (user, session)
@@ -91,20 +94,20 @@ def _session_user(platform: Platform, request: Request) -> tuple[dict[str, Any],
 @router.get("/device", response_class=HTMLResponse)
 def device_page(request: Request, platform: PlatformDep, user_code: str = "") -> HTMLResponse:
     """The approval form for a signed-in browser, else the sign-in form."""
-    if (why := _foreign_origin(platform, request)) is not None:
+    if (why := foreign_origin(platform, request)) is not None:
         return _page(f"Refused: {why}.", status=403)
     code = html.escape(user_code)
-    signed_in = _session_user(platform, request)
+    signed_in = session_user(platform, request)
     if signed_in is None:
-        return _page("Sign in to approve a login code.", SIGN_IN.format(code=code))
+        return _page("Sign in to approve a login code.", SIGN_IN.format(code=code, next=""))
     message = "Confirm that this code is shown by the application you are logging in to."
-    return _page(message, APPROVE.format(csrf=_csrf(platform, signed_in[1]), code=code))
+    return _page(message, APPROVE.format(csrf=csrf_token(platform, signed_in[1]), code=code))
 
 
 @router.post("/device/sign-in", response_model=None)
 async def sign_in(request: Request, platform: PlatformDep) -> Response:
     """Exchange a one-time secret for a browser session (an HttpOnly, SameSite=Strict cookie)."""
-    if (why := _foreign_origin(platform, request)) is not None:
+    if (why := foreign_origin(platform, request)) is not None:
         return _page(f"Refused: {why}.", status=403)
     form = await read_form(request)
     code = form.get("user_code", "")
@@ -112,22 +115,23 @@ async def sign_in(request: Request, platform: PlatformDep) -> Response:
     if user is None:
         return _page(
             "Unknown, expired or already used secret. Restart serve for a new one.",
-            SIGN_IN.format(code=html.escape(code)),
+            SIGN_IN.format(code=html.escape(code), next=html.escape(form.get("next", ""))),
             status=401,
         )
     ttl = platform.settings.browser_session_ttl_s
     session = platform.store.issue_token(user["id"], kind="browser-session", ttl_s=ttl)
-    response = RedirectResponse(f"/device?user_code={quote(code)}", status_code=303)
-    response.set_cookie(
-        COOKIE, session, max_age=int(ttl), path="/device", httponly=True, samesite="strict"
-    )
+    target = form.get("next", "")
+    if not target.startswith("/authorize?"):  # only back to this server's own login pages
+        target = f"/device?user_code={quote(code)}"
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(COOKIE, session, max_age=int(ttl), path="/", httponly=True, samesite="strict")
     return response
 
 
 @router.post("/device", response_class=HTMLResponse)
 async def device_confirm(request: Request, platform: PlatformDep) -> HTMLResponse:
     """Approve or deny a user code for the authenticated user (bearer token or signed-in browser)."""
-    if (why := _foreign_origin(platform, request)) is not None:
+    if (why := foreign_origin(platform, request)) is not None:
         return _page(f"Refused: {why}.", status=403)
     form = await read_form(request)
     code = form.get("user_code", "").strip().upper()
@@ -136,15 +140,15 @@ async def device_confirm(request: Request, platform: PlatformDep) -> HTMLRespons
         if user is None:
             return _page("Refused: the bearer token is not valid.", status=401)
     else:
-        signed_in = _session_user(platform, request)
+        signed_in = session_user(platform, request)
         if signed_in is None:
             return _page(
                 "Refused: sign in first (or send the local user's bearer token).",
-                SIGN_IN.format(code=html.escape(code)),
+                SIGN_IN.format(code=html.escape(code), next=""),
                 status=401,
             )
         user, session = signed_in
-        if not hmac.compare_digest(form.get("csrf_token", ""), _csrf(platform, session)):
+        if not hmac.compare_digest(form.get("csrf_token", ""), csrf_token(platform, session)):
             return _page("Refused: the form is stale or was not sent by this page.", status=403)
     deny = form.get("action") == "deny"
     changed = platform.store.execute(

@@ -82,7 +82,7 @@ def _bucket_access(platform: Platform, request: Request, bucket: str) -> None:
     if "X-Amz-Signature" not in params:
         header = request.headers.get("authorization", "")
         token = header.partition(" ")[2].strip() if header.lower().startswith("bearer ") else ""
-        user = platform.store.user_for_token(token) if token else None
+        user = platform.user_for_bearer(token) if token else None
         if user is None:
             raise HTTPException(401, "the bucket needs a presigned URL or a bearer token")
         org = platform.store.org(user["org_id"])

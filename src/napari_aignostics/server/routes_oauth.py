@@ -1,21 +1,22 @@
 """A local OAuth 2.0 device authorization service (RFC 8628) for the local user.
 
 ``/oauth/device/code`` starts a login, ``/device`` (:mod:`.routes_device`) is where the signed-in
-user confirms the code, ``/oauth/token`` answers the polling client (device code and refresh token
-grants; a refresh token is used once and expires), ``/oauth/revoke`` revokes a token (RFC 7009).
+user confirms the code, ``/oauth/token`` answers the polling client (device code, authorization
+code + PKCE and refresh token grants; a refresh token is used once and expires) with an RS256 JWT
+access token (see ``access_tokens``), ``/oauth/revoke`` revokes a token (RFC 7009).
 """
 
 from __future__ import annotations
 
 import secrets
 import time
-from typing import Any
 from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from .deps import PlatformDep
+from .service import Platform
 from .settings import LOCAL_USER_ID
 from .store import token_hash
 
@@ -71,8 +72,11 @@ async def device_code(request: Request, platform: PlatformDep) -> JSONResponse:
     )
 
 
-def _tokens(platform: Any, user_id: str) -> JSONResponse:
-    access = platform.store.issue_token(user_id, kind="access", ttl_s=ACCESS_TTL_S)
+def _tokens(platform: Platform, user_id: str, client_id: str | None) -> JSONResponse:
+    user = platform.store.user(user_id)
+    if user is None:
+        return _error("invalid_grant", "the user of this grant no longer exists")
+    access = platform.signer.issue(user, client_id=client_id, ttl_s=ACCESS_TTL_S)
     refresh = platform.store.issue_token(
         user_id, kind="refresh", ttl_s=platform.settings.refresh_token_ttl_s
     )
@@ -96,7 +100,17 @@ async def token(request: Request, platform: PlatformDep) -> JSONResponse:
         user = platform.store.take_token(form.get("refresh_token", ""), kind="refresh")
         if user is None:
             return _error("invalid_grant", "unknown, expired, used or revoked refresh token")
-        return _tokens(platform, user["id"])
+        return _tokens(platform, user["id"], form.get("client_id"))
+    if grant == "authorization_code":
+        approved = platform.auth_codes.redeem(
+            form.get("code", ""),
+            client_id=form.get("client_id"),
+            redirect_uri=form.get("redirect_uri"),
+            verifier=form.get("code_verifier", ""),
+        )
+        if approved is None or approved.user_id is None:
+            return _error("invalid_grant", "unknown, used or expired code, or a wrong code_verifier")
+        return _tokens(platform, approved.user_id, approved.client_id)
     if grant != DEVICE_GRANT:
         return _error("unsupported_grant_type", f"grant_type {grant!r} is not supported")
     key = token_hash(form.get("device_code", ""))
@@ -117,7 +131,7 @@ async def token(request: Request, platform: PlatformDep) -> JSONResponse:
             return _error("slow_down", "poll less often")
         return _error("authorization_pending", "waiting for the user to confirm the code")
     platform.store.execute("DELETE FROM device_codes WHERE device_code_hash=?", (key,))
-    return _tokens(platform, row["approved_user"])
+    return _tokens(platform, row["approved_user"], row["client_id"])
 
 
 @router.post("/oauth/revoke")

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse
 
 from ..platform import models as m
-from .deps import Caller, Page, PlatformDep, order_by, page_window, problem
+from .deps import Caller, Page, PlatformDep, UuidPath, order_by, page_window, problem
 from .jsonpath import JsonPathError, compile_filter
 from .lifecycle import cancel_run, delete_outputs
 from .service import Platform
@@ -26,6 +26,7 @@ RUN_SORT = {
     "submitted_by": "user_id",
     "terminated_at": "terminated_at",
     "termination_reason": "termination_reason",
+    "state": "state",
 }
 ITEM_SORT = {
     "item_id": "id",
@@ -46,10 +47,11 @@ def _visible_run(
     return run
 
 
-def _own_run(platform: Platform, user: dict[str, Any], run_id: str) -> dict[str, Any]:
+def _own_run(platform: Platform, user: dict[str, Any], run_id: str, action: str) -> dict[str, Any]:
+    """A run the caller created; 404 if invisible, 403 if only visible (admin, grant)."""
     run = _visible_run(platform, user, run_id)
-    if not platform.can_change(user, run):
-        raise HTTPException(403, "only the run's creator or an organization admin may change it")
+    if run["user_id"] != user["id"]:
+        raise HTTPException(403, f"only the run's creator may {action}")
     return run
 
 
@@ -129,7 +131,9 @@ def list_runs(
     where, params = [], []
     if for_organization:
         if user["role"] != "admin" or for_organization != user["org_id"]:
-            raise HTTPException(403, "only admins of that organization may list its runs")
+            raise HTTPException(
+                404, f"no organization {for_organization!r} whose runs you may list (admins only)"
+            )
         where.append("org_id=?")
         params.append(for_organization)
     else:
@@ -158,16 +162,18 @@ def list_runs(
 
 @router.get("/runs/{run_id}", response_model=m.RunReadResponse)
 def get_run(
-    run_id: str, platform: PlatformDep, user: Caller, share_token: ShareToken = None
+    run_id: UuidPath, platform: PlatformDep, user: Caller, share_token: ShareToken = None
 ) -> dict[str, Any]:
     """One run."""
     return platform.run_views([_visible_run(platform, user, run_id, share_token)])[0]
 
 
 @router.post("/runs/{run_id}/cancel", status_code=202, response_model=dict[str, Any])
-def cancel(run_id: str, request: Request, platform: PlatformDep, user: Caller) -> dict[str, Any]:
+def cancel(
+    run_id: UuidPath, request: Request, platform: PlatformDep, user: Caller
+) -> dict[str, Any]:
     """Cancel a run: pending and processing items are skipped, finished items stay."""
-    run = _own_run(platform, user, run_id)
+    run = _own_run(platform, user, run_id, "cancel it")
     if run["state"] == "TERMINATED":
         what = "cancelled" if run["termination_reason"] != "ALL_ITEMS_PROCESSED" else "finished"
         raise HTTPException(409, f"run {run_id} is already {what}")
@@ -181,7 +187,7 @@ def cancel(run_id: str, request: Request, platform: PlatformDep, user: Caller) -
 
 @router.get("/runs/{run_id}/items", response_model=list[m.ItemResultReadResponse])
 def list_items(
-    run_id: str,
+    run_id: UuidPath,
     platform: PlatformDep,
     user: Caller,
     paging: Annotated[Page, Depends()],
@@ -228,14 +234,14 @@ def _item_row(platform: Platform, run_id: str, external_id: str) -> dict[str, An
     response_model=m.CustomMetadataUpdateResponse,
 )
 def put_item_custom_metadata(
-    run_id: str,
+    run_id: UuidPath,
     external_id: str,
     body: m.CustomMetadataUpdateRequest,
     platform: PlatformDep,
     user: Caller,
 ) -> dict[str, Any]:
     """Replace an item's custom metadata (412 if its checksum changed meanwhile)."""
-    _own_run(platform, user, run_id)
+    _own_run(platform, user, run_id, "change its custom metadata")
     row = _item_row(platform, run_id, external_id)
     checksum = _replace_metadata(platform, "items", row, body)
     return {"custom_metadata_checksum": checksum}
@@ -243,7 +249,7 @@ def put_item_custom_metadata(
 
 @router.get("/runs/{run_id}/items/{external_id:path}", response_model=m.ItemResultReadResponse)
 def get_item(
-    run_id: str,
+    run_id: UuidPath,
     external_id: str,
     platform: PlatformDep,
     user: Caller,
@@ -251,6 +257,10 @@ def get_item(
 ) -> dict[str, Any]:
     """One item of a run by its external id."""
     _visible_run(platform, user, run_id, share_token)
+    if external_id.endswith("/custom-metadata") and not platform.store.one(
+        "SELECT 1 FROM items WHERE run_id=? AND external_id=?", (run_id, external_id)
+    ):
+        raise HTTPException(405, "Method Not Allowed")  # only PUT exists at that path
     return platform.item_views([_item_row(platform, run_id, external_id)])[0]
 
 
@@ -288,10 +298,10 @@ def _replace_metadata(
 
 @router.put("/runs/{run_id}/custom-metadata", response_model=m.CustomMetadataUpdateResponse)
 def put_run_custom_metadata(
-    run_id: str, body: m.CustomMetadataUpdateRequest, platform: PlatformDep, user: Caller
+    run_id: UuidPath, body: m.CustomMetadataUpdateRequest, platform: PlatformDep, user: Caller
 ) -> dict[str, Any]:
     """Replace a run's custom metadata (412 if its checksum changed meanwhile)."""
-    run = _own_run(platform, user, run_id)
+    run = _own_run(platform, user, run_id, "change its custom metadata")
     return {"custom_metadata_checksum": _replace_metadata(platform, "runs", run, body)}
 
 
@@ -302,8 +312,8 @@ def put_run_custom_metadata(
     responses={307: {"description": "Redirect to a short-lived signed URL"}},
 )
 def get_artifact_url(
-    run_id: str,
-    artifact_id: str,
+    run_id: UuidPath,
+    artifact_id: UuidPath,
     platform: PlatformDep,
     user: Caller,
     share_token: ShareToken = None,
@@ -325,9 +335,9 @@ def get_artifact_url(
 
 
 @router.delete("/runs/{run_id}/artifacts", response_model=dict[str, Any])
-def delete_run_items(run_id: str, platform: PlatformDep, user: Caller) -> dict[str, Any]:
+def delete_run_items(run_id: UuidPath, platform: PlatformDep, user: Caller) -> dict[str, Any]:
     """Delete all output artifacts of a terminated run (409 before, 410 the second time)."""
-    run = _own_run(platform, user, run_id)
+    run = _own_run(platform, user, run_id, "delete its results")
     if run["state"] != "TERMINATED":
         raise HTTPException(409, f"run {run_id} is {run['state']}; delete results after it ended")
     if platform.store.one(

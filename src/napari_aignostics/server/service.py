@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from ..apps.base import ApplicationSpec, VersionSpec
+from .access_tokens import TokenSigner, looks_like_jwt
+from .authorization_codes import AuthorizationCodes
 from .lifecycle import run_output
 from .objects import ObjectStore
 from .settings import LOCAL_ORG_ID, LOCAL_USER_ID, ServerSettings
@@ -17,6 +19,9 @@ from .signing import sign_path
 from .store import Store, now_iso
 
 __all__ = ["Platform"]
+
+DEPRECATED_URL_TTL_S = 3600
+"""Life of ``output_artifacts[].download_url`` (deprecated, still read by older clients)."""
 
 
 class Platform:
@@ -29,6 +34,8 @@ class Platform:
         self.store = Store(settings.data_dir / "platform.sqlite3")
         self.objects = ObjectStore(settings.data_dir)
         self.url_secret = self.store.secret("url-signing")
+        self.signer = TokenSigner(settings)
+        self.auth_codes = AuthorizationCodes()
         self.applications = {app.application_id: app for app in applications}
         self.generated_token: str | None = None
         self._bootstrap()
@@ -87,6 +94,13 @@ class Platform:
         self.store.ensure_user(user_id, org_id, email=email, name=user_id, role=role)
         return self.store.issue_token(user_id, token)
 
+    def user_for_bearer(self, token: str) -> dict[str, Any] | None:
+        """The user of a valid bearer token: a JWT this platform signed, or an opaque token."""
+        if looks_like_jwt(token):
+            subject = self.signer.subject(token)
+            return self.store.user(subject) if subject else None
+        return self.store.user_for_token(token)
+
     # --- applications --------------------------------------------------------------------------
 
     def version(self, application_id: str, version: str) -> VersionSpec | None:
@@ -143,10 +157,10 @@ class Platform:
 
     # --- signed URLs ----------------------------------------------------------------------------
 
-    def signed_url(self, path: str) -> str:
+    def signed_url(self, path: str, ttl_s: int | None = None) -> str:
         """An absolute, short-lived signed URL for a file path served by this process."""
         return self.settings.public_url.rstrip("/") + sign_path(
-            self.url_secret, path, self.settings.signed_url_ttl_s
+            self.url_secret, path, ttl_s or self.settings.signed_url_ttl_s
         )
 
     # --- views ---------------------------------------------------------------------------------
@@ -242,7 +256,14 @@ class Platform:
                             "output": a["output"],
                             "error_code": a["error_code"],
                             "error_message": a["error_message"],
-                            "download_url": None,
+                            "download_url": (
+                                self.signed_url(
+                                    f"/files/artifacts/{item['run_id']}/{a['id']}",
+                                    DEPRECATED_URL_TTL_S,
+                                )
+                                if a["output"] == "AVAILABLE"
+                                else None
+                            ),
                         }
                         for a in item["output_artifacts"]
                     ],

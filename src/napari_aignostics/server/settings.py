@@ -58,7 +58,8 @@ class ServerSettings:
     max_form_bytes: int = 16 * 1024
     """Largest body of the OAuth and ``/device`` forms."""
     auto_approve_device: bool = False
-    """Approve device logins for the local user without the /device page (tests, demos)."""
+    """Approve logins (device codes and /authorize requests) for the local user without asking
+    (tests, demos)."""
     scheduler_interval_s: float = 0.2
     maintenance_interval_s: float = 60.0
     """Seconds between retention-expiry sweeps."""

@@ -32,7 +32,10 @@ def _size(value: Any) -> int:
 def check_run_request(
     platform: Platform, user: dict[str, Any], body: m.RunCreationRequest
 ) -> VersionSpec:
-    """The version to run; an HTTP error (400/402/404/422) with a precise detail otherwise."""
+    """The version to run; an HTTP error (400/402/404/422) with a precise detail otherwise.
+
+    Input metadata that its version's ``metadata_schema`` rejects is a 400, as the contract says.
+    """
     settings = platform.settings
     if body.version_number:
         if body.application_id not in platform.applications:
@@ -48,7 +51,8 @@ def check_run_request(
     count = len(body.items)
     if count > settings.max_items_per_run:
         raise HTTPException(
-            400, f"a run holds at most {settings.max_items_per_run} items; this one has {count}"
+            402,
+            f"quota: a run holds at most {settings.max_items_per_run} slides; this one has {count}",
         )
     if (
         body.custom_metadata is not None
@@ -109,7 +113,7 @@ def check_run_request(
             )
             if errors:
                 raise HTTPException(
-                    422,
+                    400,
                     [
                         {
                             "loc": [*a_loc, "metadata", *e.absolute_path],
