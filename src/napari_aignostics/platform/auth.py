@@ -223,25 +223,29 @@ def _token_post(http: httpx.Client, url: str, data: dict[str, str]) -> tuple[int
     return response.status_code, body if isinstance(body, dict) else {}
 
 
+def _token_exchange(
+    settings: AuthSettings, data: dict[str, str], http: httpx.Client | None
+) -> tuple[int, dict[str, Any]]:
+    """POST ``data`` to the token endpoint with ``http`` (or a client of its own)."""
+    if http is not None:
+        return _token_post(http, settings.token_url, data)
+    with httpx.Client(timeout=30.0) as own:
+        return _token_post(own, settings.token_url, data)
+
+
 def refresh_tokens(
     settings: AuthSettings, refresh_token: str, *, http: httpx.Client | None = None
 ) -> TokenSet:
     """Exchange a refresh token for a fresh access token."""
-    own = http is None
-    http = http or httpx.Client(timeout=30.0)
-    try:
-        status, body = _token_post(
-            http,
-            settings.token_url,
-            {
-                "grant_type": "refresh_token",
-                "client_id": settings.client_id,
-                "refresh_token": refresh_token,
-            },
-        )
-    finally:
-        if own:
-            http.close()
+    status, body = _token_exchange(
+        settings,
+        {
+            "grant_type": "refresh_token",
+            "client_id": settings.client_id,
+            "refresh_token": refresh_token,
+        },
+        http,
+    )
     if status != 200:
         raise AuthenticationError(
             f"refreshing the login failed: {body.get('error', status)}", status=401
@@ -375,23 +379,17 @@ def browser_login(
     if "code" not in got:
         reason = got.get("error", "no answer from the browser in time")
         raise AuthenticationError(f"the login was not completed: {reason}", status=401)
-    own = http is None
-    http = http or httpx.Client(timeout=30.0)
-    try:
-        status, body = _token_post(
-            http,
-            settings.token_url,
-            {
-                "grant_type": "authorization_code",
-                "code": got["code"],
-                "code_verifier": verifier,
-                "redirect_uri": redirect_uri,
-                "client_id": settings.client_id,
-            },
-        )
-    finally:
-        if own:
-            http.close()
+    status, body = _token_exchange(
+        settings,
+        {
+            "grant_type": "authorization_code",
+            "code": got["code"],
+            "code_verifier": verifier,
+            "redirect_uri": redirect_uri,
+            "client_id": settings.client_id,
+        },
+        http,
+    )
     if status != 200:
         raise AuthenticationError(f"login failed: {body.get('error', status)}", status=401)
     return TokenSet.from_response(body)
