@@ -8,7 +8,7 @@ bash scripts/setup.sh
 unset QT_QPA_PLATFORM
 export QT_API=pyqt6
 echo "== ruff"
-uv run --frozen ruff check src tests benchmarks
+uv run --frozen ruff check src tests benchmarks examples
 echo "== mypy"
 uv run --frozen mypy
 echo "== docs (mkdocs --strict)"
