@@ -49,6 +49,11 @@ def test_share_grant_and_revoke(server: LocalPlatform, capsys: pytest.CaptureFix
     assert cli(server, server.token, "run", "share", "revoke", grant_id) == 1
     assert "409" in capsys.readouterr().err
 
+    assert cli(server, server.token, "run", "share", "grant", run_id,
+               "--organization", "org_elsewhere") == 0
+    capsys.readouterr()
+    assert cli(server, stranger, "run", "describe", run_id) == 0
+
 
 def test_share_tokens(server: LocalPlatform, tmp_path: Path,
                       capsys: pytest.CaptureFixture[str]) -> None:
