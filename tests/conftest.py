@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,11 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("NAPARI_AIGNOSTICS_SHARED", REPO.parent / "shared"))
 TEST_DATA = SHARED / "test_data"
 SPEC_PATH = SHARED / "spec" / "aignostics-platform-api-openapi-1.8.0.json"
+
+# napari settings of this test session (the plugin records its reader preference there), never the user's
+os.environ.setdefault(
+    "NAPARI_CONFIG", str(Path(tempfile.mkdtemp(prefix="napari-aignostics-tests-")) / "settings.yaml")
+)
 
 ANALYSIS_FIXTURES = {"tme", "tme_folder"}
 """Fixtures that run the whole local-tme analysis on a real slide: their tests are the slow tier."""

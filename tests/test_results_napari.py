@@ -59,3 +59,26 @@ def test_a_cell_file_alone_opens_with_a_warning(make_napari_viewer: Any, item_fo
     assert {type(layer).__name__ for layer in layers} >= {"Labels", "Points"}
     assert any("no slide is open" in w for w in warnings)
     assert reader.get_reader(str(item_folder / "readout_generation_slide_readouts.csv")) is None
+
+
+def test_results_open_without_choosing_a_reader(make_napari_viewer: Any, cmu_slide: Path,
+                                                item_folder: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    import npe2
+    from napari._qt.dialogs.qt_reader_dialog import QtReaderDialog
+
+    def no_dialog(*_: object) -> None:
+        raise AssertionError("the Choose reader dialog was shown")
+
+    monkeypatch.setattr(QtReaderDialog, "exec_", no_dialog)
+    viewer = make_napari_viewer()
+    manager = npe2.PluginManager.instance()
+    manager.deactivate("napari-aignostics")
+    manager.activate("napari-aignostics")  # first use in a session sets the preference
+    qt_open = viewer.window._qt_viewer._qt_open  # what File > Open and drag-and-drop call
+    qt_open([str(cmu_slide)], stack=False)
+    qt_open([str(item_folder)], stack=False)
+    assert "CMU-1-Small-Region cells (cells)" in viewer.layers
+    before = len(viewer.layers)
+    qt_open([str(item_folder / "cell_classification_parquet_polygons.parquet")], stack=False)
+    assert len(viewer.layers) > before

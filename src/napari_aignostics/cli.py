@@ -18,15 +18,18 @@ def build_parser() -> argparse.ArgumentParser:
         prog="napari-aignostics",
         description="Aignostics Platform from the command line, the local platform, and the napari demo.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     parser.add_argument(
         "--api-root",
         default=os.environ.get("NAPARI_AIGNOSTICS_API_ROOT"),
+        metavar="URL",
         help="API root, e.g. https://platform.aignostics.com (env NAPARI_AIGNOSTICS_API_ROOT)",
     )
     parser.add_argument(
         "--token",
         default=None,
-        help="bearer token (env NAPARI_AIGNOSTICS_TOKEN); never printed",
+        metavar="TOKEN",
+        help="bearer token (env NAPARI_AIGNOSTICS_TOKEN, else the cached login); never printed",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     from .platform import commands as platform_cli
@@ -37,6 +40,15 @@ def build_parser() -> argparse.ArgumentParser:
     server_cli.register(sub)
     demo_cli.register(sub)
     return parser
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("napari-aignostics")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
+        return "unknown"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -7,13 +7,17 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .client import PlatformClient
 
 __all__ = ["register"]
 
 DEFAULT_API_ROOT = "https://platform.aignostics.com"
 SLIDE_SUFFIXES = {".svs", ".tif", ".tiff", ".ndpi", ".scn", ".bif", ".dcm"}
 SPECIMEN_KEYS = {"disease", "tissue"}
+RUN_ID_HELP = "run id (see 'run list')"
 
 
 def api_root(args: argparse.Namespace) -> str:
@@ -21,7 +25,8 @@ def api_root(args: argparse.Namespace) -> str:
     return str(args.api_root or os.environ.get("NAPARI_AIGNOSTICS_API_ROOT") or DEFAULT_API_ROOT)
 
 
-def _client(args: argparse.Namespace) -> Any:
+def client_for(args: argparse.Namespace) -> PlatformClient:
+    """A client for ``--api-root`` with ``--token``, the environment or the cached login."""
     from .auth import resolve_token_provider
     from .client import PlatformClient
 
@@ -35,29 +40,57 @@ def _print(value: Any) -> None:
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add ``application``, ``run``, ``login``, ``logout`` and ``whoami``."""
-    app = subparsers.add_parser("application", help="applications and versions")
+    from .share_commands import register_share
+
+    app = subparsers.add_parser(
+        "application",
+        help="applications and versions",
+        description="Applications available to you and what their versions take and return.",
+    )
     app_sub = app.add_subparsers(dest="app_command", required=True, metavar="VERB")
-    listing = app_sub.add_parser("list", help="applications available to you")
+    listing = app_sub.add_parser(
+        "list", help="applications available to you", description="Applications available to you."
+    )
     listing.set_defaults(func=_guard(application_list))
-    describe = app_sub.add_parser("describe", help="versions, inputs and outputs of an application")
-    describe.add_argument("application")
-    describe.add_argument("--version", default=None)
+    describe = app_sub.add_parser(
+        "describe",
+        help="versions, inputs and outputs of an application",
+        description="Versions, input metadata (with allowed values) and outputs of an application.",
+    )
+    describe.add_argument("application", help="application id, e.g. he-tme")
+    describe.add_argument(
+        "--version", default=None, metavar="VERSION", help="version to describe (default: latest)"
+    )
     describe.set_defaults(func=_guard(application_describe))
 
-    run = subparsers.add_parser("run", help="submit, list, follow, cancel runs; download results")
+    run = subparsers.add_parser(
+        "run",
+        help="submit, list, follow, cancel, share runs; download results",
+        description="Runs of applications: submit slides, follow, share, download results.",
+    )
     run_sub = run.add_subparsers(dest="run_command", required=True, metavar="VERB")
-    submit = run_sub.add_parser("submit", help="upload slides and submit a run")
+    submit = run_sub.add_parser(
+        "submit",
+        help="upload slides and submit a run",
+        description="Upload slides and submit one run with an item per slide.",
+        epilog="example: napari-aignostics run submit he-tme slides/ "
+        "--metadata staining_method=H&E --metadata disease=LUNG_CANCER",
+    )
     submit.add_argument("application", help="APPLICATION or APPLICATION:VERSION")
-    submit.add_argument("paths", nargs="+", type=Path, help="slide files or folders")
+    submit.add_argument("paths", nargs="+", type=Path, help="slide files or folders of slides")
     submit.add_argument(
         "--metadata",
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="input metadata, e.g. staining_method=H&E disease=LUNG_CANCER",
+        help="one input metadata pair per flag, repeat the flag for more, e.g. "
+        "--metadata staining_method=H&E --metadata disease=LUNG_CANCER; "
+        "see 'application describe' for keys and allowed values",
     )
-    submit.add_argument("--note", default=None)
-    submit.add_argument("--tag", action="append", default=[])
+    submit.add_argument("--note", default=None, help="a note stored with the run")
+    submit.add_argument(
+        "--tag", action="append", default=[], metavar="TAG", help="a tag for the run (repeatable)"
+    )
     submit.add_argument("--wait", action="store_true", help="follow the run until it ends")
     submit.add_argument(
         "--download",
@@ -69,9 +102,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     _follow_options(submit)
     submit.set_defaults(func=_guard(run_submit))
     follow = run_sub.add_parser(
-        "follow", help="re-attach to a run: report progress until it ends, optionally download"
+        "follow",
+        help="re-attach to a run: report progress until it ends, optionally download",
+        description="Report a run's progress until it ends, optionally downloading results.",
     )
-    follow.add_argument("run_id")
+    follow.add_argument("run_id", help=RUN_ID_HELP)
     follow.add_argument(
         "--download",
         type=Path,
@@ -81,37 +116,62 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     _follow_options(follow)
     follow.set_defaults(func=_guard(run_follow))
-    runs = run_sub.add_parser("list", help="your runs, newest first")
-    runs.add_argument("--application", default=None)
-    runs.add_argument("--limit", type=int, default=20)
+    runs = run_sub.add_parser(
+        "list", help="your runs, newest first", description="Your runs, newest first."
+    )
+    runs.add_argument("--application", default=None, help="only runs of this application id")
+    runs.add_argument(
+        "--limit", type=int, default=20, metavar="N", help="show at most N runs (default 20)"
+    )
     runs.set_defaults(func=_guard(run_list))
     for verb, func, text in (
         ("describe", run_describe, "a run and its items"),
         ("cancel", run_cancel, "cancel a run"),
         ("delete", run_delete, "delete a finished run's results on the platform"),
     ):
-        parser = run_sub.add_parser(verb, help=text)
-        parser.add_argument("run_id")
+        parser = run_sub.add_parser(verb, help=text, description=text[0].upper() + text[1:] + ".")
+        parser.add_argument("run_id", help=RUN_ID_HELP)
+        if func is run_describe:
+            share_token_option(parser)
         parser.set_defaults(func=_guard(func))
-    result = run_sub.add_parser("result", help="results of a run")
+    result = run_sub.add_parser("result", help="results of a run", description="Results of a run.")
     result_sub = result.add_subparsers(dest="result_command", required=True, metavar="VERB")
-    download = result_sub.add_parser("download", help="download (verified) results")
-    download.add_argument("run_id")
-    download.add_argument("folder", type=Path)
+    download = result_sub.add_parser(
+        "download",
+        help="download (verified) results",
+        description="Download every available result of a run, each verified by its checksum.",
+    )
+    download.add_argument("run_id", help=RUN_ID_HELP)
+    download.add_argument("folder", type=Path, help="folder to download into (made if missing)")
+    share_token_option(download)
     download.set_defaults(func=_guard(result_download))
+    register_share(run_sub, _guard)
 
     login_parser = subparsers.add_parser(
-        "login", help="log in (device code flow; --browser: authorization code + PKCE)"
+        "login",
+        help="log in (device code flow; --browser: authorization code + PKCE)",
+        description="Log in (device code flow; --browser: authorization code + PKCE).",
     )
     login_parser.add_argument(
         "--browser", action="store_true", help="approve in this computer's web browser"
     )
     login_parser.set_defaults(func=_guard(login))
-    subparsers.add_parser("logout", help="forget the cached login").set_defaults(
-        func=_guard(logout)
-    )
-    subparsers.add_parser("whoami", help="who you are on the platform").set_defaults(
-        func=_guard(whoami)
+    for verb, func, text in (
+        ("logout", logout, "forget the cached login"),
+        ("whoami", whoami, "who you are on the platform"),
+    ):
+        subparsers.add_parser(
+            verb, help=text, description=text[0].upper() + text[1:] + "."
+        ).set_defaults(func=_guard(func))
+
+
+def share_token_option(parser: argparse.ArgumentParser) -> None:
+    """``--share-token``: read a run someone shared with a share token."""
+    parser.add_argument(
+        "--share-token",
+        default=None,
+        metavar="TOKEN",
+        help="read a run shared with you through this share token",
     )
 
 
@@ -151,7 +211,7 @@ def _guard(func: Any) -> Any:
 
 
 def application_list(args: argparse.Namespace) -> int:
-    with _client(args) as client:
+    with client_for(args) as client:
         for app in client.list_applications():
             latest = app.latest_version.number if app.latest_version else "-"
             print(f"{app.application_id:24} {latest:12} {app.name}")
@@ -159,24 +219,44 @@ def application_list(args: argparse.Namespace) -> int:
 
 
 def application_describe(args: argparse.Namespace) -> int:
-    with _client(args) as client:
+    with client_for(args) as client:
         app = client.application(args.application)
         version = client.application_version(args.application, args.version)
         print(f"{app.name} ({app.application_id}): {app.description}")
         print("versions: " + ", ".join(v.number for v in app.versions))
         print(f"\nversion {version.version_number}: {version.changelog}")
-        for artifact in version.input_artifacts:
-            schema = artifact.metadata_schema
-            print(
-                f"  input  {artifact.name} ({artifact.mime_type}); metadata: "
-                + ", ".join(
-                    f"{k}{'*' if k in schema.get('required', []) else ''}"
-                    for k in schema.get("properties", {})
-                )
-            )
-        for artifact in version.output_artifacts:
-            print(f"  output {artifact.name} ({artifact.mime_type})")
+        for given in version.input_artifacts:
+            print(f"  input  {given.name} ({given.mime_type}); metadata (* required):")
+            for line in schema_lines(given.metadata_schema):
+                print(f"    {line}")
+        for made in version.output_artifacts:
+            print(f"  output {made.name} ({made.mime_type})")
     return 0
+
+
+def schema_lines(schema: dict[str, Any], prefix: str = "") -> list[str]:
+    """One line per metadata key of a JSON schema: type, allowed values, default, bounds."""
+    lines: list[str] = []
+    required = set(schema.get("required", []))
+    for key, prop in schema.get("properties", {}).items():
+        name = f"{prefix}{key}{'*' if key in required else ''}"
+        if prop.get("type") == "object" and "properties" in prop:
+            lines.append(f"{name}: object")
+            lines.extend(schema_lines(prop, prefix=f"{prefix}{key}."))
+            continue
+        parts = [str(prop.get("type", "any"))]
+        if "const" in prop:
+            parts.append(f"must be {prop['const']}")
+        if "enum" in prop:
+            parts.append("one of " + ", ".join(str(v) for v in prop["enum"]))
+        if "default" in prop:
+            parts.append(f"default {prop['default']}")
+        bounds = [
+            f"{op} {prop[k]}" for k, op in (("minimum", ">="), ("maximum", "<=")) if k in prop
+        ]
+        parts.extend(bounds)
+        lines.append(f"{name}: " + "; ".join(parts))
+    return lines
 
 
 def _slides(paths: list[Path]) -> list[Path]:
@@ -224,7 +304,7 @@ def run_submit(args: argparse.Namespace) -> int:
 
     application, _, version = args.application.partition(":")
     slides = _slides(args.paths)
-    with _client(args) as client:
+    with client_for(args) as client:
         spec = client.application_version(application, version or None)
         schema = spec.input_artifacts[0].metadata_schema
         pairs = [(path, _input_metadata(path, args.metadata, schema)) for path in slides]
@@ -251,7 +331,7 @@ def run_submit(args: argparse.Namespace) -> int:
 
 
 def run_follow(args: argparse.Namespace) -> int:
-    with _client(args) as client:
+    with client_for(args) as client:
         return _follow(client, args.run_id, args)
 
 
@@ -303,7 +383,7 @@ def _follow(client: Any, run_id: str, args: argparse.Namespace) -> int:
 def run_list(args: argparse.Namespace) -> int:
     from .run_labels import run_label
 
-    with _client(args) as client:
+    with client_for(args) as client:
         for run in client.list_runs(
             application_id=args.application, sort=["-submitted_at"], limit=args.limit
         ):
@@ -316,10 +396,10 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_describe(args: argparse.Namespace) -> int:
-    with _client(args) as client:
-        run = client.run(args.run_id)
+    with client_for(args) as client:
+        run = client.run(args.run_id, share_token=args.share_token)
         _print(run.model_dump(mode="json"))
-        for item in client.list_items(args.run_id):
+        for item in client.list_items(args.run_id, share_token=args.share_token):
             reason = f" {item.termination_reason}" if item.termination_reason else ""
             error = f": {item.error_message}" if item.error_message else ""
             print(f"  {item.external_id}: {item.state}{reason}{error}")
@@ -327,14 +407,14 @@ def run_describe(args: argparse.Namespace) -> int:
 
 
 def run_cancel(args: argparse.Namespace) -> int:
-    with _client(args) as client:
+    with client_for(args) as client:
         client.cancel_run(args.run_id)
     print(f"cancelled {args.run_id}")
     return 0
 
 
 def run_delete(args: argparse.Namespace) -> int:
-    with _client(args) as client:
+    with client_for(args) as client:
         client.delete_artifacts(args.run_id)
     print(f"deleted the results of {args.run_id} on the platform")
     return 0
@@ -343,8 +423,8 @@ def run_delete(args: argparse.Namespace) -> int:
 def result_download(args: argparse.Namespace) -> int:
     from .download import download_run
 
-    with _client(args) as client:
-        done = download_run(client, args.run_id, args.folder)
+    with client_for(args) as client:
+        done = download_run(client, args.run_id, args.folder, share_token=args.share_token)
     for got in done:
         print(f"{'kept' if got.skipped else 'downloaded'} {got.path} ({got.size} bytes)")
     return 0
@@ -377,7 +457,7 @@ def logout(args: argparse.Namespace) -> int:
 def whoami(args: argparse.Namespace) -> int:
     from .auth import mask_secret
 
-    with _client(args) as client:
+    with client_for(args) as client:
         me = client.me()
     org = me.organization
     print(f"user:         {me.user.id} {me.user.email or ''}")

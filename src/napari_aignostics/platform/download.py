@@ -119,6 +119,7 @@ def download_artifact(
     http: httpx.Client | None = None,
     attempts: int = ATTEMPTS,
     progress: BytesProgress | None = None,
+    share_token: str | None = None,
 ) -> tuple[int, bool]:
     """Download one artifact to ``target`` (verified); its size and whether it was skipped."""
     metadata = artifact.metadata or {}
@@ -136,7 +137,9 @@ def download_artifact(
             if attempt:
                 client.sleep(wait if wait is not None else client.retry_delay(attempt - 1))
             wait = None
-            url = client.artifact_url(run_id, artifact.output_artifact_id)  # fresh each attempt
+            url = client.artifact_url(  # fresh each attempt
+                run_id, artifact.output_artifact_id, share_token=share_token
+            )
             try:
                 crc = _fetch(http, url, part, crc, progress, metadata.get("size"))
             except (httpx.TransportError, httpx.TimeoutException, _Retry) as exc:
@@ -173,6 +176,7 @@ def download_item(
     folder: Path,
     *,
     http: httpx.Client | None = None,
+    share_token: str | None = None,
 ) -> list[DownloadedArtifact]:
     """Download every available artifact of an item."""
     target_dir = item_folder(folder, run_id, item.external_id)
@@ -185,18 +189,24 @@ def download_item(
         target = ensure_inside(
             target_dir, target_dir / artifact_file_name(artifact.name, media_type)
         )
-        size, skipped = download_artifact(client, run_id, artifact, target, http=http)
+        size, skipped = download_artifact(
+            client, run_id, artifact, target, http=http, share_token=share_token
+        )
         done.append(DownloadedArtifact(item.external_id, artifact.name, target, size, skipped))
     return done
 
 
-def download_run(client: PlatformClient, run_id: str, folder: Path) -> list[DownloadedArtifact]:
-    """Download every available artifact of a run and write its manifest."""
-    run = client.run(run_id)
-    items = list(client.list_items(run_id))
+def download_run(
+    client: PlatformClient, run_id: str, folder: Path, *, share_token: str | None = None
+) -> list[DownloadedArtifact]:
+    """Download every available artifact of a run (shared with ``share_token``) and its manifest."""
+    run = client.run(run_id, share_token=share_token)
+    items = list(client.list_items(run_id, share_token=share_token))
     done: list[DownloadedArtifact] = []
     with httpx.Client(timeout=httpx.Timeout(60.0, connect=10.0), follow_redirects=True) as http:
         for item in items:
-            done.extend(download_item(client, run_id, item, folder, http=http))
+            done.extend(
+                download_item(client, run_id, item, folder, http=http, share_token=share_token)
+            )
     write_manifest(folder, run, items)
     return done
