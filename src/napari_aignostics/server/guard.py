@@ -31,7 +31,7 @@ DRAIN_BYTES = 1024 * 1024
 def body_limit(platform: Platform, path: str) -> int:
     """The largest body accepted on ``path``."""
     settings = platform.settings
-    if path.startswith(("/oauth/", "/device")):
+    if path.startswith(("/oauth/", "/device", "/authorize")):
         return settings.max_form_bytes
     if path.startswith("/bucket/"):
         return settings.max_upload_bytes

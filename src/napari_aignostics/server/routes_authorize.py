@@ -13,36 +13,32 @@ from __future__ import annotations
 import hmac
 import html
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from .authorization_codes import AuthorizationRequest
 from .deps import PlatformDep, bearer_user
-from .routes_device import LOOPBACK, SIGN_IN, csrf_token, foreign_origin, session_user
+from .routes_device import (
+    LOOPBACK,
+    SIGN_IN,
+    csrf_token,
+    foreign_origin,
+    login_page,
+    session_user,
+)
+from .routes_oauth import read_form
 from .settings import LOCAL_USER_ID
 
 router = APIRouter(include_in_schema=False)
 
-MAX_FORM_BYTES = 4096
 
-PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>napari-aignostics login</title>
-</head><body style="font-family:sans-serif;max-width:32em;margin:3em auto">
-<h1>Local platform login</h1><p>{message}</p>{form}</body></html>"""
 FORM = """<form method="post" action="/authorize">
 <input type="hidden" name="request_id" value="{request_id}">
 <input type="hidden" name="csrf_token" value="{csrf}">
 <button name="action" value="approve">Approve</button>
 <button name="action" value="deny">Deny</button></form>"""
-
-
-def _page(message: str, status: int = 200, form: str = "") -> HTMLResponse:
-    return HTMLResponse(
-        PAGE.format(message=html.escape(message), form=form),
-        status_code=status,
-        headers={"Cache-Control": "no-store", "X-Frame-Options": "DENY"},
-    )
 
 
 def _loopback_redirect(uri: str) -> bool:
@@ -69,23 +65,24 @@ def authorize(request: Request, platform: PlatformDep) -> Response:
     q = request.query_params
     redirect_uri = q.get("redirect_uri", "")
     if not _loopback_redirect(redirect_uri):
-        return _page(
-            "The redirect_uri must be an http URL on this computer (localhost or 127.0.0.1).", 400
+        return login_page(
+            "The redirect_uri must be an http URL on this computer (localhost or 127.0.0.1).",
+            status=400,
         )
     if q.get("response_type") != "code":
-        return _page("Only response_type=code is supported.", 400)
+        return login_page("Only response_type=code is supported.", status=400)
     if not q.get("client_id"):
-        return _page("The client_id is missing.", 400)
+        return login_page("The client_id is missing.", status=400)
     if q.get("code_challenge_method") != "S256" or not q.get("code_challenge"):
-        return _page("A PKCE code_challenge with code_challenge_method=S256 is required.", 400)
+        return login_page("A PKCE code_challenge with code_challenge_method=S256 is required.", status=400)
     signed_in = None
     if not platform.settings.auto_approve_device:
         if (why := foreign_origin(platform, request)) is not None:
-            return _page(f"Refused: {why}.", 403)
+            return login_page(f"Refused: {why}.", status=403)
         signed_in = session_user(platform, request)
         if signed_in is None:
             back = html.escape(f"{request.url.path}?{request.url.query}")
-            return _page("Sign in to approve this login.", form=SIGN_IN.format(code="", next=back))
+            return login_page("Sign in to approve this login.", form=SIGN_IN.format(code="", next=back))
     pending = AuthorizationRequest(
         client_id=q["client_id"],
         redirect_uri=redirect_uri,
@@ -101,7 +98,7 @@ def authorize(request: Request, platform: PlatformDep) -> Response:
     assert signed_in is not None
     target = urlsplit(redirect_uri).netloc
     csrf = csrf_token(platform, signed_in[1], "authorize")
-    return _page(
+    return login_page(
         f"The application {q['client_id']} (returning to {target}) asks to act as the local user.",
         form=FORM.format(request_id=html.escape(request_id), csrf=csrf),
     )
@@ -111,30 +108,27 @@ def authorize(request: Request, platform: PlatformDep) -> Response:
 async def authorize_decide(request: Request, platform: PlatformDep) -> Response:
     """Approve or deny a pending login; the browser goes back to the client."""
     if (why := foreign_origin(platform, request)) is not None:
-        return _page(f"Refused: {why}.", 403)
-    body = await request.body()
-    if len(body) > MAX_FORM_BYTES:
-        return _page("The form is too large.", 413)
-    form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
+        return login_page(f"Refused: {why}.", status=403)
+    form = await read_form(request)  # bounded by the request guard
     if request.headers.get("authorization"):
         user = bearer_user(platform, request.headers["authorization"])
         if user is None:
-            return _page("Refused: the bearer token is not valid.", 401)
+            return login_page("Refused: the bearer token is not valid.", status=401)
     else:
         signed_in = session_user(platform, request)
         if signed_in is None:
-            return _page("Refused: sign in first (or send the local user's bearer token).", 401)
+            return login_page("Refused: sign in first (or send the local user's bearer token).", status=401)
         user, session = signed_in
         expected = csrf_token(platform, session, "authorize")
         if not hmac.compare_digest(form.get("csrf_token", ""), expected):
-            return _page("Refused: the form is stale or was not sent by this page.", 403)
+            return login_page("Refused: the form is stale or was not sent by this page.", status=403)
     approve = form.get("action") == "approve"
     try:
         decided, code = platform.auth_codes.decide(
             form.get("request_id", ""), str(user["id"]) if approve else None
         )
     except KeyError:
-        return _page("Unknown or expired login request; start the login again.", 404)
+        return login_page("Unknown or expired login request; start the login again.", status=404)
     if code is None:
         return _back_to_client(decided, error="access_denied", error_description="denied")
     return _back_to_client(decided, code=code)

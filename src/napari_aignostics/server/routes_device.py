@@ -47,7 +47,8 @@ SIGN_IN = """<form method="post" action="/device/sign-in">
 <p>The secret is printed by <code>napari-aignostics serve</code> when it starts.</p>"""
 
 
-def _page(message: str, form: str = "", status: int = 200) -> HTMLResponse:
+def login_page(message: str, form: str = "", status: int = 200) -> HTMLResponse:
+    """A page of the local login (never cached, never framed)."""
     return HTMLResponse(
         PAGE.format(message=html.escape(message), form=form),
         status_code=status,
@@ -95,25 +96,25 @@ def session_user(platform: Platform, request: Request) -> tuple[dict[str, Any], 
 def device_page(request: Request, platform: PlatformDep, user_code: str = "") -> HTMLResponse:
     """The approval form for a signed-in browser, else the sign-in form."""
     if (why := foreign_origin(platform, request)) is not None:
-        return _page(f"Refused: {why}.", status=403)
+        return login_page(f"Refused: {why}.", status=403)
     code = html.escape(user_code)
     signed_in = session_user(platform, request)
     if signed_in is None:
-        return _page("Sign in to approve a login code.", SIGN_IN.format(code=code, next=""))
+        return login_page("Sign in to approve a login code.", SIGN_IN.format(code=code, next=""))
     message = "Confirm that this code is shown by the application you are logging in to."
-    return _page(message, APPROVE.format(csrf=csrf_token(platform, signed_in[1]), code=code))
+    return login_page(message, APPROVE.format(csrf=csrf_token(platform, signed_in[1]), code=code))
 
 
 @router.post("/device/sign-in", response_model=None)
 async def sign_in(request: Request, platform: PlatformDep) -> Response:
     """Exchange a one-time secret for a browser session (an HttpOnly, SameSite=Strict cookie)."""
     if (why := foreign_origin(platform, request)) is not None:
-        return _page(f"Refused: {why}.", status=403)
+        return login_page(f"Refused: {why}.", status=403)
     form = await read_form(request)
     code = form.get("user_code", "")
     user = platform.store.take_token(form.get("secret", "").strip(), kind="sign-in")
     if user is None:
-        return _page(
+        return login_page(
             "Unknown, expired or already used secret. Restart serve for a new one.",
             SIGN_IN.format(code=html.escape(code), next=html.escape(form.get("next", ""))),
             status=401,
@@ -132,29 +133,29 @@ async def sign_in(request: Request, platform: PlatformDep) -> Response:
 async def device_confirm(request: Request, platform: PlatformDep) -> HTMLResponse:
     """Approve or deny a user code for the authenticated user (bearer token or signed-in browser)."""
     if (why := foreign_origin(platform, request)) is not None:
-        return _page(f"Refused: {why}.", status=403)
+        return login_page(f"Refused: {why}.", status=403)
     form = await read_form(request)
     code = form.get("user_code", "").strip().upper()
     if request.headers.get("authorization"):
         user = bearer_user(platform, request.headers["authorization"])
         if user is None:
-            return _page("Refused: the bearer token is not valid.", status=401)
+            return login_page("Refused: the bearer token is not valid.", status=401)
     else:
         signed_in = session_user(platform, request)
         if signed_in is None:
-            return _page(
+            return login_page(
                 "Refused: sign in first (or send the local user's bearer token).",
                 SIGN_IN.format(code=html.escape(code), next=""),
                 status=401,
             )
         user, session = signed_in
         if not hmac.compare_digest(form.get("csrf_token", ""), csrf_token(platform, session)):
-            return _page("Refused: the form is stale or was not sent by this page.", status=403)
+            return login_page("Refused: the form is stale or was not sent by this page.", status=403)
     deny = form.get("action") == "deny"
     changed = platform.store.execute(
         "UPDATE device_codes SET approved_user=?, denied=? WHERE user_code=? AND expires_at>?",
         (None if deny else user["id"], int(deny), code, time.time()),
     )
     if not changed:
-        return _page("Unknown or expired code.", status=404)
-    return _page("Login denied." if deny else "Login approved. You can close this page.")
+        return login_page("Unknown or expired code.", status=404)
+    return login_page("Login denied." if deny else "Login approved. You can close this page.")
