@@ -89,25 +89,9 @@ def wkb_polygons(column: pa.Array) -> tuple[Polygons, np.ndarray]:
         slot = part_offsets[multi[sel]] + k
         at[slot] = cursor[sel]
         _check_header(data, at[slot], limit[slot], POLYGON)
-        cursor[sel] = _polygon_end(data, at[slot], limit[slot])
+        cursor[sel] = _walk_rings(data, at[slot], limit[slot])[-1]
     _check_header(data, at, limit, POLYGON)
-    rings = _u32(data, at + 5).astype(np.int64)
-    ring_offsets_of_geom = offsets_of(rings)
-    points = np.zeros(int(ring_offsets_of_geom[-1]), dtype=np.int64)
-    ring_at = np.zeros(len(points), dtype=np.int64)
-    pos = at + 9
-    for r in range(int(rings.max()) if len(rings) else 0):
-        sel = np.flatnonzero(rings > r)
-        p = pos[sel]
-        if (p + 4 > limit[sel]).any():
-            raise UnsupportedWkb("truncated WKB")
-        count = _u32(data, p).astype(np.int64)
-        slot = ring_offsets_of_geom[sel] + r
-        points[slot] = count
-        ring_at[slot] = p + 4
-        pos[sel] = p + 4 + 16 * count
-    if (pos > limit).any():
-        raise UnsupportedWkb("truncated WKB")
+    rings, ring_offsets_of_geom, points, ring_at, pos = _walk_rings(data, at, limit)
     row_end = start + 9  # a MultiPolygon without parts is its header alone
     has = parts > 0
     row_end[has] = pos[part_offsets[1:][has] - 1]
@@ -146,19 +130,32 @@ def _cut_doubles(
     return data[keep].view("<f8")
 
 
-def _polygon_end(data: np.ndarray, at: np.ndarray, limit: np.ndarray) -> np.ndarray:
-    """Byte position just after each WKB Polygon starting at ``at``."""
-    rings = _u32(data, at + 5)
+def _walk_rings(
+    data: np.ndarray, at: np.ndarray, limit: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The rings of the WKB Polygons starting at ``at`` (each within ``limit``).
+
+    Returns rings per polygon, their offsets, each ring's point count and the byte position of
+    its first point (polygon-major), and the byte position just after each polygon.
+    """
+    rings = _u32(data, at + 5).astype(np.int64)
+    ring_offsets = offsets_of(rings)
+    points = np.zeros(int(ring_offsets[-1]), dtype=np.int64)
+    ring_at = np.zeros(len(points), dtype=np.int64)
     pos = at + 9
     for r in range(int(rings.max()) if len(rings) else 0):
         sel = np.flatnonzero(rings > r)
         p = pos[sel]
         if (p + 4 > limit[sel]).any():
             raise UnsupportedWkb("truncated WKB")
-        pos[sel] = p + 4 + 16 * _u32(data, p).astype(np.int64)
+        count = _u32(data, p).astype(np.int64)
+        slot = ring_offsets[sel] + r
+        points[slot] = count
+        ring_at[slot] = p + 4
+        pos[sel] = p + 4 + 16 * count
     if (pos > limit).any():
         raise UnsupportedWkb("truncated WKB")
-    return pos
+    return rings, ring_offsets, points, ring_at, pos
 
 
 def _list_offsets(array: pa.Array) -> np.ndarray:
