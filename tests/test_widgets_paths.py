@@ -63,7 +63,7 @@ def test_cancel_a_queued_run(make_napari_viewer: Any, qtbot: Any, tmp_path: Path
         qtbot.waitUntil(lambda: runs.runs and runs.runs[0].termination_reason is not None
                         and runs.runs[0].state == "TERMINATED", timeout=30_000)
         assert str(runs.runs[0].termination_reason) == "CANCELED_BY_USER"
-        qtbot.waitUntil(lambda: "cancelled" in runs.table.item(0, 2).text(), timeout=10_000)
+        qtbot.waitUntil(lambda: "cancelled" in runs.table.item(0, 1).text(), timeout=10_000)
     finally:
         widget.shutdown()
 

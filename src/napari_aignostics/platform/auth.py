@@ -262,8 +262,12 @@ def device_login(
     show: Callable[[str], None] = print,
     sleep: Callable[[float], None] = time.sleep,
     max_wait: float | None = None,
+    on_code: Callable[[str, str], None] | None = None,
 ) -> TokenSet:
-    """Run the device authorization flow: show the code and link, poll until the user approved."""
+    """Run the device authorization flow: show the code and link, poll until the user approved.
+
+    ``on_code(link, user_code)``, when given, receives them instead of ``show`` (a GUI shows them).
+    """
     own = http is None
     http = http or httpx.Client(timeout=30.0)
     try:
@@ -282,7 +286,11 @@ def device_login(
                 status=401,
             )
         link = grant.get("verification_uri_complete") or grant.get("verification_uri", "")
-        show(f"To log in, open {link} and confirm the code {grant.get('user_code', '')}")
+        user_code = str(grant.get("user_code", ""))
+        if on_code is not None:
+            on_code(str(link), user_code)
+        else:
+            show(f"To log in, open {link} and confirm the code {user_code}")
         interval = float(grant.get("interval", 5))
         deadline = time.monotonic() + float(max_wait or grant.get("expires_in", 900))
         while time.monotonic() < deadline:

@@ -66,3 +66,29 @@ def progress_fraction(run: Any) -> float:
         )
     )
     return done / total
+
+
+def queue_text(run: Any) -> str:
+    """Where a scheduled run waits (``"12 items ahead"``), empty once it runs or ended."""
+    if run_label(run) not in (RECEIVED, SCHEDULED):
+        return ""
+    ahead = _value(run, "num_preceding_items_org")
+    if ahead is None:
+        ahead = _value(run, "num_preceding_items_platform")
+    if ahead is None:
+        return ""
+    return "next in the queue" if ahead == 0 else f"{ahead} item{'s' if ahead != 1 else ''} ahead"
+
+
+def note_and_tags(run: Any) -> tuple[str, list[str]]:
+    """The note and tags given at submission (``custom_metadata.sdk``, as the official SDK writes them)."""
+    custom = _value(run, "custom_metadata") or {}
+    sdk = custom.get("sdk") if isinstance(custom, dict) else None
+    if not isinstance(sdk, dict):
+        return "", []
+    note = sdk.get("note")
+    tags = sdk.get("tags")
+    return (
+        str(note) if isinstance(note, str) else "",
+        [str(t) for t in tags] if isinstance(tags, list) else [],
+    )

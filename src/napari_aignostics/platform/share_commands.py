@@ -85,23 +85,14 @@ def register_share(
 
 
 def share_grant(args: argparse.Namespace) -> int:
-    from . import models as m
     from .commands import client_for
+    from .sharing import grant_viewer
 
-    if args.organization:
-        subject, subject_id, email = m.SubjectType.ORGANIZATION_USER, args.organization, None
-    else:
-        subject, subject_id, email = m.SubjectType.USER, args.user, args.email
-    request = m.GrantCreateRequest(
-        resource_type=m.ResourceType.RUN,
-        resource_id=args.run_id,
-        subject_type=subject,
-        subject_id=subject_id,
-        subject_email=email,
-        relation=m.GrantRelation.VIEWER,
-    )
     with client_for(args) as client:
-        grant = client.create_grant(request)
+        grant = grant_viewer(
+            client, args.run_id, email=args.email, user_id=args.user,
+            organization_id=args.organization,
+        )
     print(grant.grant_id)
     print(
         f"granted {grant.subject_type} {grant.subject_id} viewer access to run {grant.resource_id}",
@@ -120,20 +111,11 @@ def share_revoke(args: argparse.Namespace) -> int:
 
 
 def token_create(args: argparse.Namespace) -> int:
-    from . import models as m
     from .commands import client_for
+    from .sharing import share_token_for_run
 
     with client_for(args) as client:
-        created = client.create_share_token(args.expires_at)
-        client.create_grant(
-            m.GrantCreateRequest(
-                resource_type=m.ResourceType.RUN,
-                resource_id=args.run_id,
-                subject_type=m.SubjectType.SHARE_TOKEN,
-                subject_id=created.share_token_id,
-                relation=m.GrantRelation.VIEWER,
-            )
-        )
+        created = share_token_for_run(client, args.run_id, args.expires_at)
     print(created.share_token)
     expires = f"until {created.expires_at:%Y-%m-%d %H:%M %Z}" if created.expires_at else "no expiry"
     print(

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import webbrowser
+from html import escape
 from typing import TYPE_CHECKING
 
-from qtpy.QtCore import Signal
+from qtpy.QtCore import Qt, Signal
 from qtpy.QtWidgets import (
+    QApplication,
     QButtonGroup,
     QHBoxLayout,
     QLabel,
@@ -27,6 +30,8 @@ class ConnectionPanel(QWidget):
     """Choose where runs go and connect; shows user, organization and health."""
 
     connected = Signal(object)
+    login_code = Signal(str, str)
+    """link, user code of a device login (emitted from the login worker)"""
 
     def __init__(self, session: Session, pool: WorkerPool, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -48,6 +53,18 @@ class ConnectionPanel(QWidget):
         self.connect_button = QPushButton("Connect")
         self.status = QLabel("Not connected")
         self.status.setWordWrap(True)
+        self.code_label = QLabel()
+        self.code_label.setWordWrap(True)
+        self.code_label.setTextFormat(Qt.TextFormat.RichText)
+        self.code_label.setOpenExternalLinks(True)
+        self.code_label.setTextInteractionFlags(
+            Qt.TextInteractionFlag.TextBrowserInteraction
+            | Qt.TextInteractionFlag.TextSelectableByKeyboard
+        )
+        self.copy_button = QPushButton("Copy code")
+        self.copy_button.setToolTip("Copy the login code to the clipboard")
+        self.login_link = ""
+        self.user_code = ""
 
         layout = QVBoxLayout(self)
         layout.addWidget(self.local_radio)
@@ -59,12 +76,19 @@ class ConnectionPanel(QWidget):
         layout.addLayout(row)
         layout.addWidget(self.connect_button)
         layout.addWidget(self.status)
+        code_row = QHBoxLayout()
+        code_row.addWidget(self.code_label, 1)
+        code_row.addWidget(self.copy_button)
+        layout.addLayout(code_row)
         layout.addStretch(1)
 
         (self.remote_radio if settings.mode == "remote" else self.local_radio).setChecked(True)
         self.local_radio.toggled.connect(self._update_enabled)
         self.connect_button.clicked.connect(self.connect_now)
         self.login_button.clicked.connect(self._device_login)
+        self.copy_button.clicked.connect(self.copy_code)
+        self.login_code.connect(self._show_code)
+        self._show_code("", "")
         self._update_enabled()
 
     def _update_enabled(self) -> None:
@@ -95,16 +119,38 @@ class ConnectionPanel(QWidget):
         return resolve_token_provider(self.api_root.text().strip())
 
     def _device_login(self) -> None:
-        from napari.utils.notifications import show_info
-
-        self.status.setText("Waiting for you to confirm the login in your browser…")
+        self.status.setText("Asking the login service for a code…")
         self.pool.start(
             self.session.login,
             self.api_root.text().strip(),
-            show_info,
-            on_done=lambda _none: self.connect_now(),
+            self.login_code.emit,
+            on_done=self._logged_in,
             on_error=self._failed,
         )
+
+    def _show_code(self, link: str, code: str) -> None:
+        """Show the device login's code and link in the panel (selectable) and open the browser."""
+        self.login_link, self.user_code = link, code
+        self.code_label.setVisible(bool(code))
+        self.copy_button.setVisible(bool(code))
+        if not code:
+            self.code_label.clear()
+            return
+        self.code_label.setText(
+            f"Confirm the code <b style='font-size:14pt'>{escape(code)}</b> at "
+            f"<a href='{escape(link, quote=True)}'>{escape(link)}</a>"
+        )
+        self.status.setText("Waiting for you to confirm the login in your browser…")
+        open_browser(link)
+
+    def copy_code(self) -> None:
+        clipboard = QApplication.clipboard()
+        if clipboard is not None and self.user_code:
+            clipboard.setText(self.user_code)
+
+    def _logged_in(self, _none: None) -> None:
+        self._show_code("", "")
+        self.connect_now()
 
     def _done(self, info: ConnectionInfo) -> None:
         self.connect_button.setEnabled(True)
@@ -118,8 +164,19 @@ class ConnectionPanel(QWidget):
     def _failed(self, error: BaseException) -> None:
         from napari.utils.notifications import show_error
 
+        self._show_code("", "")
         self.connect_button.setEnabled(True)
         self.status.setText(
             f"<span style='color:#e55'>Not connected</span>: {error_message(error)}"
         )
         show_error(f"Aignostics connection failed: {error_message(error)}")
+
+
+def open_browser(link: str) -> bool:
+    """Open ``link`` in the user's browser where there is one; False when none could be opened."""
+    if not link.startswith(("http://", "https://")):
+        return False
+    try:
+        return webbrowser.open(link, new=2)
+    except webbrowser.Error:
+        return False

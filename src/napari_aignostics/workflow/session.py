@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from ..platform.auth import TokenProvider
     from ..platform.client import PlatformClient
     from ..platform.follow import Event as FollowEvent
+    from ..platform.sharing import Share
     from ..server.embedded import LocalPlatform
 
 Progress = Callable[[float, str], None]
@@ -70,11 +71,14 @@ class Session:
         return self._connect(api_root.rstrip("/"), token, local=False)
 
     @staticmethod
-    def login(api_root: str, show: Callable[[str], None]) -> None:
-        """OAuth device login for ``api_root``; the tokens go to the 0600 token cache."""
+    def login(api_root: str, on_code: Callable[[str, str], None]) -> None:
+        """OAuth device login for ``api_root``; the tokens go to the 0600 token cache.
+
+        ``on_code(link, user_code)`` receives what the user confirms in a browser.
+        """
         from ..platform.auth import AuthSettings, TokenCache, device_login
 
-        tokens = device_login(AuthSettings.for_api_root(api_root), show=show)
+        tokens = device_login(AuthSettings.for_api_root(api_root), on_code=on_code)
         TokenCache().save(api_root.rstrip("/"), tokens)
 
     def _connect(self, api_root: str, token: str | TokenProvider, local: bool) -> ConnectionInfo:
@@ -156,6 +160,36 @@ class Session:
     def delete_results(self, run_id: str) -> None:
         """Delete a terminated run's result artifacts on the platform."""
         self.require_client().delete_artifacts(run_id)
+
+    # --- sharing -------------------------------------------------------------------------------
+
+    def shares(self, run_id: str) -> list[Share]:
+        """Who can view a run besides its owner (users, organizations, share tokens)."""
+        from ..platform.sharing import run_shares
+
+        return run_shares(self.require_client(), run_id)
+
+    def share_with(self, run_id: str, who: str) -> None:
+        """Grant viewer access to a user, by e-mail address (with ``@``) or user id."""
+        from ..platform.sharing import grant_viewer
+
+        who = who.strip()
+        if "@" in who:
+            grant_viewer(self.require_client(), run_id, email=who)
+        else:
+            grant_viewer(self.require_client(), run_id, user_id=who or None)
+
+    def create_share_token(self, run_id: str) -> str:
+        """A new share token with viewer access to the run (its secret, shown only once)."""
+        from ..platform.sharing import share_token_for_run
+
+        return share_token_for_run(self.require_client(), run_id).share_token
+
+    def revoke_share(self, share: Share) -> None:
+        """Stop one share of a run."""
+        from ..platform.sharing import revoke_share
+
+        revoke_share(self.require_client(), share)
 
     def results_root(self) -> Path:
         """Where downloaded results go."""
