@@ -81,9 +81,9 @@ def test_a_bad_slide_is_marked_and_not_submitted(make_napari_viewer: Any, qtbot:
         panel.add_slide(test_data / "images" / "ihc.png")
         qtbot.waitUntil(lambda: all(r["metadata"] is not None or r["error"] for r in panel.rows),
                         timeout=30_000)
-        marks = [panel.table.item(i, 5).text() for i in range(panel.table.rowCount())]
+        marks = [panel.table.item(i, 1).text() for i in range(panel.table.rowCount())]
         assert marks == ["✘", "✘"]
-        reasons = [panel.table.item(i, 5).toolTip() for i in range(panel.table.rowCount())]
+        reasons = [panel.table.item(i, 1).toolTip() for i in range(panel.table.rowCount())]
         assert "resolution_mpp" in reasons[0] or "pixel" in reasons[0]
         assert "ihc.png" in reasons[1] or "slide" in reasons[1].lower()
         assert not panel.submit_button.isEnabled()

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from ..slides.metadata import SlideMetadata
     from .client import PlatformClient
 
 __all__ = ["register"]
@@ -90,6 +91,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     submit.add_argument("--note", default=None, help="a note stored with the run")
     submit.add_argument(
         "--tag", action="append", default=[], metavar="TAG", help="a tag for the run (repeatable)"
+    )
+    submit.add_argument(
+        "--skip-invalid",
+        action="store_true",
+        help="submit the valid slides and list the ones skipped and why (without it, one "
+        "invalid slide stops the whole submission before anything is uploaded)",
     )
     submit.add_argument("--wait", action="store_true", help="follow the run until it ends")
     submit.add_argument(
@@ -277,13 +284,13 @@ def _slides(paths: list[Path]) -> list[Path]:
     return found
 
 
-def _input_metadata(path: Path, pairs: list[str], schema: dict[str, Any]) -> dict[str, Any]:
-    from ..slides.metadata import slide_metadata
-
+def _input_metadata(
+    slide: SlideMetadata, pairs: list[str], schema: dict[str, Any]
+) -> dict[str, Any]:
     known = set(schema.get("properties", {}))
     metadata = {
         k: v
-        for k, v in slide_metadata(path).as_artifact_metadata().items()
+        for k, v in slide.as_artifact_metadata().items()
         if k in known and v is not None
     }
     for pair in pairs:
@@ -300,14 +307,39 @@ def _input_metadata(path: Path, pairs: list[str], schema: dict[str, Any]) -> dic
 
 
 def run_submit(args: argparse.Namespace) -> int:
-    from .submit import submit_slides
+    from ..slides.metadata import slide_metadata
+    from ..slides.slide_errors import SlideError
+    from .submit import item_problems, submit_slides
 
     application, _, version = args.application.partition(":")
     slides = _slides(args.paths)
     with client_for(args) as client:
         spec = client.application_version(application, version or None)
         schema = spec.input_artifacts[0].metadata_schema
-        pairs = [(path, _input_metadata(path, args.metadata, schema)) for path in slides]
+        pairs: list[tuple[Path, dict[str, Any]]] = []
+        invalid: list[str] = []
+        for path in slides:
+            try:
+                slide = slide_metadata(path)
+                metadata = _input_metadata(slide, args.metadata, schema)
+                problems = slide.submission_problems() + item_problems(spec, path, metadata)
+            except SlideError as exc:
+                problems = [f"{exc.problem} {exc.hint}".strip()]
+            if problems:
+                invalid.append(f"  {path}: {'; '.join(problems)}")
+            else:
+                pairs.append((path, metadata))
+        if invalid and not args.skip_invalid:
+            raise ValueError(
+                f"{len(invalid)} of {len(slides)} slide(s) cannot be submitted, nothing was "
+                "uploaded:\n" + "\n".join(invalid)
+                + "\nfix them, or pass --skip-invalid to submit the others"
+            )
+        if invalid:
+            print(f"skipped {len(invalid)} invalid slide(s):", file=sys.stderr)
+            print("\n".join(invalid), file=sys.stderr)
+        if not pairs:
+            raise ValueError("no valid slide left to submit")
 
         def progress(fraction: float, message: str) -> None:
             print(
@@ -422,9 +454,15 @@ def run_delete(args: argparse.Namespace) -> int:
 
 def result_download(args: argparse.Namespace) -> int:
     from .download import download_run
+    from .run_labels import why_no_results
 
     with client_for(args) as client:
         done = download_run(client, args.run_id, args.folder, share_token=args.share_token)
+        if not done:
+            run = client.run(args.run_id, share_token=args.share_token)
+            items = list(client.list_items(args.run_id, share_token=args.share_token))
+            print(f"error: {why_no_results(run, items)}", file=sys.stderr)
+            return 1
     for got in done:
         print(f"{'kept' if got.skipped else 'downloaded'} {got.path} ({got.size} bytes)")
     return 0

@@ -180,11 +180,11 @@ def download_item(
 ) -> list[DownloadedArtifact]:
     """Download every available artifact of an item."""
     target_dir = item_folder(folder, run_id, item.external_id)
-    target_dir.mkdir(parents=True, exist_ok=True)
     done = []
     for artifact in item.output_artifacts:
         if artifact.output != m.ArtifactOutput.AVAILABLE:
             continue
+        target_dir.mkdir(parents=True, exist_ok=True)  # no empty folder for an item without results
         media_type = (artifact.metadata or {}).get("media_type")
         target = ensure_inside(
             target_dir, target_dir / artifact_file_name(artifact.name, media_type)

@@ -92,3 +92,26 @@ def note_and_tags(run: Any) -> tuple[str, list[str]]:
         str(note) if isinstance(note, str) else "",
         [str(t) for t in tags] if isinstance(tags, list) else [],
     )
+
+
+def why_no_results(run: Any, items: list[Any]) -> str:
+    """Why a run has no result file to download, in one sentence (for an empty download)."""
+    outputs = [
+        str(_value(artifact, "output"))
+        for item in items
+        for artifact in (_value(item, "output_artifacts") or [])
+    ]
+    run_id = _value(run, "run_id")
+    if any(output.startswith("DELETED") for output in outputs):
+        who = "by the system (retention period)" if "DELETED_BY_SYSTEM" in outputs else ""
+        return (
+            f"the results of run {run_id} were deleted {who}".strip()
+            + "; nothing is left to download (submit the slides again for new results)"
+        )
+    label = run_label(run)
+    if label not in FINAL_LABELS:
+        return (
+            f"run {run_id} is {label} and has no result yet; "
+            "wait with 'run follow --download DIR'"
+        )
+    return f"run {run_id} ended ({label}) without any result file"

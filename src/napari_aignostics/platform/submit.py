@@ -20,7 +20,13 @@ from .client import SUBMISSION_KEY, USER_AGENT, PlatformClient
 from .errors import LocalValidationError
 from .upload import bucket_for, object_key, upload_file
 
-__all__ = ["build_run_request", "submit_run", "submit_slides", "validate_items"]
+__all__ = [
+    "build_run_request",
+    "item_problems",
+    "submit_run",
+    "submit_slides",
+    "validate_items",
+]
 
 Progress = Callable[[float, str], None]
 
@@ -62,6 +68,27 @@ def sdk_metadata(note: str | None, tags: Sequence[str]) -> dict[str, Any]:
     if tags:
         sdk["tags"] = sorted(set(tags))
     return {"sdk": sdk}
+
+
+def item_problems(
+    version: m.VersionReadResponse, path: Path, metadata: dict[str, Any]
+) -> list[str]:
+    """Why one slide with this metadata would be refused by ``version`` (empty when it is fine)."""
+    draft = m.ItemCreationRequest(
+        external_id=str(Path(path).resolve()),
+        input_artifacts=[
+            m.InputArtifactCreationRequest(
+                name=artifact.name, download_url="https://placeholder.invalid/slide",
+                metadata=metadata,
+            )
+            for artifact in version.input_artifacts[:1]
+        ],
+    )
+    try:
+        validate_items(version, [draft])
+    except LocalValidationError as exc:
+        return [str(p).removeprefix(f"{draft.external_id}: ") for p in exc.detail or [exc]]
+    return []
 
 
 def build_run_request(

@@ -49,6 +49,15 @@ class SlideMetadata:
             layer,
         )
 
+    def submission_problems(self) -> list[str]:
+        """What makes this slide unfit for analysis before any schema is consulted (empty if fit)."""
+        if self.resolution_mpp is None:
+            return [
+                "no pixel size (µm/px) in the file: the analysis cannot measure cells; "
+                "export the slide with its resolution from the scanner software"
+            ]
+        return []
+
     def as_artifact_metadata(self) -> dict[str, Any]:
         """The input artifact ``metadata`` (keys as in the platform's input schemas)."""
         data = asdict(self)

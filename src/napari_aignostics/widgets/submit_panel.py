@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -12,6 +13,7 @@ from qtpy.QtWidgets import (
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QLineEdit,
     QProgressBar,
@@ -35,7 +37,9 @@ if TYPE_CHECKING:
     from ..platform import models as m
     from ..slides.metadata import SlideMetadata
 
-COLUMNS = ("Use", "Slide", "Size", "mpp", "Checksum", "Valid")
+COLUMNS = ("Use", "Valid", "Slide", "Checksum", "mpp", "Size")
+"""✔/✘ and the checksum first: visible at the dock's default width (reasons as text below)."""
+VALID, SLIDE, CHECKSUM, MPP, SIZE = 1, 2, 3, 4, 5
 
 
 class _Relay(QObject):
@@ -65,6 +69,7 @@ class SubmitPanel(QWidget):
         self.editors: dict[str, QWidget] = {}
         self.rows: list[dict[str, Any]] = []
         self.relay = _Relay()
+        self.skipped_text = ""
 
         self.application = QComboBox()
         self.version = QComboBox()
@@ -72,7 +77,17 @@ class SubmitPanel(QWidget):
         self.about.setWordWrap(True)
         self.about.setTextFormat(Qt.TextFormat.RichText)
         self.form = QFormLayout()
-        self.table = make_table(COLUMNS, stretch=1)
+        self.table = make_table(COLUMNS, stretch=SIZE)
+        header = self.table.horizontalHeader()
+        if header is not None:
+            metrics = self.table.fontMetrics()
+            for column, sample in ((0, "Use"), (VALID, "Valid"), (SLIDE, "CMU-1-Small-Reg"),
+                                   (CHECKSUM, "AAAAAA=="), (MPP, "0.000")):
+                header.setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)
+                self.table.setColumnWidth(column, metrics.horizontalAdvance(sample) + 18)
+        self.problems = QLabel()
+        self.problems.setWordWrap(True)
+        self.problems.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.add_layer_button = QPushButton("Add selected slide")
         self.add_folder_button = QPushButton("Add folder…")
         self.clear_button = QPushButton("Clear")
@@ -97,6 +112,7 @@ class SubmitPanel(QWidget):
         layout.addWidget(self.about)
         layout.addLayout(self.form)
         layout.addWidget(self.table, 1)
+        layout.addWidget(self.problems)
         buttons = QHBoxLayout()
         for button in (self.add_layer_button, self.add_folder_button, self.clear_button):
             buttons.addWidget(button)
@@ -201,9 +217,14 @@ class SubmitPanel(QWidget):
             if f.kind in ("enum", "const"):
                 combo = QComboBox()
                 combo.addItems([str(c) for c in f.choices])
-                wanted = remembered.get(f.key, f.default)
+                combo.setPlaceholderText("choose…" if f.required else "(none)")
+                # no default in the schema: the user picks (a remembered or first choice could be
+                # wrong clinical metadata)
+                wanted = f.default if f.kind == "enum" else f.choices[0]
                 if wanted is not None and str(wanted) in [str(c) for c in f.choices]:
                     combo.setCurrentText(str(wanted))
+                else:
+                    combo.setCurrentIndex(-1)
                 combo.setEnabled(f.kind == "enum")
                 combo.currentIndexChanged.connect(self._form_changed)
                 editor = combo
@@ -246,6 +267,8 @@ class SubmitPanel(QWidget):
                     editor.setCurrentText(current)
                 elif f.default is not None and str(f.default) in choices:
                     editor.setCurrentText(str(f.default))
+                else:
+                    editor.setCurrentIndex(-1)
                 editor.blockSignals(False)
 
     def _form_changed(self) -> None:
@@ -303,10 +326,10 @@ class SubmitPanel(QWidget):
         index = self.table.rowCount()
         self.table.insertRow(index)
         self.table.setCellWidget(index, 0, use)
-        self._set_cell(index, 1, path.name, str(path))
+        self._set_cell(index, SLIDE, path.name, str(path))
         size = path.stat().st_size if path.exists() else 0
-        self._set_cell(index, 2, f"{size / 1e6:.1f} MB")
-        self._set_cell(index, 4, "computing…")
+        self._set_cell(index, SIZE, f"{size / 1e6:.1f} MB")
+        self._set_cell(index, CHECKSUM, "computing…")
 
         def done(meta: SlideMetadata) -> None:
             row["metadata"] = meta
@@ -335,10 +358,10 @@ class SubmitPanel(QWidget):
         index = self.rows.index(row)
         meta = row["metadata"]
         if meta is not None:
-            self._set_cell(index, 3, f"{meta.resolution_mpp:.3f}" if meta.resolution_mpp else "—")
-            self._set_cell(index, 4, meta.checksum_base64_crc32c)
+            self._set_cell(index, MPP, f"{meta.resolution_mpp:.3f}" if meta.resolution_mpp else "—")
+            self._set_cell(index, CHECKSUM, meta.checksum_base64_crc32c)
         elif row["error"]:
-            self._set_cell(index, 4, "failed")
+            self._set_cell(index, CHECKSUM, "failed")
         self._revalidate()
 
     def slide_problems(self, row: dict[str, Any]) -> list[str]:
@@ -349,29 +372,49 @@ class SubmitPanel(QWidget):
             return ["metadata still being computed"]
         if not self.schema:
             return ["choose an application"]
-        metadata = build_metadata(
-            self.schema, row["metadata"].as_artifact_metadata(), self.form_values()
-        )
-        return validation_errors(self.schema, metadata)
+        problems: list[str] = row["metadata"].submission_problems()
+        values = self.form_values()
+        unchosen = [f"choose {f.title}" for f in self.fields
+                    if f.required and f.kind == "enum" and not values.get(f.key)]
+        if unchosen:
+            return problems + unchosen
+        metadata = build_metadata(self.schema, row["metadata"].as_artifact_metadata(), values)
+        return problems + validation_errors(self.schema, metadata)
 
     def _revalidate(self) -> None:
         ready = 0
+        reasons: list[str] = []
         for index, row in enumerate(self.rows):
             problems = self.slide_problems(row)
             if row["metadata"] is None and not row["error"]:
-                self._set_cell(index, 5, "…")
+                self._set_cell(index, VALID, "…")
                 continue
-            self._set_cell(index, 5, "✔" if not problems else "✘", "\n".join(problems) or "ready")
-            cell = self.table.item(index, 5)
+            self._set_cell(index, VALID, "✔" if not problems else "✘", "\n".join(problems) or "ready")
+            cell = self.table.item(index, VALID)
             if cell is not None:
                 cell.setForeground(Qt.GlobalColor.darkGreen if not problems else Qt.GlobalColor.red)
+            if problems:
+                reasons.append(f"✘ <b>{escape(row['path'].name)}</b>: {escape('; '.join(problems))}")
             if not problems and row["use"].isChecked():
                 ready += 1
+        self.problems.setText("<br>".join(reasons))
+        self.problems.setVisible(bool(reasons))
         pending = any(r["metadata"] is None and not r["error"] for r in self.rows)
         self.submit_button.setEnabled(ready > 0 and not pending and self.session.client is not None)
         self.submit_button.setText(
             f"Submit {ready} slide{'s' if ready != 1 else ''}" if ready else "Submit"
         )
+        skipped = sum(1 for r in self.rows if r["use"].isChecked() and self.slide_problems(r))
+        if ready and skipped:
+            self.submit_button.setText(f"{self.submit_button.text()} (skip {skipped} invalid)")
+
+    def skipped_slides(self) -> list[str]:
+        """``name: reasons`` of each included slide that cannot be submitted (skipped on submit)."""
+        return [
+            f"{row['path'].name}: {'; '.join(problems)}"
+            for row in self.rows
+            if row["use"].isChecked() and (problems := self.slide_problems(row))
+        ]
 
     # --- submit --------------------------------------------------------------------------------
 
@@ -391,7 +434,14 @@ class SubmitPanel(QWidget):
         self.session.settings.save()
         tags = [t.strip() for t in self.tags.text().split(",") if t.strip()]
         self.submit_button.setEnabled(False)
-        self.status.setText("Uploading…")
+        skipped = self.skipped_slides()
+        self.skipped_text = (
+            f"<br>Skipped {len(skipped)} invalid slide{'s' if len(skipped) != 1 else ''}: "
+            + escape("; ".join(skipped))
+            if skipped
+            else ""
+        )
+        self.status.setText("Uploading…" + self.skipped_text)
         external = {ref.external_id: ref for ref, _ in slides}
         self.pool.start(
             self.session.submit,
@@ -414,7 +464,7 @@ class SubmitPanel(QWidget):
 
         self.progress.setValue(1000)
         self.progress.setFormat("submitted")
-        self.status.setText(f"Run <b>{run_id}</b> submitted.")
+        self.status.setText(f"Run <b>{run_id}</b> submitted." + self.skipped_text)
         show_info(f"Run {run_id} submitted with {len(external)} slide(s).")
         self._revalidate()
         self.submitted.emit(run_id, external)
