@@ -195,3 +195,14 @@ def test_strict_reading_and_metadata_refuse_undecodable_tiles(test_data: Path) -
         slide_metadata(path)
     assert str(caught.value).startswith("unreadable.svs: a tile of this slide could not be decoded")
     assert slide_metadata(test_data / "wsi_edge_cases" / "small.svs").width_px == 16
+
+
+def test_dicom_without_the_extra_names_it(wsi_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "wsidicom", None)  # as installed without [dicom]
+    with pytest.raises(SlideError, match=r"pip install 'napari-aignostics\[dicom\]'") as raised:
+        open_slide(wsi_dir / "small-pyramidal.dcm")
+    assert "damaged" not in str(raised.value)
+    with open_slide(wsi_dir / "sm-thumbnail.dcm") as slide:  # its TIFF personality decodes
+        assert slide.level_dimensions == [(466, 768)]

@@ -37,6 +37,23 @@ class _DicomLevel:
         return array[:, :, rest]
 
 
+def _fallback_or_missing_extra(path: Path, fallback: Callable[[Path], Any]) -> Any:
+    """Without wsidicom: the file as a TIFF when its pixels decode, else name the missing extra."""
+    from .reader import open_slide, probe_pixels
+
+    try:
+        with open_slide(path, strict=True, tiff_only=True) as probe:
+            probe_pixels(probe)
+    except SlideError as error:
+        raise SlideError(
+            path,
+            "is a DICOM whole-slide image whose tiles only wsidicom can decode "
+            f"({error.problem.rstrip('.')}).",
+            "Install the DICOM extra: pip install 'napari-aignostics[dicom]', then open it again.",
+        ) from None
+    return fallback(path)
+
+
 def open_dicom(path: Path, fallback: Callable[[Path], Any]) -> Any:
     """Open a ``.dcm`` file or a folder holding one series; dual-personality TIFFs fall back."""
     from .reader import Slide, lazy_level
@@ -45,7 +62,7 @@ def open_dicom(path: Path, fallback: Callable[[Path], Any]) -> Any:
         import wsidicom
     except ImportError:
         if path.is_file():
-            return fallback(path)
+            return _fallback_or_missing_extra(path, fallback)
         raise SlideError(
             path,
             "is a DICOM folder, which needs wsidicom.",

@@ -269,14 +269,17 @@ def _open_tiff(path: Path, strict: bool = False) -> Slide:
     return slide
 
 
-def open_slide(path: str | Path, *, strict: bool = False) -> Slide:
+def open_slide(path: str | Path, *, strict: bool = False, tiff_only: bool = False) -> Slide:
     """Open a slide file (or a DICOM series folder) lazily; raise :class:`SlideError` for bad input.
 
     ``strict``: a tile that cannot be decoded raises :class:`SlideError` instead of reading black.
+    ``tiff_only``: read a DICOM file through its TIFF personality only.
     """
     path = Path(path)
     if not path.exists():
         raise SlideError(path, "does not exist.")
+    if tiff_only and path.is_file():
+        return _open_tiff(path, strict)
     if path.is_dir() or path.suffix.lower() in DICOM_EXTENSIONS:
         from .dicom import open_dicom
 

@@ -42,6 +42,8 @@ class ResultsLoader(QObject):
         self.pool = pool
         self._pending: dict[str, int] = {}
         self._finished: dict[str, str] = {}
+        self._shown: dict[tuple[str, str], list[Layer]] = {}
+        """The layers shown for each (run id, external id): loading an item again replaces them."""
 
     # --- slides ----------------------------------------------------------------------------------
 
@@ -99,6 +101,10 @@ class ResultsLoader(QObject):
             except ValueError as exc:  # a damaged manifest: the message names it
                 show_warning(str(exc))
                 entries = []
+            if not entries:
+                show_warning(
+                    f"Run {run_id[:8]}: no results to load (deleted, or none finished yet)."
+                )
             for external_id, item_dir, meta in entries:
                 self._load_item(run_id, external_id, item_dir, meta)
             self._finished[run_id] = "loaded"
@@ -118,7 +124,10 @@ class ResultsLoader(QObject):
         name = Path(external_id).stem
 
         def loaded(prepared: tuple[ResultSet, list[LayerData]]) -> None:
-            self.add_layers(*prepared)
+            for old in self._shown.pop((run_id, external_id), []):
+                if old in self.viewer.layers:
+                    self.viewer.layers.remove(old)
+            self._shown[(run_id, external_id)] = self.add_layers(*prepared)
             self._pending[run_id] -= 1
             self.item_loaded.emit(run_id, external_id)
             self._maybe_done(run_id)
