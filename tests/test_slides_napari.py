@@ -58,3 +58,24 @@ def test_sample_slide_screenshot_shows_tissue(
     from PIL import Image
 
     Image.fromarray(shot[..., :3]).save(tmp_path / "sample.png")
+
+
+def test_the_real_he_sample_ships_with_its_licence() -> None:
+    import hashlib
+
+    import npe2
+
+    from napari_aignostics.slides.napari_reader import real_sample_slide
+    from napari_aignostics.slides.sample import real_sample_path
+
+    path = real_sample_path()
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    notice = (path.parent / "NOTICE.md").read_text()
+    assert digest in notice and "CC0 1.0" in notice
+    manifest = npe2.PluginManifest.from_distribution("napari-aignostics")
+    keys = [sample.key for sample in manifest.contributions.sample_data or []]
+    assert keys == ["real_he_sample", "he_sample_slide"]  # real tissue first
+    ((data, kwargs, kind),) = real_sample_slide()
+    assert kind == "image" and data[0].shape == (2967, 2220, 3)
+    assert tuple(kwargs["scale"]) == pytest.approx((0.499, 0.499))
+    assert data[0][1500:1756, 1000:1256].std() > 10  # tissue, not glass

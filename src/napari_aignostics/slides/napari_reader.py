@@ -66,8 +66,15 @@ def _show_scale_bar(physical: bool) -> None:
         viewer.scale_bar.visible = True
 
 
+def real_sample_slide() -> list[LayerData]:
+    """The real H&E sample: CMU-1-Small-Region (CC0, OpenSlide test data), shipped with the plugin."""
+    from .sample import real_sample_path
+
+    return read_slide(str(real_sample_path()))
+
+
 def sample_slide() -> list[LayerData]:
-    """The H&E-like sample slide (generated into the user cache on first use)."""
+    """The large H&E-like sample slide for scale (generated into the user cache on first use)."""
     from napari.utils import progress
     from napari.utils.notifications import show_info
 

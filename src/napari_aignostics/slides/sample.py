@@ -1,4 +1,6 @@
-"""A realistic H&E-like sample slide, made locally from a real histology image (no download).
+"""The sample slides: a real H&E region shipped with the package, and a large H&E-like slide made locally.
+
+``CMU-1-Small-Region.svs`` (CC0, OpenSlide test data; see ``data/NOTICE.md``) is real tissue.
 
 scikit-image ships a real IHC photograph of colonic glands. Its hematoxylin and DAB stains are
 separated by colour deconvolution and re-mixed as hematoxylin and eosin, the result is tiled in
@@ -22,6 +24,18 @@ STRIP = 1024
 DOWNSAMPLES = (1, 4, 16)
 VERSION = 1
 _APERIO = "Aperio Image Library v12.0.15"
+
+
+REAL_SAMPLE = "CMU-1-Small-Region.svs"
+
+
+def real_sample_path() -> Path:
+    """The shipped real H&E slide (CC0 OpenSlide test data, 2220 x 2967 px, 0.499 µm/px)."""
+    from importlib.resources import as_file, files
+
+    resource = files("napari_aignostics.slides").joinpath("data", REAL_SAMPLE)
+    with as_file(resource) as path:  # a real file in any installed wheel (not zipped)
+        return Path(path)
 
 
 def cache_dir() -> Path:

@@ -44,16 +44,20 @@ def pump(seconds: float) -> None:
         time.sleep(0.02)
 
 
-def open_demo_viewer(slide: Path | None = None) -> tuple[Viewer, AignosticsWidget]:
-    """A viewer with the slide (default: the sample slide) and the dock widget, connected locally."""
+def open_demo_viewer(
+    slide: Path | None = None, large: bool = False
+) -> tuple[Viewer, AignosticsWidget]:
+    """A viewer with the slide (default: the real H&E sample; ``large``: the big synthetic one)
+    and the dock widget, connected locally."""
     import napari
 
     viewer = napari.Viewer(title="napari-aignostics demo")
     viewer.window.resize(1600, 1000)
-    if slide is None:
-        viewer.open_sample("napari-aignostics", "he_sample_slide")
-    else:
+    if slide is not None:
         viewer.open(str(slide), plugin="napari-aignostics")
+    else:
+        viewer.open_sample("napari-aignostics", "he_sample_slide" if large else "real_he_sample")
+    viewer.scale_bar.position = "bottom_left"  # notifications stack at the bottom right
     _, widget = viewer.window.add_plugin_dock_widget("napari-aignostics", "Aignostics")
     widget.connection.local_radio.setChecked(True)
     widget.connection.connect_now()
@@ -129,11 +133,16 @@ def frame_results(viewer: Viewer, widget: AignosticsWidget) -> None:
         pump(0.1)
 
 
-def run(slide: Path | None = None, auto: bool = False, screenshot: Path | None = None) -> int:
+def run(
+    slide: Path | None = None,
+    auto: bool = False,
+    screenshot: Path | None = None,
+    large: bool = False,
+) -> int:
     """Run the demo; unattended with ``auto``; save ``screenshot`` and exit when given."""
     import napari
 
-    viewer, widget = open_demo_viewer(slide)
+    viewer, widget = open_demo_viewer(slide, large)
     try:
         if auto:
             submit_and_wait(widget)

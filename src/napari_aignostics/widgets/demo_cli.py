@@ -12,7 +12,7 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "demo",
         help="open napari with the sample slide and the Aignostics dock widget",
-        description="Open napari with the H&E sample slide and the Aignostics dock widget, "
+        description="Open napari with the real H&E sample slide and the Aignostics dock widget, "
         "backed by the embedded local platform.",
     )
     parser.add_argument(
@@ -22,6 +22,12 @@ def register(subparsers: Any) -> None:
         "--screenshot", type=Path, help="save a screenshot of the viewer to PATH and exit"
     )
     parser.add_argument("--slide", type=Path, help="open this slide instead of the sample slide")
+    parser.add_argument(
+        "--large",
+        action="store_true",
+        help="use the large synthetic H&E-like slide (20000 x 16000 px) instead of the real "
+        "H&E sample (CMU-1-Small-Region, CC0)",
+    )
     parser.set_defaults(func=run_demo)
 
 
@@ -29,4 +35,4 @@ def run_demo(args: argparse.Namespace) -> int:
     """Run the demo; with ``--screenshot`` exit 0 after saving it, non-zero on any failure."""
     from .demo import run
 
-    return run(slide=args.slide, auto=args.auto, screenshot=args.screenshot)
+    return run(slide=args.slide, auto=args.auto, screenshot=args.screenshot, large=args.large)
