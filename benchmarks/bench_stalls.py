@@ -1,0 +1,164 @@
+"""Main-thread stalls of a real napari viewer (under Xvfb without a display) during the first hour.
+
+A 10 ms QTimer records the gaps between its ticks while the viewer: opens the real H&E sample
+(first slide open), adds a local-tme result of it through the dock's results loader, loads that
+result again ("Load results" twice), and opens a file of N cells with File → Open (the npe2 reader).
+The baseline, measured in the same run, is the largest gap of an idle viewer. Goal: no gap over
+100 ms. Prints each scenario's largest gap, the number of gaps over 100 ms and its duration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+GOAL_MS = 100.0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--cells", type=int, default=1_000_000, help="cells in the opened file")
+    parser.add_argument("--child", nargs=2, metavar=("RESULT_DIR", "CELLS_FILE"),
+                        help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(_measure(Path(args.child[0]), Path(args.child[1]))))
+        return 0
+    from bench_results import make_geojson
+    from napari_aignostics.apps.base import AnalysisContext
+    from napari_aignostics.apps.builtin import LOCAL_TME
+    from napari_aignostics.slides.sample import real_sample_path
+
+    with tempfile.TemporaryDirectory() as tmp:
+        result_dir = Path(tmp) / "result"
+        result_dir.mkdir()
+        artifacts = LOCAL_TME.versions[0].run(
+            AnalysisContext(real_sample_path(), {}, result_dir)
+        )
+        (result_dir / "metadata.json").write_text(
+            json.dumps({a.path.name: a.metadata for a in artifacts})
+        )
+        cells = Path(tmp) / "cell_classification_geojson_polygons.json"
+        make_geojson(cells, args.cells)
+        figures = _child([str(result_dir), str(cells)])
+    idle = figures.pop("idle")
+    print(f"idle viewer (baseline): largest gap {idle['max_ms']:.0f} ms")
+    misses = 0
+    for name, got in figures.items():
+        ok = got["max_ms"] <= GOAL_MS
+        misses += not ok
+        print(f"{name}: largest main-thread gap {got['max_ms']:.0f} ms "
+              f"({got['max_ms'] / max(idle['max_ms'], 1):.0f}x idle), {got['over']} gaps over "
+              f"{GOAL_MS:.0f} ms, done in {got['seconds']:.1f} s (goal <= {GOAL_MS:.0f} ms) "
+              f"{'ok' if ok else 'MISS'}")
+    return 1 if misses else 0
+
+
+def _child(argv: list[str]) -> dict[str, Any]:
+    command = [sys.executable, __file__, "--child", *argv]
+    if not os.environ.get("DISPLAY") and shutil.which("xvfb-run"):
+        command = ["xvfb-run", "-a", "-s", "-screen 0 1600x1000x24", *command]
+    env = {**os.environ, "QT_API": os.environ.get("QT_API", "pyqt6")}
+    env.pop("QT_QPA_PLATFORM", None)
+    done = subprocess.run(command, capture_output=True, text=True, env=env)
+    if done.returncode:
+        raise SystemExit(f"the viewer run failed:\n{done.stderr[-3000:]}")
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+class GapMeter:
+    """Largest interval between the ticks of a 10 ms timer on the main thread."""
+
+    def __init__(self) -> None:
+        from qtpy.QtCore import QTimer
+
+        self.timer = QTimer()
+        self.timer.setInterval(10)
+        self.timer.timeout.connect(self._tick)
+        self.gaps: list[float] = []
+        self._last = 0.0
+
+    def _tick(self) -> None:
+        now = time.perf_counter()
+        self.gaps.append((now - self._last) * 1000)
+        self._last = now
+
+    def run(self, action: Callable[[], Any], done: Callable[[], bool], settle: float = 0.5,
+            timeout: float = 600.0) -> dict[str, Any]:
+        """Start ``action`` with the timer ticking; pump events until ``done()``, then ``settle`` s."""
+        from qtpy.QtWidgets import QApplication
+
+        self.gaps = []
+        self._last = time.perf_counter()
+        self.timer.start()
+        start = time.perf_counter()
+        action()
+        deadline = start + timeout
+        while not done() and time.perf_counter() < deadline:
+            QApplication.processEvents()
+            time.sleep(0.002)
+        seconds = time.perf_counter() - start
+        end = time.perf_counter() + settle
+        while time.perf_counter() < end:
+            QApplication.processEvents()
+            time.sleep(0.002)
+        self.timer.stop()
+        _tick_gap = (time.perf_counter() - self._last) * 1000
+        gaps = [*self.gaps, _tick_gap]
+        return {"max_ms": max(gaps), "over": sum(g > GOAL_MS for g in gaps), "seconds": seconds}
+
+
+def _measure(result_dir: Path, cells: Path) -> dict[str, Any]:
+    import napari
+
+    from napari_aignostics.slides.sample import real_sample_path
+    from napari_aignostics.slides.slide_ref import find_slide
+    from napari_aignostics.widgets.results_loader import ResultsLoader
+    from napari_aignostics.widgets.workers import WorkerPool
+    from napari_aignostics.workflow.session import Session
+
+    viewer = napari.Viewer(show=True)
+    viewer.window.resize(1600, 1000)
+    meter = GapMeter()
+    out: dict[str, Any] = {"idle": meter.run(lambda: None, lambda: True, settle=1.0)}
+    slide = real_sample_path()
+    out["first slide open"] = meter.run(
+        lambda: viewer.open(str(slide), plugin="napari-aignostics"), lambda: True, settle=1.0
+    )
+    ref = find_slide(viewer.layers, str(slide))
+    session = Session()
+    pool = WorkerPool()
+    loader = ResultsLoader(viewer, session, pool)
+    if ref is not None:
+        session.run_slides["run"] = {ref.external_id: ref}
+    loaded: list[str] = []
+    loader.item_loaded.connect(lambda _run, external_id: loaded.append(external_id))
+    metadata = json.loads((result_dir / "metadata.json").read_text())
+    external_id = ref.external_id if ref is not None else str(slide)
+    for name in ("adding a result", "Load results again"):
+        count = len(loaded)
+        out[name] = meter.run(
+            lambda: loader._load_item("run", external_id, result_dir, metadata),
+            lambda count=count: len(loaded) > count,
+        )
+    viewer.layers.clear()
+    out["File → Open of the cells"] = meter.run(
+        lambda: viewer.open(str(cells), plugin="napari-aignostics"), lambda: len(viewer.layers) > 0,
+        settle=1.0,
+    )
+    pool.cancel_all()
+    viewer.close()
+    return out
+
+
+if __name__ == "__main__":
+    sys.exit(main())
