@@ -13,7 +13,10 @@ if TYPE_CHECKING:
     from .dock import AignosticsWidget
 
 DEMO_APPLICATION = "local-tme"
-DEMO_FORM = {"specimen.disease": "COLORECTAL_CANCER", "specimen.tissue": "COLON"}
+DEMO_FORM = {"specimen.disease": "OTHER", "specimen.tissue": "SKIN"}
+"""CMU-1-Small-Region is skin."""
+DEMO_FORM_LARGE = {"specimen.disease": "COLORECTAL_CANCER", "specimen.tissue": "COLON"}
+"""The large synthetic slide is made from colonic glands."""
 
 
 class DemoError(RuntimeError):
@@ -64,7 +67,7 @@ def open_demo_viewer(
     return viewer, widget
 
 
-def prepare_submission(widget: AignosticsWidget) -> None:
+def prepare_submission(widget: AignosticsWidget, form: dict[str, str] | None = None) -> None:
     """Connect, pick the local TME application, fill its form and add the open slide: one click left."""
     panel = widget.submit_panel
     wait_until(lambda: widget.session.info is not None, 120, "the local platform to start")
@@ -80,17 +83,19 @@ def prepare_submission(widget: AignosticsWidget) -> None:
         60,
         "the application version",
     )
-    for key, value in DEMO_FORM.items():
+    for key, value in (form or DEMO_FORM).items():
         if key in panel.editors:
             panel.set_form_value(key, value)
     if not panel.rows:
         panel.add_selected_layer()
 
 
-def submit_and_wait(widget: AignosticsWidget, timeout: float = 900.0) -> str:
+def submit_and_wait(
+    widget: AignosticsWidget, timeout: float = 900.0, form: dict[str, str] | None = None
+) -> str:
     """Submit the prepared slide and wait until the run ended and its results are loaded."""
     panel = widget.submit_panel
-    prepare_submission(widget)
+    prepare_submission(widget, form)
     wait_until(
         lambda: panel.submit_button.isEnabled(), 300, "the slide's checksum and a valid form"
     )
@@ -133,27 +138,53 @@ def frame_results(viewer: Viewer, widget: AignosticsWidget) -> None:
         pump(0.1)
 
 
+def save_tab_screenshots(viewer: Viewer, widget: AignosticsWidget, folder: Path) -> list[Path]:
+    """One JPEG of the whole window per dock tab (``tab-connect.jpg`` ...), for the user guide."""
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    saved = []
+    current = widget.tabs.currentIndex()
+    for index in range(widget.tabs.count()):
+        widget.tabs.setCurrentIndex(index)
+        if widget.tabs.widget(index) is widget.runs and widget.runs.runs:
+            widget.runs.table.selectRow(0)
+        pump(1.0)
+        name = widget.tabs.tabText(index).lower()
+        image = viewer.screenshot(canvas_only=False, flash=False)
+        target = folder / f"tab-{name}.jpg"
+        Image.fromarray(image[..., :3]).save(target, quality=82)
+        saved.append(target)
+        print(f"screenshot saved to {target}")
+    widget.tabs.setCurrentIndex(current)
+    return saved
+
+
 def run(
     slide: Path | None = None,
     auto: bool = False,
     screenshot: Path | None = None,
     large: bool = False,
+    tabs_dir: Path | None = None,
 ) -> int:
-    """Run the demo; unattended with ``auto``; save ``screenshot`` and exit when given."""
+    """Run the demo; unattended with ``auto``; save ``screenshot`` (and, with ``tabs_dir``, one
+    JPEG of the window per dock tab) and exit when given."""
     import napari
 
     viewer, widget = open_demo_viewer(slide, large)
     try:
         if auto:
-            submit_and_wait(widget)
+            submit_and_wait(widget, form=DEMO_FORM_LARGE if large else DEMO_FORM)
             frame_results(viewer, widget)
         else:
-            prepare_submission(widget)
+            prepare_submission(widget, DEMO_FORM_LARGE if large else DEMO_FORM)
         if screenshot is not None:
             pump(1.0)
             screenshot.parent.mkdir(parents=True, exist_ok=True)
             viewer.screenshot(str(screenshot), canvas_only=False, flash=False)
             print(f"screenshot saved to {screenshot}")
+            if tabs_dir is not None:
+                save_tab_screenshots(viewer, widget, tabs_dir)
             return 0
     except DemoError as error:
         print(f"demo failed: {error}")

@@ -21,6 +21,12 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--screenshot", type=Path, help="save a screenshot of the viewer to PATH and exit"
     )
+    parser.add_argument(
+        "--tab-screenshots",
+        type=Path,
+        metavar="DIR",
+        help="with --screenshot: also save one picture of the window per dock tab into DIR",
+    )
     parser.add_argument("--slide", type=Path, help="open this slide instead of the sample slide")
     parser.add_argument(
         "--large",
@@ -35,4 +41,7 @@ def run_demo(args: argparse.Namespace) -> int:
     """Run the demo; with ``--screenshot`` exit 0 after saving it, non-zero on any failure."""
     from .demo import run
 
-    return run(slide=args.slide, auto=args.auto, screenshot=args.screenshot, large=args.large)
+    return run(
+        slide=args.slide, auto=args.auto, screenshot=args.screenshot, large=args.large,
+        tabs_dir=args.tab_screenshots,
+    )
