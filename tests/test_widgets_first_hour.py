@@ -50,6 +50,7 @@ def _row_texts(panel: RunsPanel, column: int) -> list[str]:
             if not panel.table.isRowHidden(i)]
 
 
+@pytest.mark.slow
 def test_runs_tab_tells_the_truth(server: LocalPlatform, session: Session, pool: WorkerPool,
                                   qtbot: Any) -> None:
     api = Api(server.api_root, "tok")

@@ -17,6 +17,7 @@ from napari_aignostics.widgets.workers import WorkerPool
 from napari_aignostics.workflow.session import Session
 
 
+@pytest.mark.slow
 def test_loading_results_twice_keeps_one_copy(qtbot: Any, tmp_path: Path,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NAPARI_AIGNOSTICS_CONFIG", str(tmp_path / "config"))

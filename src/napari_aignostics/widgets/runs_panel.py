@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from html import escape
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from qtpy.QtCore import Qt, Signal
@@ -255,12 +256,12 @@ class RunsPanel(QWidget):
             reason = getattr(item.termination_reason, "value", item.termination_reason)
             queue = item.queue_position_org
             where = f" (queue position {queue})" if queue is not None and state == "PENDING" else ""
-            for column, text in enumerate(
-                (item.external_id, f"{state} {reason or ''}".strip() + where,
-                 item.error_message or "")
-            ):
+            texts = (Path(item.external_id).name or item.external_id,
+                     f"{state} {reason or ''}".strip() + where, item.error_message or "")
+            tips = (item.external_id, texts[1], texts[2])
+            for column, (text, tip) in enumerate(zip(texts, tips, strict=True)):
                 cell = QTableWidgetItem(text)
-                cell.setToolTip(text)
+                cell.setToolTip(tip)
                 self.items.setItem(index, column, cell)
 
     # --- actions ---------------------------------------------------------------------------------
