@@ -23,7 +23,7 @@ def server(tmp_path: Path) -> Iterator[LocalPlatform]:
 
 
 def cli(server: LocalPlatform, token: str, *args: str) -> int:
-    return main(["--api-root", server.api_root, "--token", token, *args])
+    return main(["--api-root", server.api_root, f"--token={token}", *args])  # a token may start with "-"
 
 
 def test_share_grant_and_revoke(server: LocalPlatform, capsys: pytest.CaptureFixture[str]) -> None:
