@@ -52,8 +52,8 @@ def test_cancel_skips_pending_and_keeps_finished(tmp_path: Path, openapi_spec: d
         items = {i["external_id"]: i for i in api.items(run_id)}
         assert items["quick"]["output_artifacts"][0]["output"] == "AVAILABLE"
         assert {items[f"slow{i}"]["termination_reason"] for i in range(3)} == {"SKIPPED"}
-        wait_for(lambda: server.platform is not None and server.platform.store.one(
-            "SELECT COUNT(*) AS n FROM items WHERE state='PROCESSING'")["n"] == 0)
+        wait_for(lambda: server.platform is not None
+                 and not server.platform.store.processing_items())
         assert api.http.get(f"/runs/{run_id}").json()["statistics"]["item_skipped_count"] == 3
 
 
@@ -227,8 +227,8 @@ def test_item_interrupted_twice_ends_interrupted_and_its_work_folder_goes(tmp_pa
         with _platform(tmp_path, worker_threads=0) as server:
             platform = server.platform
             assert platform is not None
-            row = platform.store.one("SELECT state, attempts FROM items WHERE id=?", (item_id,))
-            assert (row["state"], row["attempts"]) == ("PENDING", crash - 1)
+            row = platform.store.items([item_id])[item_id].item
+            assert (row.state, row.attempts) == ("PENDING", crash - 1)
             # the worker claims the item and writes into its work folder, then the process dies
             assert start_item(platform.store, item_id)
             work = platform.objects.item_work_dir(item_id)

@@ -66,7 +66,7 @@ def _bucket_and_key(platform: Platform, url: str) -> tuple[str, str] | None:
         return bucket, key
     if url.startswith(GCS_ROOT):
         bucket, _, key = parts.path.removeprefix("/").partition("/")
-        if platform.store.one("SELECT 1 FROM orgs WHERE bucket_name=?", (bucket,)):
+        if platform.store.org_for_bucket(bucket) is not None:
             return bucket, key
     return None
 
@@ -81,7 +81,7 @@ def local_object(platform: Platform, url: str) -> Path | None:
 
     def lookup(key_id: str) -> str | None:
         org = platform.store.org_for_key(key_id)
-        return None if org is None or org["bucket_name"] != bucket else str(org["hmac_secret"])
+        return None if org is None or org.bucket_name != bucket else org.hmac_secret
 
     try:
         verify_sigv4_query(
