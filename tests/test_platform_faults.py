@@ -7,7 +7,6 @@ Exact fault sequences the real server cannot produce go through :class:`FaultPro
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -34,13 +33,6 @@ from server_helpers import LIFECYCLE_APP, Api, slide_bytes
 
 def _no_sleep(_seconds: float) -> None:
     return None
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[LocalPlatform]:
-    with LocalPlatform(tmp_path / "platform", "tok", applications=[LIFECYCLE_APP],
-                       builtin=False) as platform:
-        yield platform
 
 
 def _client(root: str) -> PlatformClient:

@@ -24,14 +24,6 @@ from napari_aignostics.platform.results_layout import item_folder
 from napari_aignostics.platform.submit import submit_slides
 from napari_aignostics.server.embedded import LocalPlatform
 from napari_aignostics.slides.checksum import crc32c_base64, crc32c_base64_bytes
-from server_helpers import LIFECYCLE_APP
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[LocalPlatform]:
-    with LocalPlatform(tmp_path / "platform", "tok", applications=[LIFECYCLE_APP],
-                       builtin=False) as platform:
-        yield platform
 
 
 @pytest.mark.slow

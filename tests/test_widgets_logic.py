@@ -189,14 +189,15 @@ def test_results_land_on_the_submitted_slide_and_reach_review(
 
 
 @pytest.mark.slow
-def test_the_session_keeps_what_it_submitted(local_platform: Any, cmu_slide: Path,
+@pytest.mark.server(builtin=True)
+def test_the_session_keeps_what_it_submitted(server: Any, cmu_slide: Path,
                                              tmp_path: Path,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     from napari_aignostics.workflow.schema_form import build_metadata
 
     monkeypatch.setenv("NAPARI_AIGNOSTICS_CONFIG", str(tmp_path / "config"))
     session = Session()
-    session.connect_remote(local_platform.api_root, local_platform.token)
+    session.connect_remote(server.api_root, server.token)
     assert session.client is not None
     sent: list[str] = []
     session.client.http.event_hooks["request"].append(lambda r: sent.append(r.url.path))

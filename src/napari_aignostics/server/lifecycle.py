@@ -1,8 +1,9 @@
 """The run state machine: items and artifacts move PENDING → PROCESSING → TERMINATED.
 
-Every transition happens in one transaction and ends by settling the run: its state follows its
-items, the system cancels it when too many items failed or its deadline passed, and
-``terminated_at`` is set exactly once.
+Every transition of a run, item or artifact is decided here (the worker and the routes call these
+functions); the store's state writes (``store/states.py``) carry each out in one transaction. A
+transition ends by settling the run: its state follows its items, the system cancels it when too
+many items failed or its deadline passed, and ``terminated_at`` is set exactly once.
 """
 
 from __future__ import annotations
