@@ -37,8 +37,11 @@ def test_cancel_skips_pending_and_keeps_finished(tmp_path: Path, openapi_spec: d
             + [{"external_id": f"slow{i}", "data": slide_bytes(), "metadata": {"behaviour": "sleep:30"}}
                for i in range(3)]
         )
-        wait_for(lambda: api.http.get(f"/runs/{run_id}").json()["statistics"]["item_processing_count"] == 1
-                  and api.http.get(f"/runs/{run_id}").json()["statistics"]["item_succeeded_count"] == 1)
+        def one_running_one_done() -> bool:  # one snapshot: two polls could straddle a claim
+            stats = api.http.get(f"/runs/{run_id}").json()["statistics"]
+            return bool(stats["item_processing_count"] == 1 and stats["item_succeeded_count"] == 1)
+
+        wait_for(one_running_one_done)
         queued = api.http.get(f"/runs/{run_id}/items", params={"state": "PENDING"}).json()
         assert [i["queue_position_platform"] for i in queued] == [1, 2]
         assert spec.check(api.http.delete(f"/runs/{run_id}/artifacts")).status_code == 409
