@@ -251,7 +251,7 @@ def sqlite_writer(items: int = 500) -> float:
         assert client.http.post("/runs", json=body).status_code == 201
         assert platform.platform is not None
         store, settings = platform.platform.store, platform.platform.settings
-        ids = [r["id"] for r in store.all("SELECT id FROM items")]
+        ids = [queued.id for queued in store.queued_items(limit=items)]
         start = time.perf_counter()
         for item_id in ids:
             assert start_item(store, item_id)

@@ -1,4 +1,4 @@
-"""Shared fixtures: paths to ../shared, the real local platform on a loopback port."""
+"""Shared fixtures: paths to ../shared, the one real local platform fixture (``server``)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,12 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from napari_aignostics.server.embedded import LocalPlatform
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("NAPARI_AIGNOSTICS_SHARED", REPO.parent / "shared"))
@@ -22,6 +25,13 @@ os.environ.setdefault(
 
 ANALYSIS_FIXTURES = {"tme", "tme_folder"}
 """Fixtures that run the whole local-tme analysis on a real slide: their tests are the slow tier."""
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The ``server`` marker (settings of the ``server`` fixture)."""
+    config.addinivalue_line(
+        "markers", "server(**settings): LocalPlatform settings of the test's `server` fixture"
+    )
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -64,11 +74,21 @@ def openapi_spec() -> dict[str, Any]:
 
 
 @pytest.fixture
-def local_platform(tmp_path: Path) -> Iterator[Any]:
-    """The real embedded local platform on a free loopback port, token ``test-token``."""
-    from napari_aignostics.server.embedded import LocalPlatform
+def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LocalPlatform]:
+    """The real local platform on a free loopback port: token ``tok``, the lifecycle test application.
 
-    with LocalPlatform(data_dir=tmp_path / "platform", token="test-token") as platform:
+    A module's ``SERVER`` dict, then a test's ``@pytest.mark.server(...)``, override these
+    ``LocalPlatform`` settings (``builtin=True`` adds the built-in applications).
+    """
+    from napari_aignostics.server.embedded import LocalPlatform
+    from server_helpers import LIFECYCLE_APP
+
+    settings: dict[str, Any] = {"token": "tok", "applications": [LIFECYCLE_APP], "builtin": False}
+    settings.update(getattr(request.module, "SERVER", {}))
+    marker = request.node.get_closest_marker("server")
+    if marker is not None:
+        settings.update(marker.kwargs)
+    with LocalPlatform(tmp_path / "platform", **settings) as platform:
         yield platform
 
 

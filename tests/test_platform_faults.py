@@ -7,7 +7,6 @@ Exact fault sequences the real server cannot produce go through :class:`FaultPro
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -34,13 +33,6 @@ from server_helpers import LIFECYCLE_APP, Api, slide_bytes
 
 def _no_sleep(_seconds: float) -> None:
     return None
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[LocalPlatform]:
-    with LocalPlatform(tmp_path / "platform", "tok", applications=[LIFECYCLE_APP],
-                       builtin=False) as platform:
-        yield platform
 
 
 def _client(root: str) -> PlatformClient:
@@ -170,20 +162,22 @@ def test_download_waits_for_retry_after_on_429(tmp_path: Path) -> None:
     waits: list[float] = []
     links: list[str] = []
 
+    answers = iter([httpx.Response(429, headers={"Retry-After": "3"}),
+                    httpx.Response(200, content=data)])
+
     def api(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "files.example":
+            return next(answers)
         links.append(str(request.url))
         return httpx.Response(307, headers={"Location": f"https://files.example/{len(links)}"})
 
-    answers = iter([httpx.Response(429, headers={"Retry-After": "3"}),
-                    httpx.Response(200, content=data)])
     client = PlatformClient("https://api.example", "t", sleep=waits.append,
                             transport=httpx.MockTransport(api))
     artifact = m.OutputArtifactResultReadResponse(
         output_artifact_id="a1", name="x:json", state=m.ArtifactState.TERMINATED,
         output=m.ArtifactOutput.AVAILABLE,
         metadata={"checksum_base64_crc32c": crc32c_base64_bytes(data)})
-    with httpx.Client(transport=httpx.MockTransport(lambda request: next(answers))) as http:
-        size, _ = download_artifact(client, "r", artifact, tmp_path / "x.json", http=http)
+    size, _ = download_artifact(client, "r", artifact, tmp_path / "x.json")
     assert (size, waits, len(links)) == (len(data), [3.0], 2)
 
 
@@ -200,7 +194,7 @@ def test_upload_restarts_visibly_and_boundedly(server: LocalPlatform, tmp_path: 
     with FaultProxy(server.api_root, rate=1.0, kinds=["reset", "503-after"], only="PUT /bucket/",
                     budget=2, cycle=True) as proxy, _client(proxy.url) as client:
         bucket = bucket_for(client.me().organization, client.api_root)
-        url = upload_file(bucket, slide, "tests/slide.svs", sleep=_no_sleep,
+        url = upload_file(client.http, bucket, slide, "tests/slide.svs", sleep=_no_sleep,
                           progress=lambda sent, _total: progress.append(sent),
                           on_retry=lambda *args: retries.append(args))
         assert proxy.seen.count("PUT /bucket/" + url.split("/bucket/")[1].split("?")[0]) == 3
@@ -211,7 +205,7 @@ def test_upload_restarts_visibly_and_boundedly(server: LocalPlatform, tmp_path: 
                     only="PUT /bucket/") as proxy, _client(proxy.url) as client:
         bucket = bucket_for(client.me().organization, client.api_root)
         with pytest.raises(TransportError, match="after 3 attempts"):
-            upload_file(bucket, slide, "tests/other.svs", sleep=_no_sleep, attempts=3)
+            upload_file(client.http, bucket, slide, "tests/other.svs", sleep=_no_sleep, attempts=3)
         assert proxy.faults["503-before"] == 3
 
 

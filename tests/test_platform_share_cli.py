@@ -13,13 +13,9 @@ import pytest
 from napari_aignostics.cli import build_parser, main
 from napari_aignostics.server.embedded import LocalPlatform
 from napari_aignostics.slides.checksum import crc32c_base64
-from server_helpers import LIFECYCLE_APP, Api, slide_bytes
+from server_helpers import Api, slide_bytes
 
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[LocalPlatform]:
-    with LocalPlatform(tmp_path / "platform", "tok", applications=[LIFECYCLE_APP]) as platform:
-        yield platform
+SERVER = {"builtin": True}
 
 
 def cli(server: LocalPlatform, token: str, *args: str) -> int:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,14 +24,6 @@ from napari_aignostics.platform.results_layout import item_folder
 from napari_aignostics.platform.submit import submit_slides
 from napari_aignostics.server.embedded import LocalPlatform
 from napari_aignostics.slides.checksum import crc32c_base64, crc32c_base64_bytes
-from server_helpers import LIFECYCLE_APP
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[LocalPlatform]:
-    with LocalPlatform(tmp_path / "platform", "tok", applications=[LIFECYCLE_APP],
-                       builtin=False) as platform:
-        yield platform
 
 
 @pytest.mark.slow
@@ -112,6 +104,36 @@ def test_follow_yields_events_and_downloads(server: LocalPlatform, cmu_slide: Pa
     assert isinstance(final, RunFinished) and final.run.output == m.RunOutput.FULL
 
 
+class _Recording(httpx.HTTPTransport):
+    """A real transport that notes each request's method and path."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[str] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.seen.append(f"{request.method} {request.url.path}")
+        return super().handle_request(request)
+
+
+def test_one_injected_transport_carries_upload_and_downloads(server: LocalPlatform,
+                                                             tmp_path: Path) -> None:
+    slide = tmp_path / "slide.tiff"
+    slide.write_bytes(bytes(range(256)) * 64)
+    transport = _Recording()
+    with PlatformClient(server.api_root, server.token, transport=transport) as client:
+        run_id = submit_slides(client, "lifecycle", "1.0.0",
+                               [(slide, {"checksum_base64_crc32c": crc32c_base64(slide)})])
+        events = list(follow_run(client, run_id, tmp_path / "results", interval=0.1))
+    assert isinstance(events[-1], RunFinished)
+    puts = [r for r in transport.seen if r.startswith("PUT /bucket/")]
+    files = [r for r in transport.seen if r.startswith("GET /files/")]
+    assert len(puts) == 1 and puts[0].endswith("/slide.tiff")
+    assert len(files) == 1  # the artifact's bytes came through the injected transport too
+    downloaded = [e for e in events if isinstance(e, ArtifactDownloaded)]
+    assert json.loads(downloaded[0].path.read_text())["bytes"] == slide.stat().st_size
+
+
 # --- faults the real server cannot produce ---------------------------------------------------
 
 
@@ -126,8 +148,14 @@ def _artifact(checksum: str) -> m.OutputArtifactResultReadResponse:
     )
 
 
-def _api(location: str = "https://files.example/a1") -> PlatformClient:
+def _api(
+    files: Callable[[httpx.Request], httpx.Response], location: str = "https://files.example/a1"
+) -> PlatformClient:
+    """A client whose one transport answers the API (a redirect) and the file host (``files``)."""
+
     def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "files.example":
+            return files(request)
         assert request.headers["authorization"] == "Bearer t"
         return httpx.Response(307, headers={"Location": location})
 
@@ -156,29 +184,27 @@ def test_download_resumes_with_range_after_a_reset(tmp_path: Path) -> None:
         return httpx.Response(206, content=DATA[start:])
 
     target = tmp_path / "a.json"
-    with httpx.Client(transport=httpx.MockTransport(files)) as http:
-        size, skipped = download_artifact(_api(), "r", _artifact(crc32c_base64_bytes(DATA)),
-                                          target, http=http)
+    size, skipped = download_artifact(_api(files), "r", _artifact(crc32c_base64_bytes(DATA)),
+                                      target)
     assert (size, skipped) == (len(DATA), False)
     assert target.read_bytes() == DATA and not (tmp_path / "a.json.part").exists()
     assert seen[1]["range"] == f"bytes={len(DATA) // 3}-"
-    with httpx.Client(transport=httpx.MockTransport(files)) as http:
-        assert download_artifact(_api(), "r", _artifact(crc32c_base64_bytes(DATA)), target,
-                                 http=http) == (len(DATA), True)
+    assert download_artifact(_api(files), "r", _artifact(crc32c_base64_bytes(DATA)),
+                             target) == (len(DATA), True)
 
 
 def test_checksum_mismatch_leaves_no_file(tmp_path: Path) -> None:
-    files = httpx.MockTransport(lambda request: httpx.Response(200, content=DATA))
     target = tmp_path / "a.json"
-    with httpx.Client(transport=files) as http, pytest.raises(ChecksumMismatchError, match="CRC32C"):
-        download_artifact(_api(), "r", _artifact("AAAAAA=="), target, http=http)
+    with pytest.raises(ChecksumMismatchError, match="CRC32C"):
+        download_artifact(_api(lambda request: httpx.Response(200, content=DATA)), "r",
+                          _artifact("AAAAAA=="), target)
     assert list(tmp_path.iterdir()) == []
 
 
 def test_expired_link_is_a_clear_error(tmp_path: Path) -> None:
-    files = httpx.MockTransport(lambda request: httpx.Response(403, text="expired"))
-    with httpx.Client(transport=files) as http, pytest.raises(PlatformError, match="expired"):
-        download_artifact(_api(), "r", _artifact("AAAAAA=="), tmp_path / "a.json", http=http)
+    api = _api(lambda request: httpx.Response(403, text="expired"))
+    with pytest.raises(PlatformError, match="expired"):
+        download_artifact(api, "r", _artifact("AAAAAA=="), tmp_path / "a.json")
 
 
 @pytest.mark.parametrize("external_id", ["../../evil", "/etc/passwd", "a\x00b", "..", "CON", "C:\\x"])

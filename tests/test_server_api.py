@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from napari_aignostics.server.embedded import LocalPlatform
-from server_helpers import LIFECYCLE_APP, Api, slide_bytes
+from server_helpers import Api, slide_bytes
 from spec_check import SpecChecker
 
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[LocalPlatform]:
-    with LocalPlatform(
-        tmp_path / "platform", "owner-token", applications=[LIFECYCLE_APP], builtin=False,
-        max_items_per_run=5,
-    ) as platform:
-        yield platform
+SERVER = {"token": "owner-token", "max_items_per_run": 5}
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import jwt
-import pytest
 
 from napari_aignostics.platform.auth import (
     LOCAL_AUDIENCE,
@@ -24,13 +23,7 @@ from napari_aignostics.server.access_tokens import KEY_FILE
 from napari_aignostics.server.embedded import LocalPlatform
 from napari_aignostics.server.sdk_env import sdk_environment
 
-
-@pytest.fixture
-def server(tmp_path: Path):  # type: ignore[no-untyped-def]
-    with LocalPlatform(
-        tmp_path / "platform", "opaque-token", builtin=False, auto_approve_device=True
-    ) as platform:
-        yield platform
+SERVER = {"token": "opaque-token", "applications": [], "auto_approve_device": True}
 
 
 def _verify(server: LocalPlatform, token: str) -> dict[str, object]:

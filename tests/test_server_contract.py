@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from napari_aignostics.server.embedded import LocalPlatform
-from server_helpers import LIFECYCLE_APP, Api, slide_bytes
+from server_helpers import Api, slide_bytes
 from spec_check import SpecChecker
 
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[LocalPlatform]:
-    with LocalPlatform(
-        tmp_path / "platform", "owner-token", applications=[LIFECYCLE_APP], builtin=False
-    ) as platform:
-        yield platform
+SERVER = {"token": "owner-token"}
 
 
 @pytest.fixture
@@ -27,6 +19,7 @@ def spec(openapi_spec: dict[str, Any]) -> SpecChecker:
     return SpecChecker(openapi_spec)
 
 
+@pytest.mark.slow  # waits for analyses to be cancelled mid-item
 def test_only_the_creator_cancels_deletes_or_changes_metadata(
     server: LocalPlatform, spec: SpecChecker
 ) -> None:
@@ -77,6 +70,7 @@ def test_dates_must_be_real_and_in_the_future(server: LocalPlatform, spec: SpecC
     assert spec.check(future).json()["expires_at"] == "2099-06-01T10:00:00Z"
 
 
+@pytest.mark.slow  # waits for analyses to be cancelled mid-item
 def test_skipped_items_say_why_and_artifacts_carry_a_download_url(
     server: LocalPlatform, spec: SpecChecker
 ) -> None:

@@ -15,18 +15,11 @@ import httpx
 import pytest
 
 from napari_aignostics.server.embedded import LocalPlatform
-from server_helpers import LIFECYCLE_APP, Api, bucket_urls, slide_bytes
+from server_helpers import Api, bucket_urls, slide_bytes
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[LocalPlatform]:
-    with LocalPlatform(
-        tmp_path / "platform", "tok", applications=[LIFECYCLE_APP], builtin=False,
-        max_body_bytes=1024 * 1024, quota_object_bytes=4096,
-    ) as platform:
-        yield platform
+SERVER = {"max_body_bytes": 1024 * 1024, "quota_object_bytes": 4096}
 
 
 def _start_login(root: str) -> dict[str, str]:

@@ -37,8 +37,11 @@ def test_cancel_skips_pending_and_keeps_finished(tmp_path: Path, openapi_spec: d
             + [{"external_id": f"slow{i}", "data": slide_bytes(), "metadata": {"behaviour": "sleep:30"}}
                for i in range(3)]
         )
-        wait_for(lambda: api.http.get(f"/runs/{run_id}").json()["statistics"]["item_processing_count"] == 1
-                  and api.http.get(f"/runs/{run_id}").json()["statistics"]["item_succeeded_count"] == 1)
+        def one_running_one_done() -> bool:  # one snapshot: two polls could straddle a claim
+            stats = api.http.get(f"/runs/{run_id}").json()["statistics"]
+            return bool(stats["item_processing_count"] == 1 and stats["item_succeeded_count"] == 1)
+
+        wait_for(one_running_one_done)
         queued = api.http.get(f"/runs/{run_id}/items", params={"state": "PENDING"}).json()
         assert [i["queue_position_platform"] for i in queued] == [1, 2]
         assert spec.check(api.http.delete(f"/runs/{run_id}/artifacts")).status_code == 409
@@ -52,8 +55,8 @@ def test_cancel_skips_pending_and_keeps_finished(tmp_path: Path, openapi_spec: d
         items = {i["external_id"]: i for i in api.items(run_id)}
         assert items["quick"]["output_artifacts"][0]["output"] == "AVAILABLE"
         assert {items[f"slow{i}"]["termination_reason"] for i in range(3)} == {"SKIPPED"}
-        wait_for(lambda: server.platform is not None and server.platform.store.one(
-            "SELECT COUNT(*) AS n FROM items WHERE state='PROCESSING'")["n"] == 0)
+        wait_for(lambda: server.platform is not None
+                 and not server.platform.store.processing_items())
         assert api.http.get(f"/runs/{run_id}").json()["statistics"]["item_skipped_count"] == 3
 
 
@@ -227,8 +230,8 @@ def test_item_interrupted_twice_ends_interrupted_and_its_work_folder_goes(tmp_pa
         with _platform(tmp_path, worker_threads=0) as server:
             platform = server.platform
             assert platform is not None
-            row = platform.store.one("SELECT state, attempts FROM items WHERE id=?", (item_id,))
-            assert (row["state"], row["attempts"]) == ("PENDING", crash - 1)
+            row = platform.store.items([item_id])[item_id].item
+            assert (row.state, row.attempts) == ("PENDING", crash - 1)
             # the worker claims the item and writes into its work folder, then the process dies
             assert start_item(platform.store, item_id)
             work = platform.objects.item_work_dir(item_id)

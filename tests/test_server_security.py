@@ -5,24 +5,15 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
 from napari_aignostics.platform.auth import AuthSettings, device_login
 from napari_aignostics.server.embedded import LocalPlatform
-from server_helpers import LIFECYCLE_APP, Api, bucket_urls, slide_bytes
+from server_helpers import Api, bucket_urls, slide_bytes
 
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[LocalPlatform]:
-    with LocalPlatform(
-        tmp_path / "platform", "tok", applications=[LIFECYCLE_APP], builtin=False,
-        signed_url_ttl_s=2,
-    ) as platform:
-        yield platform
+SERVER = {"signed_url_ttl_s": 2}
 
 
 def _tamper(url: str) -> str:

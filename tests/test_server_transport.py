@@ -8,12 +8,12 @@ from typing import Any
 import httpx
 
 
-def test_accepted_connections_disable_nagle(local_platform: Any) -> None:
+def test_accepted_connections_disable_nagle(server: Any) -> None:
     """Every accepted connection has TCP_NODELAY (else each small answer waits ~40 ms for an ACK)."""
-    with httpx.Client(base_url=local_platform.api_root) as client:
+    with httpx.Client(base_url=server.api_root) as client:
         for _ in range(3):  # the same kept-alive connection
             assert client.get("/health").status_code == 200
-        server = local_platform._server
+        server = server._server
         assert server is not None
         connections = list(server.server_state.connections)
         assert connections, "the kept-alive connection is open on the server"

@@ -189,19 +189,28 @@ def test_results_land_on_the_submitted_slide_and_reach_review(
 
 
 @pytest.mark.slow
-def test_the_session_keeps_what_it_submitted(local_platform: Any, cmu_slide: Path,
+@pytest.mark.server(builtin=True)
+def test_the_session_keeps_what_it_submitted(server: Any, cmu_slide: Path,
                                              tmp_path: Path,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     from napari_aignostics.workflow.schema_form import build_metadata
 
     monkeypatch.setenv("NAPARI_AIGNOSTICS_CONFIG", str(tmp_path / "config"))
     session = Session()
-    session.connect_remote(local_platform.api_root, local_platform.token)
+    session.connect_remote(server.api_root, server.token)
+    assert session.client is not None
+    sent: list[str] = []
+    session.client.http.event_hooks["request"].append(lambda r: sent.append(r.url.path))
     try:
         prepared = session.prepare_slide(cmu_slide)
         ref = prepared.ref()
         metadata = build_metadata(technical_input_schema(), prepared.as_artifact_metadata(), {})
-        run_id = session.submit("test-app", session.versions("test-app")[0], [(ref, metadata)])
+        version = session.versions("test-app")[0]
+        session.version("test-app", version)  # the Submit tab's form
+        run_id = session.submit("test-app", version, [(ref, metadata)])
+        # what the session fetched is not fetched again by the submission
+        assert "/api/v1/me" not in sent
+        assert sent.count(f"/api/v1/applications/test-app/versions/{version}") == 1
         (item,) = session.items(run_id)
         assert session.slide_of(run_id, item.external_id) is ref
         assert (ref.size, ref.mpp) == ((2220, 2967), pytest.approx(0.499, abs=1e-3))

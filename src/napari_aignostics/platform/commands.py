@@ -354,6 +354,7 @@ def run_submit(args: argparse.Namespace) -> int:
             note=args.note,
             tags=args.tag,
             progress=progress,
+            spec=spec,
         )
         print(file=sys.stderr)
         print(run_id)

@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 
 CHUNK = 1024 * 1024
 ATTEMPTS = 8
+TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 BytesProgress = Callable[[int, int], None]
 
 
@@ -70,7 +71,9 @@ def _fetch(
     """Append the remaining bytes of ``url`` to ``part`` (resuming); the running checksum."""
     offset = part.stat().st_size if part.exists() else 0
     headers = {"Range": f"bytes={offset}-"} if offset else {}
-    with http.stream("GET", url, headers=headers) as response:
+    with http.stream(
+        "GET", url, headers=headers, timeout=TIMEOUT, follow_redirects=True
+    ) as response:
         if response.status_code == 416 and offset:
             return crc
         if response.status_code in (401, 403):
@@ -116,7 +119,6 @@ def download_artifact(
     artifact: m.OutputArtifactResultReadResponse,
     target: Path,
     *,
-    http: httpx.Client | None = None,
     attempts: int = ATTEMPTS,
     progress: BytesProgress | None = None,
     share_token: str | None = None,
@@ -127,46 +129,40 @@ def download_artifact(
     if target.is_file() and expected and crc32c_base64(target) == expected:
         return target.stat().st_size, True
     part = target.with_name(target.name + ".part")
-    own = http is None
-    http = http or httpx.Client(timeout=httpx.Timeout(60.0, connect=10.0), follow_redirects=True)
-    try:
-        crc = _checksum_of(part)
-        problems: list[str] = []
-        wait: float | None = None
-        for attempt in range(max(1, attempts)):
-            if attempt:
-                client.sleep(wait if wait is not None else client.retry_delay(attempt - 1))
-            wait = None
-            url = client.artifact_url(  # fresh each attempt
-                run_id, artifact.output_artifact_id, share_token=share_token
-            )
-            try:
-                crc = _fetch(http, url, part, crc, progress, metadata.get("size"))
-            except (httpx.TransportError, httpx.TimeoutException, _Retry) as exc:
-                wait = exc.wait if isinstance(exc, _Retry) else None
-                problems.append(f"{type(exc).__name__}: {exc}")
-                log.info("%s: attempt %d failed (%s); retrying", artifact.name, attempt + 1, exc)
-                continue
-            actual = crc.base64()
-            if not expected or actual == expected:
-                os.replace(part, target)
-                return target.stat().st_size, False
-            part.unlink(missing_ok=True)  # truncated or corrupted: start this artifact over
-            crc = Crc32c()
-            problems.append(f"CRC32C {actual} instead of {expected}")
-            log.info("%s: checksum mismatch on attempt %d; restarting", artifact.name, attempt + 1)
-        if problems and problems[-1].startswith("CRC32C"):
-            raise ChecksumMismatchError(
-                f"{artifact.name}: downloaded bytes have {problems[-1]} after {attempts} "
-                "attempts; the partial file was removed, download again"
-            )
-        raise TransportError(
-            f"downloading {artifact.name} failed after {attempts} attempts "
-            f"({'; '.join(problems[-3:])}); the partial file is kept and resumed next time"
+    crc = _checksum_of(part)
+    problems: list[str] = []
+    wait: float | None = None
+    for attempt in range(max(1, attempts)):
+        if attempt:
+            client.sleep(wait if wait is not None else client.retry_delay(attempt - 1))
+        wait = None
+        url = client.artifact_url(  # fresh each attempt
+            run_id, artifact.output_artifact_id, share_token=share_token
         )
-    finally:
-        if own:
-            http.close()
+        try:
+            crc = _fetch(client.http, url, part, crc, progress, metadata.get("size"))
+        except (httpx.TransportError, httpx.TimeoutException, _Retry) as exc:
+            wait = exc.wait if isinstance(exc, _Retry) else None
+            problems.append(f"{type(exc).__name__}: {exc}")
+            log.info("%s: attempt %d failed (%s); retrying", artifact.name, attempt + 1, exc)
+            continue
+        actual = crc.base64()
+        if not expected or actual == expected:
+            os.replace(part, target)
+            return target.stat().st_size, False
+        part.unlink(missing_ok=True)  # truncated or corrupted: start this artifact over
+        crc = Crc32c()
+        problems.append(f"CRC32C {actual} instead of {expected}")
+        log.info("%s: checksum mismatch on attempt %d; restarting", artifact.name, attempt + 1)
+    if problems and problems[-1].startswith("CRC32C"):
+        raise ChecksumMismatchError(
+            f"{artifact.name}: downloaded bytes have {problems[-1]} after {attempts} "
+            "attempts; the partial file was removed, download again"
+        )
+    raise TransportError(
+        f"downloading {artifact.name} failed after {attempts} attempts "
+        f"({'; '.join(problems[-3:])}); the partial file is kept and resumed next time"
+    )
 
 
 def download_item(
@@ -175,7 +171,6 @@ def download_item(
     item: m.ItemResultReadResponse,
     folder: Path,
     *,
-    http: httpx.Client | None = None,
     share_token: str | None = None,
 ) -> list[DownloadedArtifact]:
     """Download every available artifact of an item."""
@@ -190,7 +185,7 @@ def download_item(
             target_dir, target_dir / artifact_file_name(artifact.name, media_type)
         )
         size, skipped = download_artifact(
-            client, run_id, artifact, target, http=http, share_token=share_token
+            client, run_id, artifact, target, share_token=share_token
         )
         done.append(DownloadedArtifact(item.external_id, artifact.name, target, size, skipped))
     return done
@@ -203,10 +198,7 @@ def download_run(
     run = client.run(run_id, share_token=share_token)
     items = list(client.list_items(run_id, share_token=share_token))
     done: list[DownloadedArtifact] = []
-    with httpx.Client(timeout=httpx.Timeout(60.0, connect=10.0), follow_redirects=True) as http:
-        for item in items:
-            done.extend(
-                download_item(client, run_id, item, folder, http=http, share_token=share_token)
-            )
+    for item in items:
+        done.extend(download_item(client, run_id, item, folder, share_token=share_token))
     write_manifest(folder, run, items)
     return done

@@ -20,13 +20,7 @@ from .client import SUBMISSION_KEY, USER_AGENT, PlatformClient
 from .errors import LocalValidationError
 from .upload import bucket_for, object_key, upload_file
 
-__all__ = [
-    "build_run_request",
-    "item_problems",
-    "submit_run",
-    "submit_slides",
-    "validate_items",
-]
+__all__ = ["build_run_request", "item_problems", "submit_slides", "validate_items"]
 
 Progress = Callable[[float, str], None]
 
@@ -116,13 +110,6 @@ def build_run_request(
     )
 
 
-def submit_run(client: PlatformClient, request: m.RunCreationRequest) -> str:
-    """Validate against the version, then create the run (never twice, see ``create_run``)."""
-    version = client.application_version(request.application_id, request.version_number)
-    validate_items(version, request.items)
-    return client.create_run(request)
-
-
 def submit_slides(
     client: PlatformClient,
     application_id: str,
@@ -134,16 +121,19 @@ def submit_slides(
     progress: Progress | None = None,
     custom_metadata: dict[str, Any] | None = None,
     scheduling: m.SchedulingRequest | None = None,
+    spec: m.VersionReadResponse | None = None,
+    organization: m.OrganizationReadResponse | None = None,
 ) -> str:
-    """Validate every slide's metadata, upload the slides, submit one run; its id.
+    """Validate every slide's metadata (once), upload the slides, submit one run; its id.
 
     ``slides`` pairs each file with its complete input metadata. The external id of an item is the
-    slide's absolute path, like the official SDK.
+    slide's absolute path, like the official SDK. ``spec`` (the version) and ``organization`` (of
+    ``/v1/me``) are what the caller already fetched; only when absent are they fetched here.
     """
     report = progress or (lambda fraction, message: None)
     if not slides:
         raise LocalValidationError("no slides to submit")
-    spec = client.application_version(application_id, version)
+    spec = spec or client.application_version(application_id, version)
     name = spec.input_artifacts[0].name
     placeholder = "https://placeholder.invalid/slide"
     drafts = [
@@ -157,7 +147,7 @@ def submit_slides(
     ]
     validate_items(spec, drafts)
     report(0.0, "preparing upload")
-    bucket = bucket_for(client.me().organization, client.api_root)
+    bucket = bucket_for(organization or client.me().organization, client.api_root)
     total = sum(Path(p).stat().st_size for p, _ in slides) or 1
     done = 0
     prefix = str(int(datetime.now(UTC).timestamp() * 1000))
@@ -179,6 +169,7 @@ def submit_slides(
             )
 
         url = upload_file(
+            client.http,
             bucket,
             path,
             object_key(path, application_id, spec.version_number, prefix),

@@ -11,6 +11,7 @@ progress going back to zero is visible.
 
 from __future__ import annotations
 
+import functools
 import getpass
 import logging
 import random
@@ -52,7 +53,8 @@ class Bucket:
     key_id: str
     secret: str = field(repr=False)
 
-    def _client(self) -> Any:
+    @functools.cached_property
+    def _signer(self) -> Any:  # botocore's S3 client is untyped; made once per bucket
         import botocore.session
         from botocore.config import Config
 
@@ -68,7 +70,7 @@ class Bucket:
     def presign(self, method: str, key: str, ttl_s: int) -> str:
         """A presigned ``PUT`` or ``GET`` URL of an object."""
         operation = {"PUT": "put_object", "GET": "get_object", "HEAD": "head_object"}[method]
-        url: str = self._client().generate_presigned_url(
+        url: str = self._signer.generate_presigned_url(
             operation, Params={"Bucket": self.name, "Key": key}, ExpiresIn=ttl_s
         )
         return url
@@ -116,6 +118,7 @@ def _chunks(path: Path, total: int, progress: UploadProgress | None) -> Iterator
 
 
 def upload_file(
+    http: httpx.Client,
     bucket: Bucket,
     path: Path,
     key: str,
@@ -126,7 +129,11 @@ def upload_file(
     attempts: int = UPLOAD_ATTEMPTS,
     sleep: Callable[[float], None] = time.sleep,
 ) -> str:
-    """Stream a file to the bucket with a presigned PUT; the presigned GET URL (7 days)."""
+    """Stream a file to the bucket with a presigned PUT; the presigned GET URL (7 days).
+
+    ``http`` is the platform client's connection pool (and injected transport): one client carries
+    every byte. The presigned URL authenticates the PUT; no bearer token goes to the bucket.
+    """
     total = path.stat().st_size
     headers = {"Content-Type": "application/octet-stream", "Content-Length": str(total)}
     attempts = max(1, attempts)
@@ -143,7 +150,7 @@ def upload_file(
         wait = None
         url = bucket.presign("PUT", key, UPLOAD_URL_TTL_S)
         try:
-            response = httpx.put(
+            response = http.put(
                 url, content=_chunks(path, total, progress), headers=headers, timeout=timeout
             )
         except httpx.HTTPError as exc:

@@ -14,7 +14,6 @@ import os
 import secrets
 import time
 from pathlib import Path
-from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives import serialization
@@ -23,6 +22,7 @@ from jwt.algorithms import RSAAlgorithm
 
 from ..platform.auth import LOCAL_AUDIENCE
 from .settings import ServerSettings
+from .store.rows import UserRow
 
 __all__ = ["ALGORITHM", "KEY_FILE", "TokenSigner", "looks_like_jwt"]
 
@@ -78,7 +78,7 @@ class TokenSigner:
 
     def issue(
         self,
-        user: dict[str, Any],
+        user: UserRow,
         *,
         client_id: str | None,
         ttl_s: int,
@@ -88,14 +88,14 @@ class TokenSigner:
         now = int(time.time())
         claims = {
             "iss": self.issuer,
-            "sub": user["id"],
+            "sub": user.id,
             "aud": [self.audience, f"{self.issuer}userinfo"],
             "iat": now,
             "exp": now + ttl_s,
             "azp": client_id or "local",
             "scope": scope or DEFAULT_SCOPE,
-            "org_id": user["org_id"],
-            f"{self.audience}/role": user["role"],
+            "org_id": user.org_id,
+            f"{self.audience}/role": user.role,
             "jti": secrets.token_hex(12),
         }
         return jwt.encode(claims, self._key, algorithm=ALGORITHM, headers={"kid": self.kid})

@@ -15,18 +15,10 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..apps.base import ApplicationSpec
-from . import (
-    routes_access,
-    routes_applications,
-    routes_authorize,
-    routes_device,
-    routes_files,
-    routes_oauth,
-    routes_runs,
-)
 from .guard import RequestGuard
 from .lifecycle import recover
 from .openapi_errors import document_errors
+from .routes import ROUTERS
 from .service import Platform
 from .settings import ServerSettings
 from .worker import Executor, Worker
@@ -75,16 +67,8 @@ def create_app(
     app.state.platform = platform
     app.add_middleware(RequestGuard, platform=platform)
     app.state.worker = worker
-    for module in (
-        routes_applications,
-        routes_runs,
-        routes_access,
-        routes_files,
-        routes_oauth,
-        routes_device,
-        routes_authorize,
-    ):
-        app.include_router(module.router)
+    for router in ROUTERS:
+        app.include_router(router)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

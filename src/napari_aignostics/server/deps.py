@@ -1,26 +1,29 @@
-"""Request dependencies: the platform, the authenticated caller, paging and sorting."""
+"""Request dependencies: the platform, its worker, the authenticated caller, paging and sorting."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import Depends, HTTPException, Path, Query, Request
 from pydantic import AfterValidator
 
 from .service import Platform
+from .store.rows import SortKey, UserRow
+from .worker import Worker
 
 __all__ = [
     "Caller",
     "Page",
     "PlatformDep",
     "UuidPath",
+    "WorkerDep",
     "authentication_error",
     "bearer_user",
-    "current_user",
+    "current_caller",
     "get_platform",
+    "get_worker",
     "order_by",
-    "page_window",
     "problem",
 ]
 
@@ -34,7 +37,16 @@ def get_platform(request: Request) -> Platform:
 PlatformDep = Annotated[Platform, Depends(get_platform)]
 
 
-def bearer_user(platform: Platform, header: str) -> dict[str, Any] | None:
+def get_worker(request: Request) -> Worker:
+    """The worker scheduling this platform's items (to wake it after a submit or a cancel)."""
+    worker: Worker = request.app.state.worker
+    return worker
+
+
+WorkerDep = Annotated[Worker, Depends(get_worker)]
+
+
+def bearer_user(platform: Platform, header: str) -> UserRow | None:
     """The user of an ``Authorization: Bearer`` header value (a JWT or a local token), or None."""
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -50,7 +62,7 @@ def authentication_error(header: str) -> HTTPException:
     return HTTPException(401, message, headers={"WWW-Authenticate": 'Bearer realm="api"'})
 
 
-def current_user(request: Request, platform: PlatformDep) -> dict[str, Any]:
+def current_caller(request: Request, platform: PlatformDep) -> UserRow:
     """The user of the bearer token; 401 otherwise."""
     header = request.headers.get("authorization", "")
     user = bearer_user(platform, header)
@@ -59,7 +71,8 @@ def current_user(request: Request, platform: PlatformDep) -> dict[str, Any]:
     return user
 
 
-Caller = Annotated[dict[str, Any], Depends(current_user)]
+Caller = Annotated[UserRow, Depends(current_caller)]
+"""The authenticated caller of a route."""
 
 
 def _canonical_uuid(value: str) -> str:
@@ -86,10 +99,10 @@ class Page:
         self.page = page
         self.page_size = page_size
 
-
-def page_window(page: int, page_size: int) -> tuple[int, int]:
-    """SQL LIMIT and OFFSET (a page far past the end is empty, never an integer overflow)."""
-    return page_size, min((page - 1) * page_size, 2**62)
+    @property
+    def window(self) -> tuple[int, int]:
+        """LIMIT and OFFSET (a page far past the end is empty, never an integer overflow)."""
+        return self.page_size, min((self.page - 1) * self.page_size, 2**62)
 
 
 def problem(
@@ -99,14 +112,13 @@ def problem(
     return HTTPException(status, [{"loc": loc, "msg": msg, "type": kind}])
 
 
-def order_by(sort: list[str] | None, allowed: dict[str, str], default: str) -> str:
-    """An ``ORDER BY`` clause from ``+field``/``-field`` values; unknown fields are a 422."""
-    clauses = []
+def order_by(sort: list[str] | None, allowed: dict[str, str]) -> list[SortKey]:
+    """Sort keys (column, descending) from ``+field``/``-field`` values; unknown fields: 422."""
+    keys: list[SortKey] = []
     for index, raw in enumerate(sort or []):
         value = raw.strip()
         if not value:  # ``?sort=`` (an empty value) asks for no particular order
             continue
-        direction = "DESC" if value.startswith("-") else "ASC"
         name = value.lstrip("+-").strip()
         if name not in allowed:
             raise problem(
@@ -114,6 +126,5 @@ def order_by(sort: list[str] | None, allowed: dict[str, str], default: str) -> s
                 ["query", "sort", index],
                 f"cannot sort by {name!r}; sortable fields: {', '.join(sorted(allowed))}",
             )
-        clauses.append(f"{allowed[name]} {direction}")
-    clauses.append(default)
-    return " ORDER BY " + ", ".join(clauses)
+        keys.append((allowed[name], value.startswith("-")))
+    return keys

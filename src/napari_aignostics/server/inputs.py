@@ -1,8 +1,8 @@
 """An item's input: resolving its ``download_url`` and fetching it with its CRC32C verified.
 
 The server resolves a presigned URL of its own bucket to the object's file (signature checked with
-the organization's key); a worker that shares the data directory copies that file, any other fetches
-the URL over HTTP. Fetching needs no database, so it runs on a cluster worker as well.
+the organization's key); a worker that shares the data directory hard-links that file (or reads
+it in place), never copying it; any other fetches the URL over HTTP. Fetching needs no database, so it runs on a cluster worker as well.
 
 A remote input is fetched again (with backoff, a bounded number of times) after transient failures:
 no connection, a reset, a timeout, 5xx, 408, 429, or a body whose CRC32C does not match (truncated
@@ -12,6 +12,7 @@ USER_ERROR when every complete copy had another checksum or the source refused (
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -65,7 +66,7 @@ def _bucket_and_key(platform: Platform, url: str) -> tuple[str, str] | None:
         return bucket, key
     if url.startswith(GCS_ROOT):
         bucket, _, key = parts.path.removeprefix("/").partition("/")
-        if platform.store.one("SELECT 1 FROM orgs WHERE bucket_name=?", (bucket,)):
+        if platform.store.org_for_bucket(bucket) is not None:
             return bucket, key
     return None
 
@@ -80,7 +81,7 @@ def local_object(platform: Platform, url: str) -> Path | None:
 
     def lookup(key_id: str) -> str | None:
         org = platform.store.org_for_key(key_id)
-        return None if org is None or org["bucket_name"] != bucket else str(org["hmac_secret"])
+        return None if org is None or org.bucket_name != bucket else org.hmac_secret
 
     try:
         verify_sigv4_query(
@@ -124,6 +125,25 @@ def _download(url: str, target: Path) -> str:
     return crc.base64()
 
 
+def _link_local(local: Path, target: Path, expected_crc: str | None) -> Path:
+    """``local`` linked as ``target`` (or ``local`` itself), its CRC32C checked on the way."""
+    try:
+        os.link(local, target)  # the link keeps these bytes even if the object is replaced
+        path = target
+    except OSError:  # another file system, or links unsupported: read the object in place
+        path = local
+    if expected_crc:
+        crc = Crc32c()
+        with path.open("rb") as src:
+            while chunk := src.read(CHUNK):
+                crc.update(chunk)
+        if crc.base64() != expected_crc:
+            if path == target:
+                target.unlink(missing_ok=True)
+            raise _mismatch(crc.base64(), expected_crc)
+    return path
+
+
 def _mismatch(actual: str, expected: str) -> InputError:
     return InputError(
         f"the input's CRC32C is {actual}, but checksum_base64_crc32c says "
@@ -142,21 +162,14 @@ def fetch_input(
     attempts: int = FETCH_ATTEMPTS,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Path:
-    """Copy ``local`` (the file behind ``url``) or download ``url`` into ``folder``; its path.
+    """The input of ``url`` in ``folder``, its path: ``local`` (the file behind ``url``) hard-linked
+    there, or read in place where a link cannot be made; else ``url`` downloaded there.
 
-    The CRC32C is checked against ``expected_crc`` while the bytes pass.
+    A local input is never copied. The CRC32C is checked against ``expected_crc`` as the bytes pass.
     """
     target = folder / _file_name(url)
     if local is not None:
-        crc = Crc32c()
-        with local.open("rb") as src, target.open("wb") as dst:
-            while chunk := src.read(CHUNK):
-                crc.update(chunk)
-                dst.write(chunk)
-        if expected_crc and crc.base64() != expected_crc:
-            target.unlink(missing_ok=True)
-            raise _mismatch(crc.base64(), expected_crc)
-        return target
+        return _link_local(local, target, expected_crc)
     failure: InputError | None = None
     for attempt in range(max(1, attempts)):
         if attempt:

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import os
 import secrets
-import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from ..apps.base import ApplicationSpec, VersionSpec
+from ..platform import models as m
 from .access_tokens import TokenSigner, looks_like_jwt
 from .authorization_codes import AuthorizationCodes
 from .lifecycle import run_output
 from .objects import ObjectStore
 from .settings import LOCAL_ORG_ID, LOCAL_USER_ID, ServerSettings
 from .signing import sign_path
-from .store import Store, now_iso
+from .store import Store, token_hash
+from .store.rows import ItemRow, RunRow, UserRow
 
 __all__ = ["Platform"]
 
@@ -69,7 +69,7 @@ class Platform:
 
     def sign_in_secret(self) -> str:
         """A new one-time secret that signs a browser in at ``/device`` as the local user."""
-        self.store.execute("DELETE FROM tokens WHERE expires_at < ?", (time.time(),))
+        self.store.drop_expired_tokens()
         ttl = self.settings.sign_in_secret_ttl_s
         return self.store.issue_token(LOCAL_USER_ID, kind="sign-in", ttl_s=ttl)
 
@@ -94,7 +94,7 @@ class Platform:
         self.store.ensure_user(user_id, org_id, email=email, name=user_id, role=role)
         return self.store.issue_token(user_id, token)
 
-    def user_for_bearer(self, token: str) -> dict[str, Any] | None:
+    def user_for_bearer(self, token: str) -> UserRow | None:
         """The user of a valid bearer token: a JWT this platform signed, or an opaque token."""
         if looks_like_jwt(token):
             subject = self.signer.subject(token)
@@ -116,44 +116,28 @@ class Platform:
         """The id of a valid (unrevoked, unexpired) share token."""
         if not share_token:
             return None
-        from .store import token_hash
-
-        row = self.store.one(
-            "SELECT id, expires_at FROM share_tokens WHERE token_hash=? AND revoked=0",
-            (token_hash(share_token),),
-        )
+        row = self.store.unrevoked_share_token(token_hash(share_token))
         if row is None:
             return None
-        if row["expires_at"] and _parse(row["expires_at"]) < datetime.now(UTC):
+        if row.expires_at and _parse(row.expires_at) < datetime.now(UTC):
             return None
-        return str(row["id"])
+        return row.id
 
-    def can_view(self, user: dict[str, Any], run: dict[str, Any], share_token: str | None) -> bool:
+    def can_view(self, user: UserRow, run: RunRow, share_token: str | None) -> bool:
         """Creator, org admin, a viewer grant for the user/org, or a granted share token."""
-        if run["user_id"] == user["id"]:
+        if self.can_change(user, run):
             return True
-        if user["role"] == "admin" and run["org_id"] == user["org_id"]:
-            return True
-        subjects = [("user", user["id"]), ("organization_user", user["org_id"])]
-        if user["role"] == "admin":
-            subjects.append(("organization_admin", user["org_id"]))
+        subjects = [("user", user.id), ("organization_user", user.org_id)]
+        if user.is_admin:
+            subjects.append(("organization_admin", user.org_id))
         token_id = self.share_token_id(share_token)
         if token_id:
             subjects.append(("share_token", token_id))
-        for subject_type, subject_id in subjects:
-            if self.store.one(
-                "SELECT 1 FROM grants WHERE resource_type='run' AND resource_id=? AND "
-                "subject_type=? AND subject_id=? AND revoked=0",
-                (run["id"], subject_type, subject_id),
-            ):
-                return True
-        return False
+        return any(self.store.has_grant(run.id, kind, subject) for kind, subject in subjects)
 
-    def can_change(self, user: dict[str, Any], run: dict[str, Any]) -> bool:
+    def can_change(self, user: UserRow, run: RunRow) -> bool:
         """Only the creator or an admin of the run's organization may change a run."""
-        return run["user_id"] == user["id"] or (
-            user["role"] == "admin" and run["org_id"] == user["org_id"]
-        )
+        return run.user_id == user.id or (user.is_admin and run.org_id == user.org_id)
 
     # --- signed URLs ----------------------------------------------------------------------------
 
@@ -165,128 +149,104 @@ class Platform:
 
     # --- views ---------------------------------------------------------------------------------
 
-    def run_views(self, runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """``RunReadResponse`` dicts for run rows."""
-        stats = self.store.statistics([r["id"] for r in runs])
+    def run_views(self, runs: list[RunRow]) -> list[m.RunReadResponse]:
+        """``RunReadResponse`` bodies of runs."""
+        stats = self.store.statistics([r.id for r in runs])
         views = []
         for run in runs:
-            counters = stats[run["id"]]
+            counters = stats[run.id]
             ahead_org = ahead_all = None
-            if run["state"] != "TERMINATED":
-                ahead_all, ahead_org = self._items_ahead(run)
+            if run.state != "TERMINATED":
+                ahead_all, ahead_org = self.store.items_ahead(run)
             views.append(
-                {
-                    "run_id": run["id"],
-                    "application_id": run["application_id"],
-                    "version_number": run["version_number"],
-                    "state": run["state"],
+                m.RunReadResponse.model_validate({
+                    "run_id": run.id,
+                    "application_id": run.application_id,
+                    "version_number": run.version_number,
+                    "state": run.state,
                     "output": run_output(counters),
-                    "termination_reason": run["termination_reason"],
-                    "error_code": run["error_code"],
-                    "error_message": run["error_message"],
+                    "termination_reason": run.termination_reason,
+                    "error_code": run.error_code,
+                    "error_message": run.error_message,
                     "statistics": counters,
-                    "custom_metadata": run["custom_metadata"],
-                    "custom_metadata_checksum": run["custom_metadata_checksum"],
-                    "submitted_at": run["submitted_at"],
-                    "submitted_by": run["user_id"],
-                    "organization_id": run["org_id"],
-                    "terminated_at": run["terminated_at"],
+                    "custom_metadata": run.custom_metadata,
+                    "custom_metadata_checksum": run.custom_metadata_checksum,
+                    "submitted_at": run.submitted_at,
+                    "submitted_by": run.user_id,
+                    "organization_id": run.org_id,
+                    "terminated_at": run.terminated_at,
                     "num_preceding_items_org": ahead_org,
                     "num_preceding_items_platform": ahead_all,
                     "scheduling": (
-                        {"due_date": run["due_date"], "deadline": run["deadline"]}
-                        if run["due_date"] or run["deadline"]
+                        {"due_date": run.due_date, "deadline": run.deadline}
+                        if run.due_date or run.deadline
                         else None
                     ),
-                }
+                })
             )
         return views
 
-    def _items_ahead(self, run: dict[str, Any]) -> tuple[int, int]:
-        sql = (
-            "SELECT COUNT(*) AS n FROM items JOIN runs ON runs.id = items.run_id "
-            "WHERE items.state IN ('PENDING','PROCESSING') AND runs.seq < ?"
-        )
-        everyone = self.store.one(sql, (run["seq"],))
-        org = self.store.one(sql + " AND runs.org_id = ?", (run["seq"], run["org_id"]))
-        return int(everyone["n"] if everyone else 0), int(org["n"] if org else 0)
-
-    def item_views(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """``ItemResultReadResponse`` dicts for item rows (order kept)."""
-        full = self.store.items([r["id"] for r in rows])
+    def item_views(self, rows: list[ItemRow]) -> list[m.ItemResultReadResponse]:
+        """``ItemResultReadResponse`` bodies of items (order kept)."""
+        full = self.store.items([r.id for r in rows])
         queue = (
-            self._pending_queue() if any(i["state"] == "PENDING" for i in full.values()) else None
+            _Queue(self.store.pending_queue())
+            if any(i.item.state == "PENDING" for i in full.values())
+            else None
         )
         views = []
         for row in rows:
-            item = full[row["id"]]
+            entry = full[row.id]
+            item = entry.item
             pos_all = pos_org = None
-            if item["state"] == "PENDING" and queue is not None:
-                pos_all, pos_org = queue.position(item["seq"], item["run_id"])
+            if item.state == "PENDING" and queue is not None:
+                pos_all, pos_org = queue.position(item.seq, item.run_id)
             views.append(
-                {
-                    "item_id": item["id"],
-                    "external_id": item["external_id"],
-                    "custom_metadata": item["custom_metadata"],
-                    "custom_metadata_checksum": item["custom_metadata_checksum"],
+                m.ItemResultReadResponse.model_validate({
+                    "item_id": item.id,
+                    "external_id": item.external_id,
+                    "custom_metadata": item.custom_metadata,
+                    "custom_metadata_checksum": item.custom_metadata_checksum,
                     "queue_position_org": pos_org,
                     "queue_position_platform": pos_all,
-                    "state": item["state"],
-                    "output": "FULL" if item["termination_reason"] == "SUCCEEDED" else "NONE",
-                    "termination_reason": item["termination_reason"],
-                    "error_code": item["error_code"],
-                    "error_message": item["error_message"],
-                    "terminated_at": item["terminated_at"],
+                    "state": item.state,
+                    "output": "FULL" if item.termination_reason == "SUCCEEDED" else "NONE",
+                    "termination_reason": item.termination_reason,
+                    "error_code": item.error_code,
+                    "error_message": item.error_message,
+                    "terminated_at": item.terminated_at,
                     "input_artifacts": [
                         {
-                            "input_artifact_id": a["id"],
-                            "name": a["name"],
-                            "metadata": a["metadata"],
-                            "download_url": a["download_url"],
+                            "input_artifact_id": a.id,
+                            "name": a.name,
+                            "metadata": a.metadata,
+                            "download_url": a.download_url,
                         }
-                        for a in item["input_artifacts"]
+                        for a in entry.inputs
                     ],
                     "output_artifacts": [
                         {
-                            "output_artifact_id": a["id"],
-                            "name": a["name"],
-                            "metadata": a["metadata"],
-                            "state": a["state"],
-                            "termination_reason": a["termination_reason"],
-                            "output": a["output"],
-                            "error_code": a["error_code"],
-                            "error_message": a["error_message"],
+                            "output_artifact_id": a.id,
+                            "name": a.name,
+                            "metadata": a.metadata,
+                            "state": a.state,
+                            "termination_reason": a.termination_reason,
+                            "output": a.output,
+                            "error_code": a.error_code,
+                            "error_message": a.error_message,
                             "download_url": (
                                 self.signed_url(
-                                    f"/files/artifacts/{item['run_id']}/{a['id']}",
-                                    DEPRECATED_URL_TTL_S,
+                                    f"/files/artifacts/{item.run_id}/{a.id}", DEPRECATED_URL_TTL_S
                                 )
-                                if a["output"] == "AVAILABLE"
+                                if a.output == "AVAILABLE"
                                 else None
                             ),
                         }
-                        for a in item["output_artifacts"]
+                        for a in entry.outputs
                     ],
-                }
+                })
             )
         return views
-
-    def _pending_queue(self) -> _Queue:
-        rows = self.store.all(
-            "SELECT items.seq, runs.org_id, runs.id AS run_id FROM items "
-            "JOIN runs ON runs.id = items.run_id WHERE items.state='PENDING' ORDER BY items.seq"
-        )
-        return _Queue(rows)
-
-    def month_slides(self, column: str, value: str) -> int:
-        """Slides submitted this calendar month by a user or an organization."""
-        month = now_iso()[:7]
-        row = self.store.one(
-            f"SELECT COUNT(*) AS n FROM items JOIN runs ON runs.id=items.run_id "
-            f"WHERE runs.{column}=? AND substr(runs.submitted_at,1,7)=?",
-            (value, month),
-        )
-        return int(row["n"] if row else 0)
 
     @property
     def data_dir(self) -> Path:
@@ -297,12 +257,12 @@ class Platform:
 class _Queue:
     """Positions of pending items in the platform-wide and per-organization FIFO queues."""
 
-    def __init__(self, rows: list[dict[str, Any]]) -> None:
-        self.seqs = [r["seq"] for r in rows]
-        self.org_of_run = {r["run_id"]: r["org_id"] for r in rows}
+    def __init__(self, rows: list[tuple[int, str, str]]) -> None:
+        self.seqs = [seq for seq, _org, _run in rows]
+        self.org_of_run = {run_id: org_id for _seq, org_id, run_id in rows}
         self.by_org: dict[str, list[int]] = {}
-        for row in rows:
-            self.by_org.setdefault(row["org_id"], []).append(row["seq"])
+        for seq, org_id, _run_id in rows:
+            self.by_org.setdefault(org_id, []).append(seq)
 
     def position(self, seq: int, run_id: str) -> tuple[int, int]:
         """1-based positions (platform, organization)."""

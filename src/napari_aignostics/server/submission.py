@@ -12,6 +12,7 @@ from ..apps.base import VersionSpec
 from ..platform import models as m
 from .deps import problem
 from .service import Platform
+from .store.rows import UserRow
 
 __all__ = ["check_run_request"]
 
@@ -29,9 +30,7 @@ def _size(value: Any) -> int:
     return len(json.dumps(value, separators=(",", ":")).encode())
 
 
-def check_run_request(
-    platform: Platform, user: dict[str, Any], body: m.RunCreationRequest
-) -> VersionSpec:
+def check_run_request(platform: Platform, user: UserRow, body: m.RunCreationRequest) -> VersionSpec:
     """The version to run; an HTTP error (400/402/404/422) with a precise detail otherwise.
 
     Input metadata that its version's ``metadata_schema`` rejects is a 400, as the contract says.
@@ -127,35 +126,32 @@ def check_run_request(
     return version
 
 
-def _check_quotas(platform: Platform, user: dict[str, Any], count: int) -> None:
-    org = platform.store.org(user["org_id"]) or {}
-    per_run = org.get("quota_slides_per_run")
+def _check_quotas(platform: Platform, user: UserRow, count: int) -> None:
+    store = platform.store
+    org = store.org(user.org_id)
+    per_run = org.quota_slides_per_run if org else None
     if per_run is not None and count > per_run:
         raise HTTPException(
             402, f"quota: your organization allows {per_run} slides per run; this run has {count}"
         )
-    per_month = org.get("quota_slides_per_month")
-    used = platform.month_slides("org_id", user["org_id"])
+    per_month = org.quota_slides_per_month if org else None
+    used = store.month_slides(org_id=user.org_id)
     if per_month is not None and used + count > per_month:
         raise HTTPException(
             402,
             f"quota: your organization used {used} of {per_month} slides this month; "
             f"{count} more do not fit",
         )
-    user_month = user.get("quota_slides_per_month")
+    user_month = user.quota_slides_per_month
     if user_month is not None:
-        mine = platform.month_slides("user_id", user["id"])
+        mine = store.month_slides(user_id=user.id)
         if mine + count > user_month:
             raise HTTPException(
                 402, f"quota: you used {mine} of your {user_month} slides this month"
             )
-    parallel = org.get("quota_parallel_runs")
+    parallel = org.quota_parallel_runs if org else None
     if parallel is not None:
-        row = platform.store.one(
-            "SELECT COUNT(*) AS n FROM runs WHERE org_id=? AND state!='TERMINATED'",
-            (user["org_id"],),
-        )
-        active = int(row["n"] if row else 0)
+        active = store.unfinished_runs(user.org_id)
         if active >= parallel:
             raise HTTPException(
                 402,

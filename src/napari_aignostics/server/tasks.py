@@ -198,7 +198,8 @@ def _run_in(task: ItemTask, cancelled: CancelFlag, work: Path, *, inline: bool) 
     outputs = []
     for artifact in produced:
         metadata = dict(artifact.metadata)
-        metadata.setdefault("checksum_base64_crc32c", crc32c_base64(artifact.path))
+        if "checksum_base64_crc32c" not in metadata:  # the writers already give it: CRC once
+            metadata["checksum_base64_crc32c"] = crc32c_base64(artifact.path)
         metadata.setdefault("media_type", "application/octet-stream")
         if inline:
             outputs.append(OutputFile(artifact.name, metadata, data=artifact.path.read_bytes()))

@@ -15,12 +15,20 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from .inputs import InputError, local_object
-from .lifecycle import ProducedOutput, cancel_overdue, expire_outputs, finish_item, start_item
+from .lifecycle import (
+    ProducedOutput,
+    cancel_overdue,
+    expire_outputs,
+    finish_item,
+    requeue_item,
+    start_item,
+)
 from .service import Platform
+from .store.rows import QueuedItem
 from .tasks import (
     CancelFlag,
     Executor,
@@ -102,7 +110,7 @@ class Worker:
             item = self._next_item()
             if item is None:
                 return
-            self._dispatch(item["id"], item["run_id"])
+            self._dispatch(item.id, item.run_id)
 
     def _drain(self) -> None:
         """On stop: cancel running tasks, keep what ends in time, requeue the rest."""
@@ -129,30 +137,21 @@ class Worker:
         """Set the cancel flag of running items whose run was cancelled."""
         if not self._in_flight:
             return
-        ids = list(self._in_flight)
-        marks = ",".join("?" * len(ids))
-        for row in self.platform.store.all(
-            f"SELECT id FROM items WHERE id IN ({marks}) AND state!='PROCESSING'", ids
-        ):
-            self._in_flight[row["id"]][1].set()
+        for item_id in self.platform.store.not_processing(list(self._in_flight)):
+            self._in_flight[item_id][1].set()
 
-    def _next_item(self) -> dict[str, Any] | None:
+    def _next_item(self) -> QueuedItem | None:
         """The next pending item: round-robin over users, oldest run first, per-run limit kept."""
         per_run: dict[str, int] = {}
         for run_id, _flag in self._in_flight.values():
             per_run[run_id] = per_run.get(run_id, 0) + 1
-        candidates = self.platform.store.all(
-            "SELECT items.id, items.run_id, runs.user_id FROM items JOIN runs ON runs.id=items.run_id"
-            " WHERE items.state='PENDING' AND runs.state!='TERMINATED'"
-            " ORDER BY runs.seq, items.seq LIMIT 2000"
-        )
-        by_user: dict[str, dict[str, Any]] = {}
-        for row in candidates:
-            if row["id"] in self._in_flight:
+        by_user: dict[str, QueuedItem] = {}
+        for row in self.platform.store.queued_items():
+            if row.id in self._in_flight:
                 continue
-            if per_run.get(row["run_id"], 0) >= self.settings.items_per_run_parallel:
+            if per_run.get(row.run_id, 0) >= self.settings.items_per_run_parallel:
                 continue
-            by_user.setdefault(row["user_id"], row)
+            by_user.setdefault(row.user_id, row)
         if not by_user:
             return None
         users = sorted(by_user)
@@ -195,28 +194,28 @@ class Worker:
         item = store.items([item_id])[item_id]
         run = store.run(run_id)
         assert run is not None
-        version = platform.version(run["application_id"], run["version_number"])
+        version = platform.version(run.application_id, run.version_number)
         if version is None:
             self._finish(
                 item_id,
                 "SYSTEM_ERROR",
                 "APPLICATION.UNAVAILABLE",
-                f"{run['application_id']} {run['version_number']} is no longer served",
+                f"{run.application_id} {run.version_number} is no longer served",
             )
             return None
-        source = item["input_artifacts"][0]
+        source = item.inputs[0]
         try:
-            local = local_object(platform, source["download_url"])
+            local = local_object(platform, source.download_url)
         except InputError as exc:
             self._finish(item_id, "USER_ERROR" if exc.user else "SYSTEM_ERROR", exc.code, str(exc))
             return None
         return ItemTask(
             item_id=item_id,
-            application_id=run["application_id"],
-            version_number=run["version_number"],
+            application_id=run.application_id,
+            version_number=run.version_number,
             analyse=version.run,
-            download_url=source["download_url"],
-            input_metadata=source["metadata"] or {},
+            download_url=source.download_url,
+            input_metadata=source.metadata or {},
             work_dir=str(platform.objects.item_work_dir(item_id)),
             share_mark=platform.objects.share_mark,
             local_input=None if local is None else str(local),
@@ -274,17 +273,7 @@ class Worker:
 
     def _requeue(self, item_id: str) -> None:
         """The platform stops: the item goes back to the queue, this attempt not counted."""
-        with self.platform.store.transaction() as db:
-            db.execute(
-                "UPDATE items SET state='PENDING', attempts=MAX(attempts-1,0) "
-                "WHERE id=? AND state='PROCESSING'",
-                (item_id,),
-            )
-            db.execute(
-                "UPDATE output_artifacts SET state='PENDING' WHERE item_id=? "
-                "AND state='PROCESSING'",
-                (item_id,),
-            )
+        requeue_item(self.platform.store, item_id)
 
     def _finish(self, item_id: str, reason: str, code: str, message: str) -> None:
         finish_item(
@@ -298,7 +287,8 @@ class Worker:
 
     def _store_outputs(self, item_id: str, outcome: ItemOutcome) -> list[ProducedOutput]:
         item = self.platform.store.items([item_id])[item_id]
-        ids = {a["name"]: a["id"] for a in item["output_artifacts"]}
+        ids = {a.name: a.id for a in item.outputs}
+        run_id = item.item.run_id
         objects = self.platform.objects
         outputs = []
         for artifact in outcome.outputs:
@@ -308,12 +298,12 @@ class Worker:
                 )
             if artifact.data is not None:
                 relative, size = objects.store_output_bytes(
-                    item["run_id"], ids[artifact.name], artifact.data
+                    run_id, ids[artifact.name], artifact.data
                 )
             else:
                 assert artifact.path is not None
                 relative, size = objects.store_output(
-                    item["run_id"], ids[artifact.name], Path(artifact.path)
+                    run_id, ids[artifact.name], Path(artifact.path)
                 )
             outputs.append(ProducedOutput(artifact.name, relative, size, artifact.metadata))
         return outputs
@@ -325,7 +315,7 @@ class _Failed:
     def __init__(self, error: Exception) -> None:
         self.error = error
 
-    def add_done_callback(self, fn: Any, /) -> None:
+    def add_done_callback(self, fn: Callable[[_Failed], object], /) -> None:
         fn(self)
 
     def result(self, timeout: float | None = None) -> ItemOutcome:

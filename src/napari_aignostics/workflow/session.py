@@ -50,6 +50,10 @@ class Session:
         self.info: ConnectionInfo | None = None
         self.run_slides: dict[str, dict[str, SlideRef]] = {}
         """The slides submitted in this session, by run id and external id."""
+        self.me: m.MeReadResponse | None = None
+        """``/v1/me`` as fetched on connecting (the organization's bucket comes from it)."""
+        self._versions: dict[tuple[str, str], m.VersionReadResponse] = {}
+        """Version details fetched over this connection (forgotten on reconnect)."""
         self._lock = threading.Lock()
 
     # --- connection ------------------------------------------------------------------------
@@ -93,6 +97,8 @@ class Session:
         if self.client is not None:
             self.client.close()
         self.client = client
+        self.me = me
+        self._versions = {}
         user = me.user.email or me.user.name or me.user.id
         organization = me.organization.display_name or me.organization.name or me.organization.id
         self.info = ConnectionInfo(api_root, local, str(user), str(organization), True)
@@ -115,6 +121,8 @@ class Session:
         if self.client is not None:
             self.client.close()
             self.client = None
+        self.me = None
+        self._versions = {}
         if self.local is not None:
             self.local.stop()
             self.local = None
@@ -133,8 +141,14 @@ class Session:
         return sorted((v.number for v in app.versions), key=semver_key, reverse=True)
 
     def version(self, application_id: str, version: str) -> m.VersionReadResponse:
-        """A version's details: input and output artifacts with schemas, changelog."""
-        return self.require_client().application_version(application_id, version)
+        """A version's details: input and output artifacts with schemas, changelog.
+
+        Fetched once per connection: the Submit tab's form and the submission share it.
+        """
+        key = (application_id, version)
+        if key not in self._versions:
+            self._versions[key] = self.require_client().application_version(*key)
+        return self._versions[key]
 
     # --- slides ------------------------------------------------------------------------------
 
@@ -223,6 +237,8 @@ class Session:
             note=note or None,
             tags=list(tags),
             progress=progress,
+            spec=self.version(application_id, version),
+            organization=None if self.me is None else self.me.organization,
         )
         self.run_slides[run_id] = {ref.external_id: ref for ref, _ in slides}
         return run_id

@@ -10,26 +10,25 @@ access tokens; ``/.well-known/openid-configuration`` names every endpoint.
 
 from __future__ import annotations
 
-import hmac
 import html
-from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from .authorization_codes import AuthorizationRequest
-from .deps import PlatformDep, bearer_user
-from .routes_device import (
+from ..authorization_codes import AuthorizationRequest
+from ..deps import PlatformDep
+from ..settings import LOCAL_USER_ID
+from .device import (
     LOOPBACK,
     SIGN_IN,
+    approving_user,
     csrf_token,
     foreign_origin,
     login_page,
     session_user,
 )
-from .routes_oauth import read_form
-from .settings import LOCAL_USER_ID
+from .oauth import read_form
 
 router = APIRouter(include_in_schema=False)
 
@@ -110,22 +109,13 @@ async def authorize_decide(request: Request, platform: PlatformDep) -> Response:
     if (why := foreign_origin(platform, request)) is not None:
         return login_page(f"Refused: {why}.", status=403)
     form = await read_form(request)  # bounded by the request guard
-    if request.headers.get("authorization"):
-        user = bearer_user(platform, request.headers["authorization"])
-        if user is None:
-            return login_page("Refused: the bearer token is not valid.", status=401)
-    else:
-        signed_in = session_user(platform, request)
-        if signed_in is None:
-            return login_page("Refused: sign in first (or send the local user's bearer token).", status=401)
-        user, session = signed_in
-        expected = csrf_token(platform, session, "authorize")
-        if not hmac.compare_digest(form.get("csrf_token", ""), expected):
-            return login_page("Refused: the form is stale or was not sent by this page.", status=403)
+    user = approving_user(platform, request, form, "authorize")
+    if isinstance(user, HTMLResponse):
+        return user
     approve = form.get("action") == "approve"
     try:
         decided, code = platform.auth_codes.decide(
-            form.get("request_id", ""), str(user["id"]) if approve else None
+            form.get("request_id", ""), user.id if approve else None
         )
     except KeyError:
         return login_page("Unknown or expired login request; start the login again.", status=404)
@@ -141,7 +131,7 @@ def jwks(platform: PlatformDep) -> JSONResponse:
 
 
 @router.get("/.well-known/openid-configuration")
-def discovery(platform: PlatformDep) -> dict[str, Any]:
+def discovery(platform: PlatformDep) -> dict[str, str | list[str]]:
     """Where the login endpoints of this platform are."""
     root = platform.settings.public_url.rstrip("/")
     return {

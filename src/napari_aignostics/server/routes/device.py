@@ -13,16 +13,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import html
-import time
-from typing import Any
 from urllib.parse import quote, urlsplit
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from .deps import PlatformDep, bearer_user
-from .routes_oauth import read_form
-from .service import Platform
+from ..deps import PlatformDep, bearer_user
+from ..service import Platform
+from ..store.rows import UserRow
+from .oauth import read_form
 
 router = APIRouter(include_in_schema=False)
 
@@ -85,11 +84,32 @@ def csrf_token(platform: Platform, session: str, purpose: str = "device") -> str
     return hmac.new(platform.url_secret.encode(), f"csrf:{purpose}:{session}".encode(), hashlib.sha256).hexdigest()
 
 
-def session_user(platform: Platform, request: Request) -> tuple[dict[str, Any], str] | None:
+def session_user(platform: Platform, request: Request) -> tuple[UserRow, str] | None:
     """The user and session id of a browser signed in at ``/device/sign-in``, or None."""
     session = request.cookies.get(COOKIE, "")
     user = platform.store.user_for_token(session, kind="browser-session") if session else None
     return None if user is None else (user, session)
+
+
+def approving_user(
+    platform: Platform, request: Request, form: dict[str, str], purpose: str, sign_in: str = ""
+) -> UserRow | HTMLResponse:
+    """Who approves a login: a bearer token's user, or a signed-in browser whose form carries the
+    CSRF token of ``purpose``; else the refusal page (``sign_in``: the form offered with it)."""
+    if request.headers.get("authorization"):
+        user = bearer_user(platform, request.headers["authorization"])
+        if user is None:
+            return login_page("Refused: the bearer token is not valid.", status=401)
+        return user
+    signed_in = session_user(platform, request)
+    if signed_in is None:
+        return login_page(
+            "Refused: sign in first (or send the local user's bearer token).", sign_in, status=401
+        )
+    user, session = signed_in
+    if not hmac.compare_digest(form.get("csrf_token", ""), csrf_token(platform, session, purpose)):
+        return login_page("Refused: the form is stale or was not sent by this page.", status=403)
+    return user
 
 
 @router.get("/device", response_class=HTMLResponse)
@@ -120,7 +140,7 @@ async def sign_in(request: Request, platform: PlatformDep) -> Response:
             status=401,
         )
     ttl = platform.settings.browser_session_ttl_s
-    session = platform.store.issue_token(user["id"], kind="browser-session", ttl_s=ttl)
+    session = platform.store.issue_token(user.id, kind="browser-session", ttl_s=ttl)
     target = form.get("next", "")
     if not target.startswith("/authorize?"):  # only back to this server's own login pages
         target = f"/device?user_code={quote(code)}"
@@ -136,26 +156,10 @@ async def device_confirm(request: Request, platform: PlatformDep) -> HTMLRespons
         return login_page(f"Refused: {why}.", status=403)
     form = await read_form(request)
     code = form.get("user_code", "").strip().upper()
-    if request.headers.get("authorization"):
-        user = bearer_user(platform, request.headers["authorization"])
-        if user is None:
-            return login_page("Refused: the bearer token is not valid.", status=401)
-    else:
-        signed_in = session_user(platform, request)
-        if signed_in is None:
-            return login_page(
-                "Refused: sign in first (or send the local user's bearer token).",
-                SIGN_IN.format(code=html.escape(code), next=""),
-                status=401,
-            )
-        user, session = signed_in
-        if not hmac.compare_digest(form.get("csrf_token", ""), csrf_token(platform, session)):
-            return login_page("Refused: the form is stale or was not sent by this page.", status=403)
+    user = approving_user(platform, request, form, "device", SIGN_IN.format(code=html.escape(code), next=""))
+    if isinstance(user, HTMLResponse):
+        return user
     deny = form.get("action") == "deny"
-    changed = platform.store.execute(
-        "UPDATE device_codes SET approved_user=?, denied=? WHERE user_code=? AND expires_at>?",
-        (None if deny else user["id"], int(deny), code, time.time()),
-    )
-    if not changed:
+    if not platform.store.decide_device_code(code, user.id, deny=deny):
         return login_page("Unknown or expired code.", status=404)
     return login_page("Login denied." if deny else "Login approved. You can close this page.")

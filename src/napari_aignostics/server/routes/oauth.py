@@ -1,6 +1,6 @@
 """A local OAuth 2.0 device authorization service (RFC 8628) for the local user.
 
-``/oauth/device/code`` starts a login, ``/device`` (:mod:`.routes_device`) is where the signed-in
+``/oauth/device/code`` starts a login, ``/device`` (:mod:`.device`) is where the signed-in
 user confirms the code, ``/oauth/token`` answers the polling client (device code, authorization
 code + PKCE and refresh token grants; a refresh token is used once and expires) with an RS256 JWT
 access token (see ``access_tokens``), ``/oauth/revoke`` revokes a token (RFC 7009).
@@ -15,10 +15,9 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from .deps import PlatformDep
-from .service import Platform
-from .settings import LOCAL_USER_ID
-from .store import token_hash
+from ..deps import PlatformDep
+from ..service import Platform
+from ..settings import LOCAL_USER_ID
 
 router = APIRouter(include_in_schema=False)
 
@@ -47,17 +46,13 @@ async def device_code(request: Request, platform: PlatformDep) -> JSONResponse:
     user_code = f"{user_code[:4]}-{user_code[4:]}"
     interval = 1.0
     approved = LOCAL_USER_ID if platform.settings.auto_approve_device else None
-    platform.store.execute(
-        "INSERT INTO device_codes (device_code_hash, user_code, client_id, expires_at, interval,"
-        " approved_user) VALUES (?,?,?,?,?,?)",
-        (
-            token_hash(code),
-            user_code,
-            form.get("client_id"),
-            time.time() + CODE_TTL_S,
-            interval,
-            approved,
-        ),
+    platform.store.add_device_code(
+        code,
+        user_code,
+        form.get("client_id"),
+        ttl_s=CODE_TTL_S,
+        interval=interval,
+        approved_user=approved,
     )
     page = platform.settings.public_url.rstrip("/") + "/device"
     return JSONResponse(
@@ -100,7 +95,7 @@ async def token(request: Request, platform: PlatformDep) -> JSONResponse:
         user = platform.store.take_token(form.get("refresh_token", ""), kind="refresh")
         if user is None:
             return _error("invalid_grant", "unknown, expired, used or revoked refresh token")
-        return _tokens(platform, user["id"], form.get("client_id"))
+        return _tokens(platform, user.id, form.get("client_id"))
     if grant == "authorization_code":
         approved = platform.auth_codes.redeem(
             form.get("code", ""),
@@ -113,25 +108,23 @@ async def token(request: Request, platform: PlatformDep) -> JSONResponse:
         return _tokens(platform, approved.user_id, approved.client_id)
     if grant != DEVICE_GRANT:
         return _error("unsupported_grant_type", f"grant_type {grant!r} is not supported")
-    key = token_hash(form.get("device_code", ""))
-    row = platform.store.one("SELECT * FROM device_codes WHERE device_code_hash=?", (key,))
+    device = form.get("device_code", "")
+    row = platform.store.device_code(device)
     if row is None:
         return _error("invalid_grant", "unknown device code")
     now = time.time()
-    if row["expires_at"] < now:
+    if row.expires_at < now:
         return _error("expired_token", "the device code expired")
-    if row["denied"]:
+    if row.denied:
         return _error("access_denied", "the user denied the login", 403)
-    if not row["approved_user"]:
-        too_fast = now - row["last_poll"] < row["interval"] * 0.5
-        platform.store.execute(
-            "UPDATE device_codes SET last_poll=? WHERE device_code_hash=?", (now, key)
-        )
+    if not row.approved_user:
+        too_fast = now - row.last_poll < row.interval * 0.5
+        platform.store.note_device_poll(device, now)
         if too_fast:
             return _error("slow_down", "poll less often")
         return _error("authorization_pending", "waiting for the user to confirm the code")
-    platform.store.execute("DELETE FROM device_codes WHERE device_code_hash=?", (key,))
-    return _tokens(platform, row["approved_user"], row["client_id"])
+    platform.store.drop_device_code(device)
+    return _tokens(platform, row.approved_user, row.client_id)
 
 
 @router.post("/oauth/revoke")
@@ -141,7 +134,5 @@ async def revoke(request: Request, platform: PlatformDep) -> JSONResponse:
     token = form.get("token", "")
     if not token:
         return _error("invalid_request", "the form field token is missing")
-    platform.store.execute(
-        "DELETE FROM tokens WHERE hash=? AND kind IN ('refresh', 'access')", (token_hash(token),)
-    )
+    platform.store.revoke_token(token)
     return JSONResponse({}, headers={"Cache-Control": "no-store"})

@@ -8,10 +8,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import RedirectResponse
 
-from ..apps.base import ApplicationSpec, VersionSpec
-from ..platform import models as m
-from .deps import Caller, PlatformDep, order_by
-from .service import Platform
+from ...apps.base import ApplicationSpec, VersionSpec
+from ...platform import models as m
+from ..deps import Caller, PlatformDep, order_by
+from ..service import Platform
 
 router = APIRouter(prefix="/api/v1", tags=["Public"])
 
@@ -19,7 +19,7 @@ DOC_NAMESPACE = uuid.UUID("5b0c0a52-6c1f-4c43-9a54-7d3f0c6f3a11")
 
 
 def _semver(version: str) -> tuple[Any, ...]:
-    from ..platform.versions import semver_key
+    from ...platform.versions import semver_key
 
     return semver_key(version)
 
@@ -53,9 +53,9 @@ def list_applications(
     page_size: Annotated[int | None, Query(alias="page-size", ge=5, le=100)] = None,
     page_size_alt: Annotated[int | None, Query(alias="page_size", ge=5, le=100)] = None,
     sort: Annotated[list[str] | None, Query()] = None,
-) -> list[dict[str, Any]]:
+) -> list[m.ApplicationReadShortResponse]:
     """Applications with at least one version, sorted, paged."""
-    rows = []
+    rows: list[dict[str, Any]] = []
     for app in platform.applications.values():
         latest = _latest(app)
         if latest is None:
@@ -69,30 +69,30 @@ def list_applications(
                 "latest_version": {"number": latest.version_number, "released_at": _iso(latest)},
             }
         )
-    order_by(
-        sort, {k: k for k in ("application_id", "name", "description", "regulatory_classes")}, "1"
-    )
+    order_by(sort, {k: k for k in ("application_id", "name", "description", "regulatory_classes")})
     for raw in reversed([v.strip() for v in sort or [] if v.strip()]):
         key = raw.lstrip("+-").strip()
         rows.sort(key=_field(key), reverse=raw.startswith("-"))
     size = page_size or page_size_alt or 50
-    return rows[(page - 1) * size : page * size]
+    return [m.ApplicationReadShortResponse.model_validate(r) for r in rows[(page - 1) * size : page * size]]
 
 
 @router.get("/applications/{application_id}", response_model=m.ApplicationReadResponse)
-def read_application(application_id: str, platform: PlatformDep, user: Caller) -> dict[str, Any]:
+def read_application(
+    application_id: str, platform: PlatformDep, user: Caller
+) -> m.ApplicationReadResponse:
     """One application with all its versions."""
     app = platform.applications.get(application_id)
     if app is None:
         raise HTTPException(404, f"application {application_id!r} not found")
     versions = sorted(app.versions, key=lambda v: _semver(v.version_number))
-    return {
+    return m.ApplicationReadResponse.model_validate({
         "application_id": app.application_id,
         "name": app.name,
         "regulatory_classes": app.regulatory_classes,
         "description": app.description,
         "versions": [{"number": v.version_number, "released_at": _iso(v)} for v in versions],
-    }
+    })
 
 
 @router.get(
@@ -100,28 +100,28 @@ def read_application(application_id: str, platform: PlatformDep, user: Caller) -
 )
 def application_version_details(
     application_id: str, version: str, platform: PlatformDep, user: Caller
-) -> dict[str, Any]:
+) -> m.VersionReadResponse:
     """Inputs and outputs of a version with their metadata JSON schemas."""
     spec = _version_or_404(platform, application_id, version)
-    return {
+    return m.VersionReadResponse.model_validate({
         "version_number": spec.version_number,
         "changelog": spec.changelog,
         "input_artifacts": spec.input_artifacts,
         "output_artifacts": spec.output_artifacts,
         "released_at": _iso(spec),
-    }
+    })
 
 
-def _document(application_id: str, spec: VersionSpec, name: str) -> dict[str, Any]:
+def _document(application_id: str, spec: VersionSpec, name: str) -> m.VersionDocumentResponse:
     mime, _content = spec.documents[name]
-    return {
+    return m.VersionDocumentResponse.model_validate({
         "id": str(uuid.uuid5(DOC_NAMESPACE, f"{application_id}/{spec.version_number}/{name}")),
         "name": name,
         "mime_type": mime,
         "visibility": "public",
         "created_at": _iso(spec),
         "updated_at": _iso(spec),
-    }
+    })
 
 
 def _document_or_404(
@@ -140,7 +140,7 @@ def _document_or_404(
 )
 def list_version_documents(
     application_id: str, version: str, platform: PlatformDep, user: Caller
-) -> list[dict[str, Any]]:
+) -> list[m.VersionDocumentResponse]:
     """Public documents of a version."""
     spec = _version_or_404(platform, application_id, version)
     return [_document(application_id, spec, name) for name in sorted(spec.documents)]
@@ -153,7 +153,7 @@ def list_version_documents(
 )
 def get_version_document(
     application_id: str, version: str, name: str, platform: PlatformDep, user: Caller
-) -> dict[str, Any]:
+) -> m.VersionDocumentResponse:
     """One document's description."""
     spec = _document_or_404(platform, application_id, version, name)
     return _document(application_id, spec, name)

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
 from urllib.parse import quote, unquote
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse, Response
 
-from .deps import PlatformDep
-from .service import Platform
-from .signing import SignatureError, verify_path, verify_sigv4_query
+from ...platform.results_layout import artifact_file_name
+from ..deps import PlatformDep
+from ..service import Platform
+from ..signing import SignatureError, verify_path, verify_sigv4_query
 
 router = APIRouter(include_in_schema=False)
 
@@ -33,20 +34,19 @@ def _check_file_signature(platform: Platform, request: Request) -> None:
 
 
 @router.api_route("/files/artifacts/{run_id}/{artifact_id}", methods=["GET", "HEAD"])
-def artifact_bytes(run_id: str, artifact_id: str, request: Request, platform: PlatformDep) -> Any:
+def artifact_bytes(
+    run_id: str, artifact_id: str, request: Request, platform: PlatformDep
+) -> FileResponse:
     """An output artifact's bytes (Range supported) for a valid signed URL."""
     _check_file_signature(platform, request)
-    row = platform.store.one(
-        "SELECT name, output, metadata, object_path FROM output_artifacts WHERE id=? AND run_id=?",
-        (artifact_id, run_id),
-    )
-    if row is None or row["output"] != "AVAILABLE" or not row["object_path"]:
+    row = platform.store.output_artifact(run_id, artifact_id)
+    if row is None or row.output != "AVAILABLE" or not row.object_path:
         raise HTTPException(410 if row else 404, "the artifact is no longer available")
-    path = platform.objects.root / row["object_path"]
+    path = platform.objects.root / row.object_path
     if not path.is_file():
         raise HTTPException(410, "the artifact file is gone")
-    media_type = (row["metadata"] or {}).get("media_type") or "application/octet-stream"
-    filename = row["name"].replace(":", "_")
+    media_type = (row.metadata or {}).get("media_type") or "application/octet-stream"
+    filename = artifact_file_name(row.name, media_type)
     return FileResponse(
         path,
         media_type=media_type,
@@ -85,14 +85,14 @@ def _bucket_access(platform: Platform, request: Request, bucket: str) -> None:
         user = platform.user_for_bearer(token) if token else None
         if user is None:
             raise HTTPException(401, "the bucket needs a presigned URL or a bearer token")
-        org = platform.store.org(user["org_id"])
-        if org is None or org["bucket_name"] != bucket:
+        org = platform.store.org(user.org_id)
+        if org is None or org.bucket_name != bucket:
             raise HTTPException(403, "this bucket belongs to another organization")
         return
 
     def lookup(key_id: str) -> str | None:
         org = platform.store.org_for_key(key_id)
-        return None if org is None or org["bucket_name"] != bucket else str(org["hmac_secret"])
+        return None if org is None or org.bucket_name != bucket else org.hmac_secret
 
     try:
         verify_sigv4_query(
@@ -106,7 +106,7 @@ def _bucket_access(platform: Platform, request: Request, bucket: str) -> None:
         raise HTTPException(403, str(exc)) from None
 
 
-def _object(platform: Platform, bucket: str, key: str) -> Any:
+def _object(platform: Platform, bucket: str, key: str) -> Path:
     try:
         return platform.objects.bucket_path(bucket, unquote(key) if "%" in key else key)
     except ValueError as exc:
@@ -118,12 +118,13 @@ async def put_object(bucket: str, key: str, request: Request, platform: Platform
     """Store an object (streamed, atomic)."""
     _bucket_access(platform, request, bucket)
     target = _object(platform, bucket, key)
-    org = platform.store.one("SELECT id, quota_object_bytes FROM orgs WHERE bucket_name=?", (bucket,))
-    limit = min(platform.settings.max_upload_bytes, (org or {}).get("quota_object_bytes") or 2**63)
+    org = platform.store.org_for_bucket(bucket)
+    quota = org.quota_object_bytes if org is not None else None
+    limit = min(platform.settings.max_upload_bytes, quota or 2**63)
     length = request.headers.get("content-length")
     too_large = (
         f"{key!r} is larger than the object size limit of organization"
-        f" {(org or {}).get('id')} ({limit} bytes); ask its admin to raise quota_object_bytes"
+        f" {org.id if org else None} ({limit} bytes); ask its admin to raise quota_object_bytes"
     )
     if length is not None and int(length) > limit:
         raise HTTPException(413, too_large, headers={"Connection": "close"})
@@ -138,7 +139,7 @@ async def put_object(bucket: str, key: str, request: Request, platform: Platform
 
 
 @router.api_route("/bucket/{bucket}/{key:path}", methods=["GET", "HEAD"])
-def get_object(bucket: str, key: str, request: Request, platform: PlatformDep) -> Any:
+def get_object(bucket: str, key: str, request: Request, platform: PlatformDep) -> FileResponse:
     """An object's bytes (Range supported)."""
     _bucket_access(platform, request, bucket)
     target = _object(platform, bucket, key)
