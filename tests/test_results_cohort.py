@@ -16,7 +16,7 @@ import pytest
 from napari_aignostics.cli import main
 from napari_aignostics.platform import models as m
 from napari_aignostics.results.cohort import CohortTable, find_run_folder
-from napari_aignostics.results.cohort_report import render_report, write_report
+from napari_aignostics.results.cohort_report import render_report
 from napari_aignostics.results.phenotype import Phenotype, PhenotypeRule
 from napari_aignostics.results.qupath_project import write_qupath_project
 from napari_aignostics.results.readouts import read_readout
@@ -213,7 +213,7 @@ def test_a_real_run_becomes_a_cohort(local_platform, wsi_dir: Path, tmp_path: Pa
     assert main(["run", "result", "report", str(run_folder), "--out", str(report),
                  "--csv", str(table_csv)]) == 0
     html = report.read_text()
-    assert html.count("data:image/png;base64,") == 4  # 3 figures + the CMU slide with its cells
+    assert html.count("data:image/png;base64,") == 5  # 3 figures + both slides (CMU with cells)
     assert len(list(csv.DictReader(table_csv.open()))) == 2
 
     qp = tmp_path / "qp"

@@ -14,7 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..platform import models as m
-from ..platform.results_layout import MANIFEST_NAME, RunManifest, read_manifest
+from ..platform.results_layout import (
+    MANIFEST_NAME,
+    ArtifactMetadata,
+    RunManifest,
+    artifact_metadata,
+    read_manifest,
+)
 from .phenotype import Phenotype, PhenotypeRule
 from .readouts import read_readout
 
@@ -43,6 +49,8 @@ class CohortRow:
     folder: Path | None = None
     readouts: dict[str, float] = field(default_factory=dict)
     cells: int | None = None
+    artifacts: dict[str, ArtifactMetadata] = field(default_factory=dict)
+    """Artifact metadata by file name (how the results of the item are read)."""
 
     @property
     def name(self) -> str:
@@ -99,7 +107,9 @@ def read_item_readouts(folder: Path) -> tuple[dict[str, float], int | None]:
         elif (folder / CELL_READOUTS).is_file():
             cells = _cell_rows(folder / CELL_READOUTS)
     except (UnicodeDecodeError, csv.Error) as exc:
-        raise ValueError(f"{slide_csv}: not a readout CSV ({exc}); download the item again") from None
+        raise ValueError(
+            f"{slide_csv}: not a readout CSV ({exc}); download the item again"
+        ) from None
     return readouts, cells
 
 
@@ -115,7 +125,9 @@ def find_run_folder(folder: Path) -> Path:
             f"{folder}: no run manifest here; pick a run's results folder "
             "(napari-aignostics run result download RUN_ID FOLDER makes one)"
         )
-    raise ValueError(f"{folder}: holds {len(runs)} runs; pick one of {', '.join(p.name for p in runs)}")
+    raise ValueError(
+        f"{folder}: holds {len(runs)} runs; pick one of {', '.join(p.name for p in runs)}"
+    )
 
 
 class CohortTable:
@@ -144,17 +156,19 @@ class CohortTable:
     @classmethod
     def from_manifest(cls, run_folder: Path, manifest: RunManifest) -> CohortTable:
         """Rows for every item of a downloaded run (readouts read from each item folder)."""
-        table = cls(manifest.run_id, manifest.application_id, manifest.version_number, manifest.state)
+        table = cls(
+            manifest.run_id, manifest.application_id, manifest.version_number, manifest.state
+        )
         for item in manifest.items:
             item_dir = run_folder / item.folder if item.folder else None
-            table.set_row(
-                _row(
-                    item.external_id,
-                    _state(item.state, item.termination_reason),
-                    item.error_message,
-                    item_dir if item_dir is not None and item_dir.is_dir() else None,
-                )
+            row = _row(
+                item.external_id,
+                _state(item.state, item.termination_reason),
+                item.error_message,
+                item_dir if item_dir is not None and item_dir.is_dir() else None,
             )
+            row.artifacts = item.metadata_by_file()
+            table.set_row(row)
         return table
 
     @classmethod
@@ -166,9 +180,9 @@ class CohortTable:
     def update(self, item: m.ItemResultReadResponse, folder: Path | None) -> int:
         """Add or replace an item's row from a followed run's event; its row index."""
         reason = str(item.termination_reason) if item.termination_reason else None
-        return self.set_row(
-            _row(item.external_id, _state(str(item.state), reason), item.error_message, folder)
-        )
+        row = _row(item.external_id, _state(str(item.state), reason), item.error_message, folder)
+        row.artifacts = artifact_metadata(item)
+        return self.set_row(row)
 
     def set_row(self, row: CohortRow) -> int:
         """Add a row or replace the row of the same item; its index."""

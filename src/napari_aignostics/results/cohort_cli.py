@@ -26,9 +26,14 @@ def register_result_verbs(
     )
     report.add_argument("run", metavar="RUN|FOLDER", help="run id or downloaded results folder")
     report.add_argument("--out", type=Path, required=True, metavar="HTML", help="report file")
-    report.add_argument("--csv", type=Path, default=None, metavar="CSV", help="also the table as CSV")
     report.add_argument(
-        "--download-to", type=Path, default=None, metavar="DIR",
+        "--csv", type=Path, default=None, metavar="CSV", help="also the table as CSV"
+    )
+    report.add_argument(
+        "--download-to",
+        type=Path,
+        default=None,
+        metavar="DIR",
         help="for a run id: download here (default: a temporary folder)",
     )
     report.add_argument("--share-token", default=None, metavar="TOKEN", help=argparse.SUPPRESS)
@@ -57,8 +62,10 @@ def _download_then_project(plain: Callable[[argparse.Namespace], int]) -> Callab
         table = CohortTable.from_folder(run_folder(args.folder, args.run_id))
         images = write_qupath_project(table, args.qupath_project)
         cells = sum(image.cells for image in images)
-        print(f"QuPath project {args.qupath_project / 'project.qpproj'}: {len(images)} images, "
-              f"{cells} cells; import them with scripts/import_aignostics_objects.groovy")
+        print(
+            f"QuPath project {args.qupath_project / 'project.qpproj'}: {len(images)} images, "
+            f"{cells} cells; import them with scripts/import_aignostics_objects.groovy"
+        )
         return 0
 
     return run

@@ -56,14 +56,15 @@ def draw_scatter(
         axes.text(0.5, 0.5, "no lymphocyte readouts in this cohort", ha="center", va="center")
         axes.set_axis_off()
         return []
-    xs, ys = table.numbers(x), table.numbers(y)
-    rows = [i for i in range(len(table.rows)) if xs[i] is not None and ys[i] is not None]
+    xs = np.array([np.nan if v is None else v for v in table.numbers(x)], dtype=float)
+    ys = np.array([np.nan if v is None else v for v in table.numbers(y)], dtype=float)
+    rows = [i for i in range(len(table.rows)) if np.isfinite(xs[i]) and np.isfinite(ys[i])]
     for phenotype in Phenotype:
         chosen = [i for i in rows if table.phenotype(table.rows[i]) == phenotype]
         if chosen:
             axes.scatter(
-                [xs[i] for i in chosen],
-                [ys[i] for i in chosen],
+                xs[chosen],
+                ys[chosen],
                 c=PHENOTYPE_COLORS[phenotype],
                 label=f"{phenotype} ({len(chosen)})",
                 s=36,

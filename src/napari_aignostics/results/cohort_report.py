@@ -90,7 +90,10 @@ def _figures(table: CohortTable) -> list[tuple[str, str]]:
     for title, draw in (
         ("Tumour-immune phenotype", lambda f: draw_scatter(f, table)),
         ("Cells per class", lambda f: draw_classes(f, table, "CELL_COUNT_", "bar")),
-        ("Lymphocyte and other densities", lambda f: draw_classes(f, table, "CELL_DENSITY_", "box")),
+        (
+            "Lymphocyte and other densities",
+            lambda f: draw_classes(f, table, "CELL_DENSITY_", "box"),
+        ),
     ):
         figure = Figure(figsize=(6.4, 4.4))
         draw(figure)
@@ -123,12 +126,12 @@ def render_report(table: CohortTable, thumbnails: bool = True, cache: Path | Non
     """The report's HTML text."""
     columns = table.columns
     rows = []
-    for i, row in enumerate(table.rows):
+    for i in range(len(table.rows)):
         values = [table.value(i, c) for c in columns]
         rows.append(
             _Row(
                 [(_text(v), c in FIXED_COLUMNS[:3]) for v, c in zip(values, columns, strict=True)],
-                PHENOTYPE_COLORS[Phenotype(table.value(i, "phenotype"))],
+                PHENOTYPE_COLORS[table.phenotype(table.rows[i])],
             )
         )
     cards = []

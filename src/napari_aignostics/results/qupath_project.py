@@ -25,11 +25,12 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..platform.results_layout import ArtifactMetadata
 from ..slides.reader import open_slide
 from ..slides.slide_errors import SlideError
 from .cohort import CohortTable
 from .export import export_geojson
-from .result_set import find_item_folders, load_results
+from .result_set import load_results
 
 __all__ = ["QUPATH_VERSION", "ProjectImage", "write_qupath_project"]
 
@@ -76,7 +77,9 @@ def _write_json(path: Path, value: object) -> None:
     os.replace(tmp, path)
 
 
-def _objects(folder: Path, item_dir: Path | None, slide: Path | None, meta: dict) -> tuple[int, int]:
+def _objects(
+    folder: Path, item_dir: Path | None, slide: Path | None, meta: dict[str, ArtifactMetadata]
+) -> tuple[int, int]:
     if item_dir is None:
         return 0, 0
     mpp = size = None
@@ -102,21 +105,18 @@ def write_qupath_project(table: CohortTable, target: Path) -> list[ProjectImage]
     """Write a QuPath project for every slide of the cohort into ``target`` (made if missing)."""
     target.mkdir(parents=True, exist_ok=True)
     project_file = target / "project.qpproj"
-    metadata_by_item = {}
-    run_folders = {row.folder.parent for row in table.rows if row.folder is not None}
-    for run_folder in run_folders:
-        for external_id, _item_dir, meta in find_item_folders(run_folder):
-            metadata_by_item[external_id] = meta
     now = int(time.time() * 1000)
     images, written = [], []
     for entry_id, row in enumerate(table.rows, start=1):
         slide = Path(row.external_id).expanduser().absolute()
         objects_dir = target / "objects" / str(entry_id)
-        cells, regions = _objects(
-            objects_dir, row.folder, row.slide_path, metadata_by_item.get(row.external_id, {})
-        )
-        builder = {"builderType": "uri", "providerClassName": PROVIDER, "uri": slide.as_uri(),
-                   "args": []}
+        cells, regions = _objects(objects_dir, row.folder, row.slide_path, row.artifacts)
+        builder = {
+            "builderType": "uri",
+            "providerClassName": PROVIDER,
+            "uri": slide.as_uri(),
+            "args": [],
+        }
         metadata = {
             "aignostics_run_id": table.run_id,
             "aignostics_item": row.external_id,
