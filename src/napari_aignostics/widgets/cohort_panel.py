@@ -149,7 +149,8 @@ class CohortModel(QAbstractTableModel):
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         self.layoutAboutToBeChanged.emit()
-        self._sort = (self.table.columns[column], order == Qt.SortOrder.DescendingOrder)
+        descending = order == Qt.SortOrder.DescendingOrder
+        self._sort = (self.table.columns[column], descending) if column >= 0 else None
         self._reorder()
         self.layoutChanged.emit()
 
@@ -204,6 +205,9 @@ class CohortPanel(QWidget):
         self.filter.setPlaceholderText("filter: slide, state, message or phenotype")
         self.view = QTableView()
         self.view.setModel(self.model)
+        header = self.view.horizontalHeader()
+        if header is not None:
+            header.setSortIndicator(-1, Qt.SortOrder.AscendingOrder)  # the run's order first
         self.view.setSortingEnabled(True)
         self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
