@@ -29,7 +29,6 @@ from statistics import median
 from typing import Any
 
 import cohortgen
-
 from napari_aignostics.results.cohort import CohortTable
 
 HERE = Path(__file__).resolve().parent

@@ -114,6 +114,9 @@ def test_click_a_row_opens_the_slide_with_aligned_results(
 
     shots = os.environ.get("NAPARI_AIGNOSTICS_SCREENSHOTS")
     if shots:
+        viewer.window._qt_window.resize(1500, 950)
+        panel.view.selectRow(model.view_row_of(1))
         viewer.reset_view()
+        qtbot.wait(500)
         widget.grab().save(str(Path(shots) / "cohort-tab.png"))
         viewer.window._qt_window.grab().save(str(Path(shots) / "cohort-viewer.png"))

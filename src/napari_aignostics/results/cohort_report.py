@@ -18,7 +18,7 @@ from ..slides.slide_errors import SlideError
 from .cohort import FIXED_COLUMNS, CohortTable
 from .cohort_figures import draw_classes, draw_overlay, draw_scatter, figure_png, read_cell_points
 from .cohort_thumbnails import thumbnail
-from .phenotype import PHENOTYPE_COLORS, Phenotype
+from .phenotype import PHENOTYPE_COLORS
 
 __all__ = ["render_report", "write_report"]
 

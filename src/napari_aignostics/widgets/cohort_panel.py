@@ -18,10 +18,12 @@ from qtpy.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
     QFileDialog,
+    QGridLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QPushButton,
+    QSplitter,
     QTableView,
     QVBoxLayout,
     QWidget,
@@ -226,9 +228,12 @@ class CohortPanel(QWidget):
         self.previous_button = QPushButton("◀ Previous")
         self.next_button = QPushButton("Next ▶")
         self.pin = QCheckBox("Keep this slide's layers")
-        self.csv_button = QPushButton("Save CSV…")
-        self.report_button = QPushButton("Save HTML report…")
-        self.qupath_button = QPushButton("Save QuPath project…")
+        self.csv_button = QPushButton("CSV…")
+        self.report_button = QPushButton("HTML report…")
+        self.qupath_button = QPushButton("QuPath project…")
+        self.csv_button.setToolTip("Save the table as CSV")
+        self.report_button.setToolTip("Save a self-contained HTML report (figures, thumbnails)")
+        self.qupath_button.setToolTip("Save a QuPath project of every slide with its objects")
         self.plots = CohortPlots(self)
 
         layout = QVBoxLayout(self)
@@ -237,26 +242,29 @@ class CohortPanel(QWidget):
         top.addWidget(self.open_folder_button)
         top.addWidget(self.filter, 1)
         layout.addLayout(top)
-        layout.addWidget(self.view, 3)
-        rule = QHBoxLayout()
-        rule.addWidget(QLabel("Phenotype: lymphocyte"))
-        rule.addWidget(self.measure)
-        rule.addWidget(QLabel("carcinoma ≥"))
-        rule.addWidget(self.carcinoma)
-        rule.addWidget(QLabel("stroma ≥"))
-        rule.addWidget(self.stroma)
-        layout.addLayout(rule)
-        ratio = QHBoxLayout()
-        ratio.addWidget(self.numerator, 1)
-        ratio.addWidget(QLabel("/"))
-        ratio.addWidget(self.denominator, 1)
-        ratio.addWidget(self.ratio_button)
-        layout.addLayout(ratio)
-        navigate = QHBoxLayout()
-        for widget in (self.previous_button, self.next_button, self.pin):
-            navigate.addWidget(widget)
-        layout.addLayout(navigate)
-        layout.addWidget(self.plots, 3)
+        controls = QWidget()
+        form = QGridLayout(controls)
+        form.setContentsMargins(0, 0, 0, 0)
+        form.addWidget(QLabel("Phenotype on lymphocyte"), 0, 0)
+        form.addWidget(self.measure, 0, 1)
+        form.addWidget(QLabel("in carcinoma ≥"), 0, 2)
+        form.addWidget(self.carcinoma, 0, 3)
+        form.addWidget(QLabel("in stroma ≥"), 1, 2)
+        form.addWidget(self.stroma, 1, 3)
+        form.addWidget(QLabel("Ratio column"), 2, 0)
+        form.addWidget(self.numerator, 2, 1, 1, 2)
+        form.addWidget(self.denominator, 3, 1, 1, 2)
+        form.addWidget(self.ratio_button, 3, 3)
+        form.addWidget(self.previous_button, 4, 0)
+        form.addWidget(self.next_button, 4, 1)
+        form.addWidget(self.pin, 4, 2, 1, 2)
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(self.view)
+        split.addWidget(controls)
+        split.addWidget(self.plots)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(2, 2)
+        layout.addWidget(split, 1)
         exports = QHBoxLayout()
         for widget in (self.csv_button, self.report_button, self.qupath_button):
             exports.addWidget(widget)
