@@ -247,3 +247,16 @@ def _screenshot_in_chromium(report: Path, png: Path) -> None:
     pixels = np.asarray(Image.open(png).convert("RGB")).reshape(-1, 3).astype(int)
     red = ((pixels[:, 0] > 180) & (pixels[:, 1] < 80) & (pixels[:, 2] < 80)).sum()  # inflamed dot
     assert red > 20, "no inflamed point of the phenotype plot in the screenshot"
+
+
+def test_a_manifest_entry_outside_the_run_folder_is_not_read(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "readout_generation_slide_readouts.csv").write_text("# x\nCELL_COUNT_TOTAL\n7\n")
+    run = tmp_path / "results" / "run"
+    run.mkdir(parents=True)
+    (run / "manifest.json").write_text(json.dumps(
+        {"run_id": "r", "items": [{"external_id": "x.svs", "folder": "../../outside",
+                                   "state": "TERMINATED", "termination_reason": "SUCCEEDED"}]}))
+    row = CohortTable.from_folder(run).rows[0]
+    assert row.folder is None and row.readouts == {}

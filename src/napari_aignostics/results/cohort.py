@@ -161,6 +161,8 @@ class CohortTable:
         )
         for item in manifest.items:
             item_dir = run_folder / item.folder if item.folder else None
+            if item_dir is not None and item_dir.resolve().parent != run_folder.resolve():
+                item_dir = None  # a manifest entry pointing outside the run folder is not read
             row = _row(
                 item.external_id,
                 _state(item.state, item.termination_reason),

@@ -129,8 +129,11 @@ def read_cell_points(folder: Path, limit: int = MAX_POINTS) -> tuple[np.ndarray,
         return np.zeros((0, 2)), []
     ic = table.columns.index("CELL_CLASS") if "CELL_CLASS" in table.columns else None
     rows = table.rows[:: max(1, len(table.rows) // limit)] if table.rows else []
-    points = np.array([[float(r[ix]), float(r[iy])] for r in rows]).reshape(-1, 2)
-    classes = [r[ic] if ic is not None else "cell" for r in rows]
+    try:
+        points = np.array([[float(r[ix]), float(r[iy])] for r in rows]).reshape(-1, 2)
+    except (ValueError, IndexError):  # a damaged cell table: the thumbnail goes without cells
+        return np.zeros((0, 2)), []
+    classes = [r[ic] if ic is not None and ic < len(r) else "cell" for r in rows]
     return points, classes
 
 
