@@ -368,10 +368,11 @@ class CohortPanel(QWidget):
         """Remove the layers of the slide shown last (kept when pinned)."""
         if self.pin.isChecked():
             self.pin.setChecked(False)
-        else:
-            for layer in self._layers:
-                if layer in self.viewer.layers:
-                    self.viewer.layers.remove(layer)
+            self._layers = []
+            return
+        for layer in self._layers:
+            if layer in self.viewer.layers:
+                self.viewer.layers.remove(layer)
         self._layers = []
 
     def step(self, delta: int) -> None:
