@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Bootstrap a fresh Debian/Ubuntu machine (Python >= 3.11): GL + Xvfb packages when root, uv, the venv from uv.lock.
+# Bootstrap a fresh Debian/Ubuntu machine (Python >= 3.11): GL + Xvfb packages (and headless Chromium
+# for the report test) when root, uv, the venv from uv.lock.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -7,7 +8,7 @@ APT_PACKAGES=(
   python3 python3-venv ca-certificates xvfb xauth
   libgl1 libegl1 libgl1-mesa-dri libglib2.0-0 libdbus-1-3 libfontconfig1 libxkbcommon0 libxkbcommon-x11-0
   libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-render-util0 libxcb-shape0 libxcb-xkb1
-  libxcb-xinerama0 curl
+  libxcb-xinerama0 curl chromium
 )
 missing=()
 if command -v dpkg-query >/dev/null; then

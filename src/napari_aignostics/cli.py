@@ -1,6 +1,7 @@
 """Console entry point ``napari-aignostics``.
 
 Each area registers its own verbs: ``platform.commands`` (application, run, login, logout, whoami),
+``results.cohort_cli`` (``run result report``, ``run result download --qupath-project``),
 ``server.cli`` (serve) and ``widgets.demo`` (demo). Heavy imports happen inside the verbs.
 """
 
@@ -33,10 +34,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     from .platform import commands as platform_cli
+    from .results import cohort_cli
     from .server import cli as server_cli
     from .widgets import demo_cli
 
-    platform_cli.register(sub)
+    platform_cli.register(sub, cohort_cli.register_result_verbs)
     server_cli.register(sub)
     demo_cli.register(sub)
     return parser

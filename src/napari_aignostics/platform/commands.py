@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -39,8 +40,18 @@ def _print(value: Any) -> None:
     print(json.dumps(value, indent=2, default=str))
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """Add ``application``, ``run``, ``login``, ``logout`` and ``whoami``."""
+ResultVerbs = Callable[[argparse._SubParsersAction, Callable[[Any], Any]], None]  # type: ignore[type-arg]
+"""Adds verbs under ``run result`` (given the subparsers and the error guard)."""
+
+
+def register(
+    subparsers: argparse._SubParsersAction,  # type: ignore[type-arg]
+    result_verbs: ResultVerbs | None = None,
+) -> None:
+    """Add ``application``, ``run``, ``login``, ``logout`` and ``whoami``.
+
+    ``result_verbs`` adds more ``run result`` verbs from a package above this one (reports).
+    """
     from .share_commands import register_share
 
     app = subparsers.add_parser(
@@ -152,6 +163,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     download.add_argument("folder", type=Path, help="folder to download into (made if missing)")
     share_token_option(download)
     download.set_defaults(func=_guard(result_download))
+    if result_verbs is not None:
+        result_verbs(result_sub, _guard)
     register_share(run_sub, _guard)
 
     login_parser = subparsers.add_parser(

@@ -38,8 +38,10 @@ def _closed(ring: np.ndarray) -> np.ndarray:
     return ring if len(ring) and (ring[0] == ring[-1]).all() else np.vstack([ring, ring[:1]])
 
 
-def export_geojson(table: ObjectTable, path: Path, mask: np.ndarray | None = None) -> Path:
-    """A FeatureCollection of detections in level-0 pixels (QuPath imports it as is)."""
+def export_geojson(
+    table: ObjectTable, path: Path, mask: np.ndarray | None = None, object_type: str = "detection"
+) -> Path:
+    """A FeatureCollection of detections (or ``object_type``) in level-0 pixels (QuPath imports it)."""
     indices = np.flatnonzero(mask) if mask is not None else np.arange(len(table))
     features = []
     for i in indices:
@@ -54,7 +56,7 @@ def export_geojson(table: ObjectTable, path: Path, mask: np.ndarray | None = Non
                 "id": str(table.ids[i]),
                 "geometry": {"type": "Polygon", "coordinates": rings},
                 "properties": {
-                    "objectType": "detection",
+                    "objectType": object_type,
                     "classification": {"name": name, "color": list(table.colors[name])},
                     "measurements": measurements,
                 },

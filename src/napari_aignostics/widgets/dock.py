@@ -9,6 +9,7 @@ from qtpy.QtWidgets import QTabWidget, QVBoxLayout, QWidget
 
 from ..slides.slide_ref import SlideRef
 from ..workflow.session import ConnectionInfo, Session
+from .cohort_panel import CohortPanel
 from .connection_panel import ConnectionPanel
 from .results_loader import ResultsLoader
 from .review_panel import ReviewPanel
@@ -41,6 +42,8 @@ class AignosticsWidget(QWidget):
         self.tabs.addTab(self.submit_panel, "Submit")
         self.tabs.addTab(self.runs, "Runs")
         self.tabs.addTab(self.review, "Review")
+        self.cohort = CohortPanel(napari_viewer, self.session, self.loader, self.pool)
+        self.tabs.addTab(self.cohort, "Cohort")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addWidget(self.tabs)
@@ -52,6 +55,8 @@ class AignosticsWidget(QWidget):
         self.loader.item_loaded.connect(lambda *_: self.runs.refresh())
         self.loader.run_followed.connect(self._run_followed)
         self.loader.cells_shown.connect(self.review.show_results)
+        self.loader.item_loaded.connect(self.cohort.item_loaded)
+        self.loader.run_followed.connect(self.cohort.show_run)
         self.destroyed.connect(self._shutdown)
 
     def _connected(self, _info: ConnectionInfo) -> None:

@@ -112,6 +112,12 @@ class ResultsLoader(QObject):
 
         self.pool.start(self.session.download, run_id, on_done=done)
 
+    def load_item(
+        self, run_id: str, external_id: str, folder: Path, metadata: dict[str, ArtifactMetadata]
+    ) -> None:
+        """Show one item's results on its slide (opened from its path when not open yet)."""
+        self._load_item(run_id, external_id, folder, metadata)
+
     def _load_item(
         self,
         run_id: str,
