@@ -125,7 +125,23 @@ class ReviewPanel(QWidget):
             self.viewer.mouse_move_callbacks.append(self._hover)
         if self._click not in self.viewer.mouse_drag_callbacks:
             self.viewer.mouse_drag_callbacks.append(self._click)
+        self.review.on_classes_changed.append(self._classes_changed)
         self._set_enabled(True)
+        self.apply()
+
+    def _classes_changed(self, indices: np.ndarray) -> None:
+        """Corrections changed some cells' classes: redraw only their tiles, then the counts."""
+        from ..results.raster import RasterLevel, invalidate_objects
+
+        if self.review is None:
+            return
+        if self.raster is not None:
+            data = self.raster.data
+            levels = [lv for lv in (data if isinstance(data, list) else [data])
+                      if isinstance(lv, RasterLevel)]
+            if invalidate_objects(levels, self.review.table.boxes[indices]):
+                self.raster.refresh()
+        self._point_colors = ()  # the points take the new class colours
         self.apply()
 
     def _fill_classes(self) -> None:
