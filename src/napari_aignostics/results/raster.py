@@ -19,7 +19,7 @@ from PIL import Image, ImageDraw
 
 from .tables import ObjectTable
 
-__all__ = ["RasterLevel", "class_raster", "invalidate_objects", "render_chunk"]
+__all__ = ["RasterLevel", "class_raster", "invalidate_all", "invalidate_objects", "render_chunk"]
 
 CHUNK = 1024
 CACHED_TILES = 96
@@ -41,8 +41,11 @@ def render_chunk(
     """Label codes (one per object, 0 = background) of one raster chunk.
 
     The chunk covers rows ``y0…`` and columns ``x0…`` of the level with ``downsample``.
+    Float ``codes`` (values to colour by) draw on a NaN background.
     """
-    out = np.zeros((height, width), dtype=codes.dtype)
+    values = np.issubdtype(codes.dtype, np.floating)
+    background = np.nan if values else 0
+    out = np.full((height, width), background, dtype=codes.dtype)
     hits = table.query(
         (x0 * downsample, y0 * downsample, (x0 + width) * downsample, (y0 + height) * downsample)
     )
@@ -55,14 +58,16 @@ def render_chunk(
         inside = (rows >= 0) & (rows < height) & (cols >= 0) & (cols < width)
         out[rows[inside], cols[inside]] = codes[hits[inside]]
         return out
-    image = Image.new("L" if codes.dtype == np.uint8 else "I", (width, height), 0)
+    mode = "F" if values else "L" if codes.dtype == np.uint8 else "I"
+    image = Image.new(mode, (width, height), background)
     draw = ImageDraw.Draw(image)
     coords, offsets = table.geometry.exteriors(hits)
     flat = (coords / downsample - (x0, y0)).ravel().tolist()
+    fills = codes[hits].tolist()
     for k in range(hits.size):
         ring = flat[2 * offsets[k] : 2 * offsets[k + 1]]
         if len(ring) >= 6:
-            draw.polygon(ring, fill=int(codes[hits[k]]))
+            draw.polygon(ring, fill=fills[k])
     return np.asarray(image).astype(codes.dtype, copy=False)
 
 
@@ -244,3 +249,8 @@ def invalidate_objects(levels: list[RasterLevel], boxes: np.ndarray) -> int:
                 (level.level, i, j) for i in range(a, b + 1) for j in range(c, d + 1)
             )
     return levels[0].cache.drop(lambda key: key not in touched)
+
+
+def invalidate_all(levels: list[RasterLevel]) -> int:
+    """Forget every cached tile (the codes of many objects changed in place)."""
+    return levels[0].cache.drop(lambda _key: False) if levels else 0

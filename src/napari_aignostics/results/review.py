@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import shapely
 
+from .measure_colors import MeasureColors
 from .tables import ObjectTable
 
 __all__ = ["CONFIDENCE_STEPS", "ClassStyle", "ReviewModel"]
@@ -45,6 +46,8 @@ class ReviewModel:
         default_factory=list, repr=False
     )
     """Called with the indices whose class changed, after :meth:`set_classes`."""
+    color_by: MeasureColors | None = None
+    """Colour by a measurement instead of by class (None: class colours)."""
     _codes: np.ndarray | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -116,14 +119,32 @@ class ReviewModel:
             name: (int(visible[i]), int(totals[i])) for i, name in enumerate(self.styles, start=1)
         }
 
-    def face_colors(self) -> np.ndarray:
-        """(N, 4) RGBA in [0, 1] per object."""
+    def face_colors(self, indices: np.ndarray | None = None) -> np.ndarray:
+        """(N, 4) RGBA in [0, 1] per object (of ``indices``): by class or by the measurement."""
+        if indices is not None:
+            if self.color_by is not None:
+                return self.color_by.colors(indices)
+            return self.face_colors()[indices] if len(indices) else np.zeros((0, 4), np.float32)
         if not len(self.table):
             return np.zeros((0, 4), dtype=np.float32)
+        if self.color_by is not None:
+            return self.color_by.colors()
         table = np.zeros((len(self.styles) + 1, 4), dtype=np.float32)
         for i, style in enumerate(self.styles.values(), start=1):
             table[i] = np.array([*style.color, 255], dtype=np.float32) / 255
         return table[self.class_codes]
+
+    def overview_values(self, out: np.ndarray | None = None) -> np.ndarray:
+        """float32 per object for the colour-by overview: the measurement, NaN where not shown.
+
+        Written into ``out`` when given (the array a value raster reads), else a new array.
+        """
+        assert self.color_by is not None, "not colouring by a measurement"
+        values = np.where(self.shown(), self.color_by.values, np.float32(np.nan))
+        if out is None:
+            return values.astype(np.float32)
+        out[:] = values
+        return out
 
     @property
     def bins(self) -> int:
