@@ -12,6 +12,7 @@ from .cellcache import cached_table
 from .geojson import read_geojson
 from .heatmap import TileHeatmap, read_heatmap_tiff, read_tile_csv
 from .parquet import read_cells_parquet
+from .provenance import Provenance, provenance_of
 from .readouts import Readout, read_readout
 from .result_layers import LayerData, cell_layers, class_map_layer, heatmap_layer, region_layer
 from .review import ReviewModel
@@ -39,9 +40,16 @@ class ResultSet:
     readouts: dict[str, Readout] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     review: ReviewModel | None = None
+    provenance: Provenance = field(default_factory=Provenance)
 
     def layer_data(self) -> list[LayerData]:
-        """Layers, bottom to top: maps, regions, heatmaps, cells."""
+        """Layers, bottom to top: maps, regions, heatmaps, cells (each carries the provenance)."""
+        layers = self._layer_data()
+        for _data, kwargs, _kind in layers:
+            kwargs.setdefault("metadata", {})["provenance"] = self.provenance.as_dict()
+        return layers
+
+    def _layer_data(self) -> list[LayerData]:
         layers: list[LayerData] = []
         for name, classes in self.maps:
             layer = class_map_layer(name, classes, self.slide_mpp, self.slide_size)
@@ -130,6 +138,10 @@ def load_results(
         if len(entries) == 1 and entries[0][1].resolve() == path.resolve():
             meta = entries[0][2]
     result = ResultSet(name or path.stem, slide_mpp, slide_size)
+    try:
+        result.provenance = provenance_of(path)
+    except ValueError as exc:
+        result.problems.append(str(exc))
     names = {p.name for p in files}
     for file in files:
         info = meta.get(file.name, {})
