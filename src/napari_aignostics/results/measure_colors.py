@@ -13,7 +13,15 @@ import numpy as np
 
 from .tables import ObjectTable
 
-__all__ = ["AREA", "MeasureColors", "colormap_lut", "numeric_columns"]
+__all__ = [
+    "AREA",
+    "MeasureColors",
+    "colormap_lut",
+    "default_range",
+    "measure_names",
+    "measure_values",
+    "numeric_columns",
+]
 
 AREA = "area_um2"
 """The cell area column computed from the polygons (µm², or px² without a physical scale)."""
@@ -22,15 +30,27 @@ LUT_SIZE = 256
 
 def numeric_columns(table: ObjectTable, mpp: float | None) -> dict[str, np.ndarray]:
     """Every numeric column a cell can be coloured by: confidence, area, the file's measurements."""
-    columns: dict[str, np.ndarray] = {}
-    if table.confidence is not None:
-        columns["confidence"] = table.confidence.astype(np.float32, copy=False)
-    if AREA not in table.measurements:
-        columns[AREA] = (table.geometry.areas() * (mpp or 1.0) ** 2).astype(np.float32)
-    for name, values in table.measurements.items():
-        if np.issubdtype(values.dtype, np.number):
-            columns[name] = values.astype(np.float32, copy=False)
-    return columns
+    return {name: measure_values(table, name, mpp) for name in measure_names(table)}
+
+
+def measure_names(table: ObjectTable) -> list[str]:
+    """The names :func:`numeric_columns` gives, without computing any column."""
+    names = ["confidence"] if table.confidence is not None else []
+    names += [] if AREA in table.measurements else [AREA]
+    return names + [
+        n for n, v in table.measurements.items() if np.issubdtype(v.dtype, np.number)
+    ]
+
+
+def measure_values(table: ObjectTable, name: str, mpp: float | None) -> np.ndarray:
+    """One numeric column (float32 per object) by name."""
+    if name == "confidence" and table.confidence is not None:
+        return table.confidence.astype(np.float32, copy=False)
+    if name == AREA and AREA not in table.measurements:
+        return (table.geometry.areas() * (mpp or 1.0) ** 2).astype(np.float32)
+    if name in table.measurements:
+        return table.measurements[name].astype(np.float32, copy=False)
+    raise KeyError(f"no numeric column {name!r}; choose one of {measure_names(table)}")
 
 
 def colormap_lut(name: str) -> np.ndarray:

@@ -14,7 +14,15 @@ from .heatmap import TileHeatmap, read_heatmap_tiff, read_tile_csv
 from .parquet import read_cells_parquet
 from .provenance import Provenance, provenance_of
 from .readouts import Readout, read_readout
-from .result_layers import LayerData, cell_layers, class_map_layer, heatmap_layer, region_layer
+from .result_layers import (
+    ARTIFACT_KEY,
+    LayerData,
+    cell_layers,
+    class_map_layer,
+    heatmap_layer,
+    layer_name,
+    region_layer,
+)
 from .review import ReviewModel
 from .segmap import ClassMap, read_segmentation_map
 from .tables import ObjectTable
@@ -51,17 +59,22 @@ class ResultSet:
 
     def _layer_data(self) -> list[LayerData]:
         layers: list[LayerData] = []
-        for name, classes in self.maps:
+        for stem, classes in self.maps:
+            name = layer_name(self.name, stem)
             layer = class_map_layer(name, classes, self.slide_mpp, self.slide_size)
-            layer[1]["visible"] = name.startswith("tissue_segmentation")
+            layer[1]["visible"] = stem.startswith("tissue_segmentation")
+            layer[1]["metadata"][ARTIFACT_KEY] = stem
             layers.append(layer)
-        for name, table in self.regions:
-            layer = region_layer(name, table, self.slide_mpp)
+        for stem, table in self.regions:
+            layer = region_layer(layer_name(self.name, stem), table, self.slide_mpp)
             layer[1]["visible"] = False
+            layer[1]["metadata"][ARTIFACT_KEY] = stem
             layers.append(layer)
-        for name, heatmap in self.heatmaps:
+        for stem, heatmap in self.heatmaps:
             for key in heatmap.grids:
-                layers.append(heatmap_layer(name, heatmap, key, self.slide_mpp))
+                layer = heatmap_layer(layer_name(self.name, stem), heatmap, key, self.slide_mpp)
+                layer[1]["metadata"] = {ARTIFACT_KEY: stem}
+                layers.append(layer)
         if self.cells is not None and self.review is not None:
             size = self.slide_size or _extent(self.cells)
             layers.extend(

@@ -205,8 +205,8 @@ class ReviewModel:
             return None
         return int(hits[near][int(np.argmin(distances[near]))])
 
-    def properties(self, index: int) -> dict[str, object]:
-        """Everything known about one object."""
+    def properties(self, index: int, mpp: float | None = None) -> dict[str, object]:
+        """Everything known about one object; with ``mpp``, centroid in µm and area in µm²."""
         props: dict[str, object] = {
             "id": self.table.ids[index],
             "class": self.classes_of(np.array([index]))[0],
@@ -216,7 +216,13 @@ class ReviewModel:
         for name, values in self.table.measurements.items():
             props[name] = float(values[index])
         x, y = self.table.centroids[index]
-        props["centroid_x"], props["centroid_y"] = float(x), float(y)
+        area = float(self.table.geometry.take(np.array([index])).areas()[0])
+        if mpp:
+            props["centroid x (µm)"], props["centroid y (µm)"] = float(x) * mpp, float(y) * mpp
+            props.setdefault("area (µm²)", area * mpp * mpp)
+        else:
+            props["centroid_x"], props["centroid_y"] = float(x), float(y)
+            props.setdefault("area (px²)", area)
         return props
 
     def jump_target(
