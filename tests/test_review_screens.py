@@ -93,7 +93,7 @@ def test_colour_bar_density_alignment_and_transparent_background(
     grid = np.floor(cells.centroids / dm.cell_px).astype(int)
     expected = dm.density[grid[:, 1], grid[:, 0]] / dm.peak * 255
     # cells near a grid line may land on either side on screen: the rest must match
-    near = (np.abs(cells.centroids / dm.cell_px - np.round(cells.centroids / dm.cell_px)) * 
+    near = (np.abs(cells.centroids / dm.cell_px - np.round(cells.centroids / dm.cell_px)) *
             dm.cell_px < 6).any(axis=1)
     error = np.abs(shot[at[~near, 0], at[~near, 1]] - expected[~near])
     assert (~near).sum() > 800 and np.median(error) < 4 and (error < 12).mean() > 0.98
