@@ -24,12 +24,20 @@ MPP = 0.25
 SLIDE = (2000, 2000)
 
 
-@pytest.fixture
-def shown(test_data: Path, qtbot: Any) -> tuple[ViewerModel, ReviewPanel, ResultSet]:
+@pytest.fixture(scope="module")
+def tables(test_data: Path) -> tuple[ObjectTable, ObjectTable]:
+    """The real cell tiles and the real tissue areas of one tile, on one 2000 px square."""
     folder = test_data / "annotations" / "cellseg_gsontools"
     cells = ObjectTable.concat([read_geojson(p, offset=(-41000, -87000))
                                 for p in sorted(folder.glob("*_cells.json"))])
     areas = read_geojson(folder / "x-41000_y-83000_areas.json", offset=(-41000, -83000))
+    return cells, areas
+
+
+@pytest.fixture
+def shown(tables: tuple[ObjectTable, ObjectTable],
+          qtbot: Any) -> tuple[ViewerModel, ReviewPanel, ResultSet]:
+    cells, areas = tables
     result = ResultSet("tile", MPP, SLIDE, cells=cells, regions=[("tissue_areas", areas)],
                        review=ReviewModel(cells),
                        provenance=Provenance("local-tme", "1.0", "run-7", "item-3", "tile.svs",
@@ -160,7 +168,6 @@ def test_reclassified_cells_update_counts_and_density(shown: Any, qtbot: Any) ->
     review = panel.review
     picked = np.flatnonzero(review.classes_of() == "connective")[:40]
     review.set_classes(picked, review.class_code("neoplastic"))
-    assert "neoplastic" in panel.total.text() or True
     row = review.class_names.index("neoplastic")
     assert panel.classes.cellWidget(row, 3).format().startswith(str(before + 40))
     qtbot.waitUntil(lambda: int(density.map.counts.sum()) == before + 40, timeout=10_000)

@@ -72,7 +72,8 @@ class ResultSet:
             layers.append(layer)
         for stem, heatmap in self.heatmaps:
             for key in heatmap.grids:
-                layer = heatmap_layer(layer_name(self.name, stem), heatmap, key, self.slide_mpp)
+                layer = heatmap_layer(stem, heatmap, key, self.slide_mpp)
+                layer[1]["name"] = layer_name(self.name, layer[1]["name"])
                 layer[1]["metadata"] = {ARTIFACT_KEY: stem}
                 layers.append(layer)
         if self.cells is not None and self.review is not None:
