@@ -121,18 +121,12 @@ class ReviewModel:
 
     def face_colors(self, indices: np.ndarray | None = None) -> np.ndarray:
         """(N, 4) RGBA in [0, 1] per object (of ``indices``): by class or by the measurement."""
-        if indices is not None:
-            if self.color_by is not None:
-                return self.color_by.colors(indices)
-            return self.face_colors()[indices] if len(indices) else np.zeros((0, 4), np.float32)
-        if not len(self.table):
-            return np.zeros((0, 4), dtype=np.float32)
         if self.color_by is not None:
-            return self.color_by.colors()
+            return self.color_by.colors(indices)
         table = np.zeros((len(self.styles) + 1, 4), dtype=np.float32)
         for i, style in enumerate(self.styles.values(), start=1):
             table[i] = np.array([*style.color, 255], dtype=np.float32) / 255
-        return table[self.class_codes]
+        return table[self.class_codes if indices is None else self.class_codes[indices]]
 
     def overview_values(self, out: np.ndarray | None = None) -> np.ndarray:
         """float32 per object for the colour-by overview: the measurement, NaN where not shown.

@@ -195,6 +195,7 @@ class ReviewPanel(QWidget):
             if invalidate_objects(levels, self.review.table.boxes[indices]):
                 self.raster.refresh()
         self._point_colors = ()  # the points take the new class colours
+        self._shown_key = None  # and a colour-by overview drops cells that are no longer shown
         self.apply()
 
     def _fill_classes(self) -> None:
