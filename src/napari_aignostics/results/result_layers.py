@@ -172,7 +172,7 @@ def cell_layers(
     overview: LayerData = (
         raster[0] if single else raster,
         {
-            "name": f"{name} (overview)",
+            "name": f"{name}",
             "multiscale": not single,
             "scale": scale,
             "units": units,
@@ -186,7 +186,7 @@ def cell_layers(
     points: LayerData = (
         to_data(table.centroids) if len(table) else np.zeros((0, 2)),
         {
-            "name": f"{name} (cells)",
+            "name": f"{name} · centroids",
             "scale": scale,
             "units": units,
             "features": table.features(),
@@ -202,7 +202,7 @@ def cell_layers(
     outlines: LayerData = (
         [],
         {
-            "name": f"{name} (outlines)",
+            "name": f"{name} · outlines",
             "shape_type": "polygon",
             "scale": scale,
             "units": units,
@@ -287,12 +287,15 @@ def measure_layer(
 
 
 def density_layer(name: str, density: DensityMap, slide_mpp: float | None) -> LayerData:
-    """A density map as an Image aligned with the slide (NaN grid cells are transparent)."""
+    """A density map as an Image aligned with the slide.
+
+    Grid cells without cells (or without area) are transparent, so the slide shows through.
+    """
     scale, translate = raster_placement((density.cell_px, density.cell_px), slide_mpp)
     _, units = world_scale(slide_mpp)
     high = density.peak or 1.0
     return (
-        density.density,
+        np.where(density.density > 0, density.density, np.float32(np.nan)),
         {
             "name": name,
             "scale": scale,

@@ -80,7 +80,7 @@ class ResultSet:
             size = self.slide_size or _extent(self.cells)
             layers.extend(
                 cell_layers(
-                    f"{self.name} cells", self.review, self.slide_mpp, size, self.cells_source
+                    layer_name(self.name, "cells"), self.review, self.slide_mpp, size, self.cells_source
                 )
             )
         return layers
