@@ -57,7 +57,8 @@ def test_submit_follow_review_export(dock: Any, qtbot: Any, tmp_path: Path,
     slide = viewer.layers["CMU-1-Small-Region"]
     points = viewer.layers["CMU-1-Small-Region · cells · centroids"]
     raster = viewer.layers["CMU-1-Small-Region · cells"]
-    seg = next(layer for layer in viewer.layers if layer.name.startswith("tissue_segmentation_seg"))
+    seg = next(layer for layer in viewer.layers
+               if layer.metadata.get("artifact", "").startswith("tissue_segmentation_seg"))
     assert tuple(points.scale) == pytest.approx(tuple(slide.scale))
     assert tuple(raster.scale) == pytest.approx(tuple(slide.scale))
     extent = np.asarray(slide.extent.world)
