@@ -200,5 +200,5 @@ def download_run(
     done: list[DownloadedArtifact] = []
     for item in items:
         done.extend(download_item(client, run_id, item, folder, share_token=share_token))
-    write_manifest(folder, run, items)
+    write_manifest(folder, run, items, client.api_root)
     return done
