@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -10,10 +11,12 @@ import shapely
 
 from .tables import ObjectTable
 
-__all__ = ["CONFIDENCE_STEPS", "ClassStyle", "ReviewModel"]
+__all__ = ["CONFIDENCE_STEPS", "NOT_A_CELL", "ClassStyle", "ReviewModel"]
 
 CONFIDENCE_STEPS = 100
 """The confidence threshold moves in steps of 1/100 (the dock's slider)."""
+NOT_A_CELL = 0
+"""The class code of an object a reviewer marked as not a cell: hidden, counted nowhere."""
 
 
 @dataclass
@@ -32,7 +35,10 @@ class ReviewModel:
     min_confidence: float = 0.0
     opacity: float = 0.8
     styles: dict[str, ClassStyle] = field(default_factory=dict)
+    on_classes_changed: list[Callable[[np.ndarray], None]] = field(default_factory=list, repr=False)
+    """Called with the indices whose class :meth:`set_classes` changed."""
     _codes: np.ndarray | None = field(default=None, repr=False)
+    _classes: np.ndarray | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         for name, rgb in self.table.colors.items():
@@ -46,12 +52,36 @@ class ReviewModel:
         """Recolour a class."""
         self.styles[name].color = rgb
 
+    def class_codes(self) -> np.ndarray:
+        """1-based class index per object after corrections (``NOT_A_CELL`` hides one)."""
+        return self.table.class_index() if self._classes is None else self._classes
+
+    def set_classes(self, indices: np.ndarray, code: int) -> None:
+        """Give the objects at ``indices`` class ``code`` (1-based in ``table.class_names``)."""
+        if not 0 <= code <= len(self.table.class_names):
+            raise ValueError(
+                f"class code {code} is not one of the {len(self.table.class_names)} classes"
+            )
+        indices = np.asarray(indices, dtype=np.int64)
+        if self._classes is None:
+            self._classes = self.table.class_index().copy()
+        self._classes[indices] = code
+        if self._codes is not None:
+            self._codes[indices] = self._raster_codes(indices)
+        for listener in list(self.on_classes_changed):
+            listener(indices)
+
+    def class_name(self, index: int) -> str | None:
+        """The (corrected) class of one object; None when it is not a cell."""
+        code = int(self.class_codes()[index])
+        return self.table.class_names[code - 1] if code else None
+
     def shown(self) -> np.ndarray:
         """Boolean mask of the objects that pass the filters."""
         by_class = np.array(
             [False] + [self.styles[name].visible for name in self.table.class_names], dtype=bool
         )
-        visible = by_class[self.table.class_index()]
+        visible = by_class[self.class_codes()]
         if self.table.confidence is not None and self.min_confidence > 0:
             visible &= np.nan_to_num(self.table.confidence, nan=1.0) >= self.min_confidence
         return visible
@@ -59,7 +89,7 @@ class ReviewModel:
     def counts(self, shown: np.ndarray | None = None) -> dict[str, tuple[int, int]]:
         """Per class: (shown, total); ``shown`` when the caller has the mask already."""
         shown = self.shown() if shown is None else shown
-        index = self.table.class_index()
+        index = self.class_codes()
         size = len(self.table.class_names) + 1
         totals = np.bincount(index, minlength=size)
         visible = np.bincount(index[shown], minlength=size)
@@ -75,7 +105,7 @@ class ReviewModel:
         table = np.zeros((len(self.table.class_names) + 1, 4), dtype=np.float32)
         for i, name in enumerate(self.table.class_names, start=1):
             table[i] = np.array([*self.styles[name].color, 255], dtype=np.float32) / 255
-        return table[self.table.class_index()]
+        return table[self.class_codes()]
 
     @property
     def bins(self) -> int:
@@ -89,16 +119,17 @@ class ReviewModel:
         (:meth:`label_colors`), never its pixels: they act at once on a million cells.
         """
         if self._codes is None:
-            index = self.table.class_index().astype(np.int64)
-            step = np.zeros(len(index), dtype=np.int64)
-            if self.table.confidence is not None:
-                confidence = np.nan_to_num(self.table.confidence.astype(np.float64), nan=1.0)
-                step = np.floor(np.clip(confidence, 0, 1) * CONFIDENCE_STEPS + 1e-5).astype(
-                    np.int64
-                )
-                step = np.clip(step, 0, CONFIDENCE_STEPS)
-            self._codes = (index - 1) * self.bins + step + 1
+            self._codes = self._raster_codes(slice(None))
         return self._codes
+
+    def _raster_codes(self, rows: np.ndarray | slice) -> np.ndarray:
+        index = self.class_codes()[rows].astype(np.int64)
+        step = np.zeros(len(index), dtype=np.int64)
+        if self.table.confidence is not None:
+            confidence = np.nan_to_num(self.table.confidence[rows].astype(np.float64), nan=1.0)
+            step = np.floor(np.clip(confidence, 0, 1) * CONFIDENCE_STEPS + 1e-5).astype(np.int64)
+            step = np.clip(step, 0, CONFIDENCE_STEPS)
+        return np.where(index > 0, (index - 1) * self.bins + step + 1, 0)
 
     def label_colors(self) -> dict[int | None, tuple[float, float, float, float]]:
         """``DirectLabelColormap`` colours for the overview raster: hidden codes transparent."""
@@ -133,7 +164,7 @@ class ReviewModel:
         """Everything known about one object."""
         props: dict[str, object] = {
             "id": self.table.ids[index],
-            "class": self.table.classes[index],
+            "class": self.class_name(index) or "not a cell",
         }
         if self.table.confidence is not None:
             props["confidence"] = float(self.table.confidence[index])
