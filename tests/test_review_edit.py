@@ -33,10 +33,16 @@ from napari_aignostics.results.tables import ObjectTable
 MPP = 0.25  # the cellseg tiles come without a slide; any scale will do
 
 
-@pytest.fixture()
-def review(test_data: Path) -> ReviewModel:
+@pytest.fixture(scope="module")
+def cells(test_data: Path) -> ObjectTable:
+    """The four real cellseg tiles (a 2x2 block of 1000 px tiles) as one table."""
     tiles = sorted((test_data / "annotations" / "cellseg_gsontools").glob("*_cells.json"))
-    return ReviewModel(ObjectTable.concat([read_geojson(p) for p in tiles]))
+    return ObjectTable.concat([read_geojson(p) for p in tiles])
+
+
+@pytest.fixture()
+def review(cells: ObjectTable) -> ReviewModel:
+    return ReviewModel(cells)
 
 
 def _direct(review: ReviewModel, polygon: shapely.Polygon) -> np.ndarray:
@@ -96,9 +102,7 @@ def test_corrections_follow_undo_and_redo(review: ReviewModel) -> None:
     assert (codes[chosen[:5]] == 0).all()  # the overview's codes follow in place
 
 
-def test_review_sidecar_round_trip_and_exports(
-    review: ReviewModel, test_data: Path, tmp_path: Path
-) -> None:
+def test_review_sidecar_round_trip_and_exports(review: ReviewModel, tmp_path: Path) -> None:
     corrections = Corrections(review, author="tester")
     chosen = cells_in(review, shapely.box(41000, 87000, 41500, 87500))
     corrections.assign(chosen, 1)
@@ -112,8 +116,7 @@ def test_review_sidecar_round_trip_and_exports(
     saved = json.loads(path.read_text())
     assert [e["author"] for e in saved["edits"]] == ["tester", "tester"]
 
-    tiles = sorted((test_data / "annotations" / "cellseg_gsontools").glob("*_cells.json"))
-    again = ReviewModel(ObjectTable.concat([read_geojson(p) for p in tiles]))
+    again = ReviewModel(review.table)  # the folder opened again
     back, back_rois, problems = load_review(tmp_path, again)
     assert problems == []
     assert np.array_equal(again.class_codes(), review.class_codes())

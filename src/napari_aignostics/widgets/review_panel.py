@@ -116,6 +116,7 @@ class ReviewPanel(QWidget):
         assert self.review is not None
         self.raster, self.points, self.outlines = layers.raster, layers.points, layers.outlines
         self._point_colors = self._colors_key()  # the layer was made with these colours
+        self.review.on_classes_changed.append(lambda _rows: self.apply())  # corrections
         if self.outlines is not None and self.raster is not None:
             self._in_view = InViewOutlines(self.viewer, self.outlines, self.raster, self.review)
         self.title.setText(f"<b>{result.name}</b>: {len(self.review.table)} cells")
@@ -270,6 +271,6 @@ class ReviewPanel(QWidget):
             path = Path(chosen)
         mask = self.review.shown()
         writer = export_geojson if kind == "geojson" else export_csv
-        written = writer(self.review.table, path, mask)
+        written = writer(self.review.table, path, mask, self.review.class_codes())
         show_info(f"exported {int(np.count_nonzero(mask))} cells to {written}")
         return written
