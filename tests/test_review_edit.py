@@ -11,6 +11,7 @@ import pytest
 import shapely
 
 from napari_aignostics.platform.results_layout import review_sidecar
+from napari_aignostics.results import roi_stats as roi_stats_module
 from napari_aignostics.results.coords import to_data
 from napari_aignostics.results.corrections import Corrections, load_review, save_review
 from napari_aignostics.results.export import (
@@ -52,7 +53,11 @@ def _direct(review: ReviewModel, polygon: shapely.Polygon) -> np.ndarray:
     return np.flatnonzero(inside & (review.class_codes() > 0))
 
 
-def test_roi_statistics_match_shapely(review: ReviewModel) -> None:
+@pytest.mark.parametrize("grid_from", [20_000, 0], ids=["direct", "grid"])
+def test_roi_statistics_match_shapely(
+    review: ReviewModel, grid_from: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(roi_stats_module, "GRID_FROM", grid_from)  # many points: the grid path
     rectangle = shapely.box(41300, 87400, 42500, 88300)
     lasso = shapely.Polygon([(41100, 87100), (42900, 87500), (42000, 88900), (41200, 88200)])
     corners = to_data(np.array([[41500, 87500], [42500, 87500], [42500, 88500], [41500, 88500]]))

@@ -19,6 +19,10 @@ __all__ = ["ROI_KINDS", "Roi", "RoiStats", "cells_in", "roi_from_shape", "roi_st
 
 ROI_KINDS = ("rectangle", "ellipse", "polygon", "region")
 ELLIPSE_VERTICES = 64
+WHOLE_SLIDE_SHARE = 0.05
+"""An ROI box above this share of the cells' extent skips the spatial index."""
+GRID, GRID_FROM = 64, 20_000
+"""Squares per side of the grid that spares most points a polygon test, and from how many points."""
 
 
 @dataclass
@@ -78,19 +82,49 @@ def cells_in(
     if polygon.is_empty:
         return np.zeros(0, dtype=np.int64)
     table = review.table
-    hits = table.query(polygon.bounds)
+    x0, y0, x1, y1 = polygon.bounds
+    grid = table.index  # its squares span the cells' extent
+    extent = grid.columns * grid.rows * grid.cell * grid.cell
+    if (x1 - x0) * (y1 - y0) < WHOLE_SLIDE_SHARE * max(extent, 1.0):
+        hits = table.query(polygon.bounds)  # a small ROI: the spatial index narrows it
+    else:  # a large one: four comparisons on every centroid beat the index
+        cx, cy = table.centroids[:, 0], table.centroids[:, 1]
+        hits = np.flatnonzero((cx >= x0) & (cx <= x1) & (cy >= y0) & (cy <= y1))
     hits = hits[review.class_codes()[hits] > 0]
     if mask is not None:
         hits = hits[mask[hits]]
     xy = table.centroids[hits]
     x, y = xy[:, 0], xy[:, 1]
     if polygon.equals(polygon.envelope):  # an upright rectangle
-        x0, y0, x1, y1 = polygon.bounds
         inside = (x >= x0) & (x <= x1) & (y >= y0) & (y <= y1)
     else:
-        shapely.prepare(polygon)
-        inside = shapely.contains_xy(polygon, x, y)
+        inside = _contains(polygon, x, y)
     return hits[inside]
+
+
+def _contains(polygon: shapely.Polygon, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``shapely.contains_xy`` for many points: only those near the outline are tested.
+
+    A grid over the polygon's box sorts its squares into inside (all points in), outside (none)
+    and on the outline; only points in the outline's squares go to ``contains_xy``.
+    """
+    shapely.prepare(polygon)
+    if len(x) < GRID_FROM:
+        return shapely.contains_xy(polygon, x, y)
+    x0, y0, x1, y1 = polygon.bounds
+    w, h = max((x1 - x0) / GRID, 1e-9), max((y1 - y0) / GRID, 1e-9)
+    gx, gy = np.meshgrid(x0 + w * np.arange(GRID), y0 + h * np.arange(GRID))
+    squares = shapely.box(gx.ravel(), gy.ravel(), gx.ravel() + w, gy.ravel() + h)
+    state = np.full(GRID * GRID, 2, dtype=np.int8)  # 2: on the outline, test each point
+    state[shapely.contains_properly(polygon, squares)] = 1
+    state[~shapely.intersects(polygon, squares)] = 0
+    col = np.clip(((x - x0) / w).astype(np.int64), 0, GRID - 1)
+    row = np.clip(((y - y0) / h).astype(np.int64), 0, GRID - 1)
+    where = state[row * GRID + col]
+    inside = where == 1
+    test = np.flatnonzero(where == 2)
+    inside[test] = shapely.contains_xy(polygon, x[test], y[test])
+    return inside
 
 
 def roi_stats(
