@@ -70,6 +70,7 @@ class RoiPanel(QWidget):
         self.selection = np.zeros(0, dtype=np.int64)
         self.stats: list[RoiStats] = []
         self.columns: dict[str, np.ndarray] = {}
+        self._points_stale = False
 
         self.title = QLabel("Load results to draw ROIs and correct cells.")
         self.title.setWordWrap(True)
@@ -146,6 +147,10 @@ class RoiPanel(QWidget):
         if result.review is None:
             return
         self.result, self.review, self.layers = result, result.review, layers
+        self.selection = np.zeros(0, dtype=np.int64)
+        self.selected_label.setText("No cells selected.")
+        if layers.points is not None:
+            layers.points.events.visible.connect(self._points_shown)
         self.columns = numeric_columns(self.review.table, result.slide_mpp)
         self.item_dir = Path(result.cells_source).parent if result.cells_source else None
         rois: list[Roi] = []
@@ -379,8 +384,16 @@ class RoiPanel(QWidget):
             levels = class_raster(review.table, (width, height), review.raster_codes())
             raster.data = levels if multiscale else levels[0]
         if points is not None:
-            points.face_color = review.face_colors()
             points.shown = review.shown()
+            self._points_stale = not points.visible  # ~0.2 s for 1M colours: only when seen
+            if points.visible:
+                points.face_color = review.face_colors()
+
+    def _points_shown(self, _event: Any = None) -> None:
+        points = self.layers.points
+        if self._points_stale and self.review is not None and points is not None and points.visible:
+            points.face_color = self.review.face_colors()
+            self._points_stale = False
 
     def _update_buttons(self) -> None:
         ready = self.review is not None
