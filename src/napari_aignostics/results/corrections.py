@@ -76,8 +76,16 @@ class Corrections:
         if not self.done:
             return None
         edit = self.done.pop()
-        for code in np.unique(edit.old):
-            self.review.set_classes(edit.indices[edit.old == code], int(code))
+        listeners = self.review.on_classes_changed
+        waiting = list(listeners)
+        listeners.clear()  # one notice for the whole edit, not one per former class
+        try:
+            for code in np.unique(edit.old):
+                self.review.set_classes(edit.indices[edit.old == code], int(code))
+        finally:
+            listeners[:] = waiting
+        for listener in waiting:
+            listener(edit.indices)
         self.undone.append(edit)
         return edit
 

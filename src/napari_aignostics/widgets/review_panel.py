@@ -116,7 +116,7 @@ class ReviewPanel(QWidget):
         assert self.review is not None
         self.raster, self.points, self.outlines = layers.raster, layers.points, layers.outlines
         self._point_colors = self._colors_key()  # the layer was made with these colours
-        self.review.on_classes_changed.append(lambda _rows: self.apply())  # corrections
+        self.review.on_classes_changed.append(self._classes_changed)  # corrections
         if self.outlines is not None and self.raster is not None:
             self._in_view = InViewOutlines(self.viewer, self.outlines, self.raster, self.review)
         self.title.setText(f"<b>{result.name}</b>: {len(self.review.table)} cells")
@@ -223,6 +223,20 @@ class ReviewPanel(QWidget):
             self.raster.colormap = DirectLabelColormap(color_dict=review.label_colors())
         if self._in_view is not None:
             self._in_view.refresh()
+        self.show_counts(shown)
+
+    def _classes_changed(self, _rows: np.ndarray) -> None:
+        """Corrected classes: counts and outlines follow (the raster's colours stay as they are)."""
+        if self.review is not None:
+            self.show_counts(self.review.shown())
+        if self._in_view is not None:
+            self._in_view.refresh()
+
+    def show_counts(self, shown: np.ndarray) -> None:
+        """The shown and total cells per class, and in all."""
+        review = self.review
+        if review is None:
+            return
         counts = review.counts(shown)
         largest = max((total for _shown, total in counts.values()), default=1) or 1
         for row, name in enumerate(review.styles):
