@@ -28,12 +28,15 @@ def numeric_columns(table: ObjectTable, mpp: float | None) -> dict[str, np.ndarr
 
 
 def sort_rows(rows: np.ndarray, values: np.ndarray, descending: bool = False) -> np.ndarray:
-    """``rows`` ordered by the numbers ``values[rows]`` (stable; NaN last either way)."""
-    keys = np.asarray(values)[rows].astype(np.float64)
+    """``rows`` ordered by the numbers ``values[rows]`` (NaN last either way)."""
+    keys = np.asarray(values)[rows]
+    if keys.dtype.kind not in "fiu":
+        keys = keys.astype(np.float64)
+    order = np.argsort(keys)  # NaN sorts last
     if descending:
-        keys = -keys
-    keys[np.isnan(keys)] = np.inf
-    return rows[np.argsort(keys, kind="stable")]
+        valid = len(keys) - (int(np.isnan(keys).sum()) if keys.dtype.kind == "f" else 0)
+        order = np.concatenate([order[:valid][::-1], order[valid:]])
+    return rows[order]
 
 
 @dataclass(frozen=True)
