@@ -111,8 +111,9 @@ def test_rois_follow_corrections_and_come_back(
         panel.not_a_cell.click()
     assert panel.stats[0].count == len(inside) - 5
     points = handles.points
-    assert points is not None and int(points.shown.sum()) == len(review.table) - 5
-    points.visible = True  # the hidden points get their corrected colours when shown
+    assert points is not None and not points.visible
+    points.visible = True  # the hidden points follow the corrections when shown
+    assert int(points.shown.sum()) == len(review.table) - 5
     assert np.allclose(points.face_color[inside[5:]], review.face_colors()[inside[5:]])
     with qtbot.waitSignal(panel.stats_shown, timeout=10_000):
         panel.undo()

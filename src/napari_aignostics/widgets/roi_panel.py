@@ -384,14 +384,15 @@ class RoiPanel(QWidget):
             levels = class_raster(review.table, (width, height), review.raster_codes())
             raster.data = levels if multiscale else levels[0]
         if points is not None:
-            points.shown = review.shown()
-            self._points_stale = not points.visible  # ~0.2 s for 1M colours: only when seen
+            self._points_stale = not points.visible  # ~0.2 s for 1M points: only when seen
             if points.visible:
+                points.shown = review.shown()
                 points.face_color = review.face_colors()
 
     def _points_shown(self, _event: Any = None) -> None:
         points = self.layers.points
         if self._points_stale and self.review is not None and points is not None and points.visible:
+            points.shown = self.review.shown()
             points.face_color = self.review.face_colors()
             self._points_stale = False
 
