@@ -53,10 +53,10 @@ def test_provenance_travels_from_manifest_to_layers_and_exports(
     for _data, kwargs, _kind in result.layer_data():
         assert kwargs["metadata"]["provenance"]["run_id"] == "run-1"
     mask = np.ones(len(result.cells), dtype=bool)
-    geo = export_geojson(result.cells, tmp_path / "c.geojson", mask, origin.as_dict())
+    geo = export_geojson(result.cells, tmp_path / "c.geojson", mask, provenance=origin.as_dict())
     saved = json.loads(geo.read_text())
     assert saved["provenance"]["item_id"] == "item-9" and len(saved["features"]) == len(mask)
-    table = export_csv(result.cells, tmp_path / "c.csv", mask, origin.as_dict())
+    table = export_csv(result.cells, tmp_path / "c.csv", mask, provenance=origin.as_dict())
     lines = table.read_text().splitlines()
     assert "# application: local-tme" in lines and "# platform: local platform" in lines
     assert lines[len(origin.as_dict())].startswith("id,class")

@@ -4,6 +4,7 @@ Layout::
 
     <folder>/<run folder>/manifest.json
     <folder>/<run folder>/<item folder>/<artifact file>
+    <folder>/<run folder>/<item folder>/review/review.json   (the reviewer's corrections and ROIs)
 
 Folder names come from :mod:`.paths` (safe for untrusted ids); artifact file names are the output
 artifact's name with ``:`` as ``_`` and an extension from its media type. The manifest records, per
@@ -26,6 +27,7 @@ from .paths import ensure_inside, item_folder_name, run_folder_name, safe_compon
 __all__ = [
     "MANIFEST_NAME",
     "MEDIA_TYPE_EXTENSIONS",
+    "REVIEW_SIDECAR",
     "ManifestArtifact",
     "ManifestItem",
     "RunManifest",
@@ -34,11 +36,14 @@ __all__ = [
     "extension_for_media_type",
     "item_folder",
     "read_manifest",
+    "review_sidecar",
     "run_folder",
     "write_manifest",
 ]
 
 MANIFEST_NAME = "manifest.json"
+REVIEW_SIDECAR = "review/review.json"
+"""The review sidecar, relative to an item folder (never one of the platform's artifact files)."""
 MEDIA_TYPE_EXTENSIONS = {
     "image/tiff": "tiff",
     "application/geo+json": "json",
@@ -65,6 +70,11 @@ def artifact_file_name(name: str, media_type: str | None) -> str:
 def run_folder(folder: Path, run_id: str) -> Path:
     """The (safe) folder of a run's results under ``folder``."""
     return ensure_inside(folder, folder / run_folder_name(run_id))
+
+
+def review_sidecar(item_dir: Path) -> Path:
+    """Where the review of the item in ``item_dir`` (corrections, ROIs) is saved."""
+    return item_dir / REVIEW_SIDECAR
 
 
 def item_folder(folder: Path, run_id: str, external_id: str) -> Path:

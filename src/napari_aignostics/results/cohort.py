@@ -269,7 +269,7 @@ class CohortTable:
 
     def write_csv(self, path: Path, columns: Iterable[str] | None = None) -> Path:
         """The table as CSV (one row per item), written atomically."""
-        from .export import _atomic_write
+        from .export import atomic_write
 
         names = list(columns) if columns is not None else self.columns
 
@@ -280,7 +280,7 @@ class CohortTable:
             [row.external_id, *(text(self.value(i, c)) for c in names)]
             for i, row in enumerate(self.rows)
         ]
-        return _atomic_write(path, lambda w: csv.writer(w).writerows(lines), text=True)
+        return atomic_write(path, lambda w: csv.writer(w).writerows(lines), text=True)
 
 
 def _row(external_id: str, state: str, message: str | None, folder: Path | None) -> CohortRow:

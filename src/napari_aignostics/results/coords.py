@@ -13,7 +13,7 @@ import numpy as np
 
 from ..slides.layers import slide_scale
 
-__all__ = ["raster_placement", "to_data", "world_scale"]
+__all__ = ["raster_placement", "to_data", "to_level0", "world_scale"]
 
 
 def world_scale(mpp: float | None) -> tuple[tuple[float, float], tuple[str, str]]:
@@ -25,6 +25,12 @@ def to_data(xy: np.ndarray) -> np.ndarray:
     """(N, 2) level-0 (x, y) → (N, 2) napari data (row, col) at slide scale."""
     xy = np.asarray(xy, dtype=np.float64)
     return np.column_stack([xy[:, 1] - 0.5, xy[:, 0] - 0.5])
+
+
+def to_level0(data: np.ndarray) -> np.ndarray:
+    """(N, 2) napari data (row, col) at slide scale → (N, 2) level-0 (x, y) (inverse of :func:`to_data`)."""
+    data = np.asarray(data, dtype=np.float64)
+    return np.column_stack([data[:, -1] + 0.5, data[:, -2] + 0.5])
 
 
 def raster_placement(

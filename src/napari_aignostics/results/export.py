@@ -1,23 +1,33 @@
-"""Saving (filtered) cells: QuPath-compatible GeoJSON and CSV, written atomically."""
+"""Saving (filtered) cells and ROIs: QuPath-compatible GeoJSON and CSV, written atomically.
+
+Cells carry their corrected class when the review has corrections; the AI's class stays in
+``properties.metadata.original_class``. ROIs go out as QuPath annotations.
+"""
 
 from __future__ import annotations
 
 import csv
 import os
 import tempfile
+import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import orjson
+import shapely
 
-from .tables import ObjectTable
+from .tables import ObjectTable, palette_color
 
-__all__ = ["export_csv", "export_geojson"]
+if TYPE_CHECKING:
+    from .roi_stats import Roi, RoiStats
+
+__all__ = ["atomic_write", "export_csv", "export_geojson", "export_roi_csv", "export_roi_geojson"]
 
 
-def _atomic_write(path: Path, write: Callable[[Any], object], text: bool = False) -> Path:
+def atomic_write(path: Path, write: Callable[[Any], object], text: bool = False) -> Path:
+    """Write ``path`` through a temporary file beside it, replaced in one step (never half-written)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -38,57 +48,74 @@ def _closed(ring: np.ndarray) -> np.ndarray:
     return ring if len(ring) and (ring[0] == ring[-1]).all() else np.vstack([ring, ring[:1]])
 
 
+def _rows(mask: np.ndarray | None, table: ObjectTable, codes: np.ndarray | None) -> np.ndarray:
+    keep = np.ones(len(table), dtype=bool) if mask is None else mask.astype(bool)
+    if codes is not None:
+        keep = keep & (codes > 0)  # "not a cell" is never exported
+    return np.flatnonzero(keep)
+
+
 def export_geojson(
     table: ObjectTable,
     path: Path,
     mask: np.ndarray | None = None,
+    codes: np.ndarray | None = None,
     provenance: Mapping[str, str] | None = None,
     object_type: str = "detection",
 ) -> Path:
     """A FeatureCollection of detections (or ``object_type``) in level-0 pixels (QuPath imports it).
 
+    ``codes``: the corrected 1-based class per object (``ReviewModel.class_codes``), if any.
     ``provenance`` (where the results came from) goes into the collection's ``provenance``.
     """
-    indices = np.flatnonzero(mask) if mask is not None else np.arange(len(table))
+    indices = _rows(mask, table, codes)
+    names = table.class_names
     features = []
     for i in indices:
         rings = [_closed(np.round(ring, 2)).tolist() for ring in table.geometry.rings(int(i))]
         measurements = {k: float(v[i]) for k, v in table.measurements.items() if np.isfinite(v[i])}
         if table.confidence is not None and np.isfinite(table.confidence[i]):
             measurements["confidence"] = float(table.confidence[i])
-        name = str(table.classes[i])
+        original = str(table.classes[i])
+        name = original if codes is None else names[int(codes[i]) - 1]
+        properties: dict[str, object] = {
+            "objectType": object_type,
+            "classification": {"name": name, "color": list(table.colors[name])},
+            "measurements": measurements,
+        }
+        if name != original:
+            properties["metadata"] = {"original_class": original}
         features.append(
             {
                 "type": "Feature",
                 "id": str(table.ids[i]),
                 "geometry": {"type": "Polygon", "coordinates": rings},
-                "properties": {
-                    "objectType": object_type,
-                    "classification": {"name": name, "color": list(table.colors[name])},
-                    "measurements": measurements,
-                },
+                "properties": properties,
             }
         )
     collection: dict[str, object] = {"type": "FeatureCollection", "features": features}
     if provenance:
         collection["provenance"] = dict(provenance)
     data = orjson.dumps(collection)
-    return _atomic_write(path, lambda handle: handle.write(data))
+    return atomic_write(path, lambda handle: handle.write(data))
 
 
 def export_csv(
     table: ObjectTable,
     path: Path,
     mask: np.ndarray | None = None,
+    codes: np.ndarray | None = None,
     provenance: Mapping[str, str] | None = None,
 ) -> Path:
-    """One row per cell: id, class, confidence, centroid, area and measurements.
+    """One row per cell: id, (corrected) class, confidence, centroid, area, measurements, the AI's class.
 
     ``provenance`` is written first as ``# key: value`` comment lines.
     """
-    indices = np.flatnonzero(mask) if mask is not None else np.arange(len(table))
+    indices = _rows(mask, table, codes)
     names = list(table.measurements)
+    classes = table.class_names
     header = ["id", "class", "confidence", "centroid_x", "centroid_y", "area_px", *names]
+    header.append("original_class")
     areas = table.geometry.take(indices).areas() if len(indices) else np.zeros(0)
     centroids = table.centroids[indices] if len(indices) else np.zeros((0, 2))
 
@@ -102,13 +129,68 @@ def export_csv(
             writer.writerow(
                 [
                     table.ids[i],
-                    table.classes[i],
+                    table.classes[i] if codes is None else classes[int(codes[i]) - 1],
                     confidence,
                     f"{centroids[k, 0]:.2f}",
                     f"{centroids[k, 1]:.2f}",
                     f"{areas[k]:.1f}",
                     *(f"{table.measurements[n][i]:.6g}" for n in names),
+                    table.classes[i],
                 ]
             )
 
-    return _atomic_write(path, write, text=True)
+    return atomic_write(path, write, text=True)
+
+
+def export_roi_csv(stats: list[RoiStats], classes: list[str], path: Path) -> Path:
+    """The ROI table: per ROI its area, count, density, count and share of each class, a mean."""
+    measurement = next((s.measurement for s in stats if s.measurement), None)
+    header = ["roi", "area_mm2", "area_px", "cells", "cells_per_mm2"]
+    header += [f"{c}_{kind}" for c in classes for kind in ("cells", "share")]
+    if measurement:
+        header.append(f"mean_{measurement}")
+
+    def number(value: float | None, digits: int) -> str:
+        return "" if value is None else f"{value:.{digits}f}"
+
+    def write(handle: Any) -> None:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        for s in stats:
+            row = [s.name, number(s.area_mm2, 6), f"{s.area_px:.1f}", s.count, number(s.density, 2)]
+            for c in classes:
+                row += [s.counts.get(c, 0), f"{s.share(c):.4f}"]
+            if measurement:
+                row.append("" if s.mean is None else f"{s.mean:.6g}")
+            writer.writerow(row)
+
+    return atomic_write(path, write, text=True)
+
+
+def export_roi_geojson(rois: list[Roi], path: Path, stats: list[RoiStats] | None = None) -> Path:
+    """ROIs as QuPath annotations (level-0 pixels), with their cell counts as measurements."""
+    features = []
+    for k, roi in enumerate(rois):
+        properties: dict[str, object] = {"objectType": "annotation", "name": roi.name}
+        if roi.classification:
+            properties["classification"] = {
+                "name": roi.classification,
+                "color": list(palette_color(roi.classification)),
+            }
+        if stats is not None:
+            s = stats[k]
+            measurements: dict[str, float] = {"Num cells": s.count}
+            measurements.update({f"Num {c}": n for c, n in s.counts.items()})
+            if s.area_mm2 is not None:
+                measurements["Area mm^2"] = s.area_mm2
+            properties["measurements"] = measurements
+        features.append(
+            {
+                "type": "Feature",
+                "id": str(uuid.uuid4()),
+                "geometry": orjson.loads(shapely.to_geojson(roi.polygon)),
+                "properties": properties,
+            }
+        )
+    data = orjson.dumps({"type": "FeatureCollection", "features": features})
+    return atomic_write(path, lambda handle: handle.write(data))

@@ -18,10 +18,13 @@ import shapely
 from .measure_colors import MeasureColors
 from .tables import ObjectTable
 
-__all__ = ["CONFIDENCE_STEPS", "ClassStyle", "ReviewModel"]
+__all__ = ["CONFIDENCE_STEPS", "NOT_A_CELL", "ClassStyle", "ReviewModel"]
 
 CONFIDENCE_STEPS = 100
 """The confidence threshold moves in steps of 1/100 (the dock's slider)."""
+
+NOT_A_CELL = 0
+"""The class code of an object a reviewer marked as not a cell: hidden, counted nowhere."""
 
 
 @dataclass
@@ -91,6 +94,11 @@ class ReviewModel:
         names = np.array(["", *self.styles], dtype=object)
         codes = self.class_codes if indices is None else self.class_codes[indices]
         return names[codes]
+
+    def class_name(self, index: int) -> str | None:
+        """The (corrected) class of one object; None when it is not a cell."""
+        code = int(self.class_codes[index])
+        return self.class_names[code - 1] if code else None
 
     def set_visible(self, name: str, visible: bool) -> None:
         """Show or hide a class."""

@@ -9,10 +9,12 @@ from qtpy.QtWidgets import QTabWidget, QVBoxLayout, QWidget
 
 from ..slides.slide_ref import SlideRef
 from ..workflow.session import ConnectionInfo, Session
+from .cell_table import CellTablePanel
 from .cohort_panel import CohortPanel
 from .connection_panel import ConnectionPanel
 from .results_loader import ResultsLoader
 from .review_panel import ReviewPanel
+from .roi_panel import RoiPanel
 from .runs_panel import RunsPanel
 from .submit_panel import SubmitPanel
 from .workers import WorkerPool
@@ -44,6 +46,10 @@ class AignosticsWidget(QWidget):
         self.tabs.addTab(self.review, "Review")
         self.cohort = CohortPanel(napari_viewer, self.session, self.loader, self.pool)
         self.tabs.addTab(self.cohort, "Cohort")
+        self.edit = RoiPanel(napari_viewer, self.pool)
+        self.cell_table = CellTablePanel(napari_viewer, self.pool)
+        self.tabs.addTab(self.edit, "Edit")
+        self.tabs.addTab(self.cell_table, "Table")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addWidget(self.tabs)
@@ -57,6 +63,10 @@ class AignosticsWidget(QWidget):
         self.loader.cells_shown.connect(self.review.show_results)
         self.loader.item_loaded.connect(self.cohort.item_loaded)
         self.loader.run_followed.connect(self.cohort.show_run)
+        self.loader.cells_shown.connect(self.edit.show_results)
+        self.loader.cells_shown.connect(
+            lambda result, _layers: self.cell_table.show_results(result)
+        )
         self.destroyed.connect(self._shutdown)
 
     def _connected(self, _info: ConnectionInfo) -> None:

@@ -296,6 +296,13 @@ class ReviewPanel(QWidget):
         self._refresh_measure_values()
         if self._in_view is not None:
             self._in_view.refresh()
+        self.show_counts(shown)
+
+    def show_counts(self, shown: np.ndarray) -> None:
+        """The shown and total cells per class, and in all."""
+        review = self.review
+        if review is None:
+            return
         counts = review.counts(shown)
         largest = max((total for _shown, total in counts.values()), default=1) or 1
         for row, name in enumerate(review.styles):
@@ -306,7 +313,6 @@ class ReviewPanel(QWidget):
                 bar.setValue(shown_count)
                 bar.setFormat(f"{shown_count} / {total}")
         self.total.setText(f"{int(shown.sum())} of {len(shown)} cells shown")
-
 
     # --- provenance, tissue legend, display mode ------------------------------------------------
 
@@ -550,7 +556,9 @@ class ReviewPanel(QWidget):
         mask = self.review.shown()
         writer = export_geojson if kind == "geojson" else export_csv
         origin = self.result.provenance.as_dict() if self.result is not None else None
-        written = writer(self.review.table, path, mask, origin)
+        written = writer(
+            self.review.table, path, mask, codes=self.review.class_codes, provenance=origin
+        )
         show_info(f"exported {int(np.count_nonzero(mask))} cells to {written}")
         return written
 
