@@ -211,7 +211,7 @@ class ReviewModel:
         """Everything known about one object; with ``mpp``, centroid in µm and area in µm²."""
         props: dict[str, object] = {
             "id": self.table.ids[index],
-            "class": self.classes_of(np.array([index]))[0],
+            "class": self.class_name(index) or "not a cell",
         }
         if self.table.confidence is not None:
             props["confidence"] = float(self.table.confidence[index])
