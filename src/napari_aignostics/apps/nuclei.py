@@ -2,16 +2,19 @@
 
 Tiles of 1024 px with 64 px overlap are analysed only where the tissue map has tissue; a nucleus
 belongs to the tile whose core holds its centroid, so nothing is counted twice. Tiles run in a
-thread pool. About half of a tile's CPU time is Python-level work that holds the GIL
-(``regionprops_table``, the polygons), so more cores are used by analysing more items at once in
-processes (``serve --cluster local:N``); see ``benchmarks/bench_cluster.py``.
+thread pool, or with ``processes`` > 1 in worker processes that each open the slide themselves:
+about half of a tile's CPU time is Python-level work that holds the GIL (``regionprops_table``,
+the polygons), so threads alone do not use a second core. Inside a daemonic process (a dask
+worker of ``serve --cluster``) no pool of processes can be started and the tiles stay in threads;
+there the cores are used by analysing more items at once. See ``benchmarks/bench_cluster.py``.
 """
 
 from __future__ import annotations
 
 import math
+import multiprocessing
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -19,7 +22,7 @@ import shapely
 from scipy import ndimage as ndi
 from skimage import color, feature, filters, measure, morphology, segmentation
 
-from ..slides.reader import Slide
+from ..slides.reader import Slide, open_slide
 from .morph import remove_small, remove_small_labels
 from .polygons import object_polygon
 
@@ -178,6 +181,42 @@ def _tiles(
                 yield x, y, x1, y1
 
 
+_worker_slide: Slide | None = None
+"""The slide a tile worker process opened (one per process, see :func:`_open_worker_slide`)."""
+
+
+def _open_worker_slide(path: str) -> None:
+    global _worker_slide
+    _worker_slide = open_slide(path)
+
+
+def _slide_tile(slide: Slide, core: tuple[int, int, int, int], mpp: float) -> Cells:
+    width, height = slide.width, slide.height
+    x0, y0 = max(0, core[0] - OVERLAP), max(0, core[1] - OVERLAP)
+    x1, y1 = min(width, core[2] + OVERLAP), min(height, core[3] + OVERLAP)
+    # threads, never a distributed client: the slide's file handle stays in this process
+    rgb = np.asarray(slide.levels[0][y0:y1, x0:x1].compute(scheduler="threads"))[..., :3]
+    return _tile_cells(rgb, x0, y0, core, mpp)
+
+
+def _worker_tile(core: tuple[int, int, int, int], mpp: float) -> Cells:
+    assert _worker_slide is not None, "tile worker started without its slide"
+    return _slide_tile(_worker_slide, core, mpp)
+
+
+def _tile_pool(slide: Slide, tiles: int, threads: int, processes: int) -> Executor:
+    """Worker processes when asked for, useful (at least two tiles each) and possible (not inside
+    a daemonic process); else threads."""
+    if processes > 1 and tiles >= 2 * processes and not multiprocessing.current_process().daemon:
+        return ProcessPoolExecutor(
+            max_workers=processes,
+            mp_context=multiprocessing.get_context("spawn"),  # the caller may run threads
+            initializer=_open_worker_slide,
+            initargs=(str(slide.path),),
+        )
+    return ThreadPoolExecutor(max_workers=max(1, threads))
+
+
 def detect_cells(
     slide: Slide,
     mpp: float,
@@ -187,24 +226,31 @@ def detect_cells(
     progress: Callable[[float], None] = lambda f: None,
     cancelled: Callable[[], bool] = lambda: False,
     threads: int = 2,
+    processes: int = 0,
 ) -> Cells:
-    """All cells of the slide's tissue; ``tissue`` is a mask at ``downsample`` × level 0."""
-    width, height = slide.width, slide.height
-    cores = list(_tiles(width, height, tissue, downsample))
-    level = slide.levels[0]
+    """All cells of the slide's tissue; ``tissue`` is a mask at ``downsample`` × level 0.
+
+    Tiles run in ``threads`` threads, or in ``processes`` worker processes when that is > 1.
+    """
+    cores = list(_tiles(slide.width, slide.height, tissue, downsample))
     result = Cells()
-
-    def work(core: tuple[int, int, int, int]) -> Cells:
-        if cancelled():
-            return Cells()
-        x0, y0 = max(0, core[0] - OVERLAP), max(0, core[1] - OVERLAP)
-        x1, y1 = min(width, core[2] + OVERLAP), min(height, core[3] + OVERLAP)
-        # threads, never a distributed client: the slide's file handle stays in this process
-        rgb = np.asarray(level[y0:y1, x0:x1].compute(scheduler="threads"))[..., :3]
-        return _tile_cells(rgb, x0, y0, core, mpp)
-
-    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
-        for done, cells in enumerate(pool.map(work, cores), start=1):
+    pool = _tile_pool(slide, len(cores), threads, processes)
+    if isinstance(pool, ProcessPoolExecutor):
+        futures = [pool.submit(_worker_tile, core, mpp) for core in cores]
+    else:
+        futures = [pool.submit(_slide_tile, slide, core, mpp) for core in cores]
+    try:
+        for done, future in enumerate(futures, start=1):
+            while True:
+                if cancelled():
+                    return Cells()
+                try:
+                    cells = future.result(timeout=0.5)
+                    break
+                except TimeoutError:
+                    continue
             result.extend(cells)
             progress(done / max(1, len(cores)))
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
     return result
