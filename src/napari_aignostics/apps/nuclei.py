@@ -2,9 +2,9 @@
 
 Tiles of 1024 px with 64 px overlap are analysed only where the tissue map has tissue; a nucleus
 belongs to the tile whose core holds its centroid, so nothing is counted twice. Tiles run in a
-thread pool, or with ``processes`` > 1 in worker processes that each open the slide themselves:
-about half of a tile's CPU time is Python-level work that holds the GIL (``regionprops_table``,
-the polygons), so threads alone do not use a second core. Inside a daemonic process (a dask
+thread pool, or with ``processes`` > 1 in worker processes (kept for the next slides): about half
+of a tile's CPU time is Python-level work that holds the GIL (``regionprops_table``, the
+polygons), so threads alone do not use a second core. Inside a daemonic process (a dask
 worker of ``serve --cluster``) no pool of processes can be started and the tiles stay in threads;
 there the cores are used by analysing more items at once. See ``benchmarks/bench_cluster.py``.
 """
@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import math
 import multiprocessing
+import os
+import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -181,13 +184,21 @@ def _tiles(
                 yield x, y, x1, y1
 
 
-_worker_slide: Slide | None = None
-"""The slide a tile worker process opened (one per process, see :func:`_open_worker_slide`)."""
+_pool: ProcessPoolExecutor | None = None
+_pool_size = 0
+_pool_lock = threading.Lock()
 
 
-def _open_worker_slide(path: str) -> None:
-    global _worker_slide
-    _worker_slide = open_slide(path)
+def _start_worker(parent: int) -> None:
+    """Tile worker start: exit as soon as the parent process is gone (a killed server leaves no
+    worker behind, even in the middle of a tile)."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="tile-worker-parent-watch", daemon=True).start()
 
 
 def _slide_tile(slide: Slide, core: tuple[int, int, int, int], mpp: float) -> Cells:
@@ -199,22 +210,35 @@ def _slide_tile(slide: Slide, core: tuple[int, int, int, int], mpp: float) -> Ce
     return _tile_cells(rgb, x0, y0, core, mpp)
 
 
-def _worker_tile(core: tuple[int, int, int, int], mpp: float) -> Cells:
-    assert _worker_slide is not None, "tile worker started without its slide"
-    return _slide_tile(_worker_slide, core, mpp)
+def _worker_tile(path: str, core: tuple[int, int, int, int], mpp: float) -> Cells:
+    """One tile in a worker process. The slide is opened per tile (milliseconds against the
+    tile's second), so no worker keeps an item's input open after its slide is done."""
+    with open_slide(path) as slide:
+        return _slide_tile(slide, core, mpp)
 
 
-def _tile_pool(slide: Slide, tiles: int, threads: int, processes: int) -> Executor:
+def _process_pool(processes: int) -> ProcessPoolExecutor:
+    """The tile worker processes, started once and kept for the next slides (a process start
+    costs seconds of imports); started again if their number changes or one died."""
+    global _pool, _pool_size
+    with _pool_lock:
+        if _pool is None or _pool_size != processes or getattr(_pool, "_broken", False):
+            if _pool is not None:
+                _pool.shutdown(wait=False, cancel_futures=True)
+            _pool = ProcessPoolExecutor(
+                max_workers=processes,
+                mp_context=multiprocessing.get_context("spawn"),  # the caller may run threads
+                initializer=_start_worker,
+                initargs=(os.getpid(),),
+            )
+            _pool_size = processes
+        return _pool
+
+
+def _use_processes(tiles: int, processes: int) -> bool:
     """Worker processes when asked for, useful (at least two tiles each) and possible (not inside
-    a daemonic process); else threads."""
-    if processes > 1 and tiles >= 2 * processes and not multiprocessing.current_process().daemon:
-        return ProcessPoolExecutor(
-            max_workers=processes,
-            mp_context=multiprocessing.get_context("spawn"),  # the caller may run threads
-            initializer=_open_worker_slide,
-            initargs=(str(slide.path),),
-        )
-    return ThreadPoolExecutor(max_workers=max(1, threads))
+    a daemonic process, such as a dask worker)."""
+    return processes > 1 and tiles >= 2 * processes and not multiprocessing.current_process().daemon
 
 
 def detect_cells(
@@ -234,10 +258,12 @@ def detect_cells(
     """
     cores = list(_tiles(slide.width, slide.height, tissue, downsample))
     result = Cells()
-    pool = _tile_pool(slide, len(cores), threads, processes)
-    if isinstance(pool, ProcessPoolExecutor):
-        futures = [pool.submit(_worker_tile, core, mpp) for core in cores]
+    threaded: ThreadPoolExecutor | None = None
+    if _use_processes(len(cores), processes):
+        pool: Executor = _process_pool(processes)
+        futures = [pool.submit(_worker_tile, str(slide.path), core, mpp) for core in cores]
     else:
+        pool = threaded = ThreadPoolExecutor(max_workers=max(1, threads))
         futures = [pool.submit(_slide_tile, slide, core, mpp) for core in cores]
     try:
         for done, future in enumerate(futures, start=1):
@@ -252,5 +278,8 @@ def detect_cells(
             result.extend(cells)
             progress(done / max(1, len(cores)))
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        for future in futures:
+            future.cancel()  # the tiles not started yet, when cancelled or failed
+        if threaded is not None:
+            threaded.shutdown(wait=True)
     return result
