@@ -22,12 +22,13 @@ def _own_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NAPARI_AIGNOSTICS_CACHE", str(tmp_path / "cache"))
 
 
-def _write(path: Path, n: int = 400, seed: int = 0, reverse: bool = False) -> None:
+def _write(path: Path, n: int = 400, seed: int = 0, reverse: bool = False,
+           ids: list[str] | None = None) -> None:
     rng = np.random.default_rng(seed)
     centers = rng.uniform(0, 4000, (n, 2))
     polygons = [shapely.Polygon(shapely.Point(c).buffer(5, 3).exterior) for c in centers]
     table = pa.table({
-        "id": [f"c{seed}-{i}" for i in range(n)],
+        "id": ids or [f"c{seed}-{i}" for i in range(n)],
         "geometry": shapely.to_wkb(polygons),
         "class_name": rng.choice(["tumor", "stroma", "immune"], n),
         "confidence": rng.uniform(0, 1, n),
@@ -126,3 +127,20 @@ def test_cache_is_trimmed_least_recently_used_first(tmp_path: Path) -> None:
     cached_table(paths[1], reader, how="t", min_bytes=0)
     assert reader.calls == 1  # the least recently used entry went
     assert len(list(cell_cache_dir().iterdir())) <= 3
+
+
+@pytest.mark.parametrize("odd", ["long", "nul"])
+def test_ids_come_back_exactly(tmp_path: Path, odd: str) -> None:
+    """Short ids are mapped back as a fixed-width array; one very long id or a trailing NUL (which
+    fixed-width strings would bloat or drop) take the exact UTF-8 path."""
+    for name, ids in {"plain": None, odd: [f"k{i}" for i in range(399)]
+                      + ["é" * 20_000 if odd == "long" else "tail\0"]}.items():
+        path = tmp_path / f"{name}.parquet"
+        _write(path, ids=ids)
+        reader = _Reader(path)
+        first = cached_table(path, reader, how="t", min_bytes=0)
+        again = cached_table(path, reader, how="t", min_bytes=0)
+        assert reader.calls == 1
+        _same(first, again)
+        assert [str(v) for v in again.ids] == (ids or [f"c0-{i}" for i in range(400)])
+        assert (again.ids.dtype.kind == "U") == (name == "plain")

@@ -41,6 +41,8 @@ class AnalysisContext:
     """Long analyses poll this and stop early (raise ``AnalysisCancelled``) when it is true."""
     threads: int = 2
     """Threads the analysis may use (the nuclei tiles run in parallel)."""
+    processes: int = 0
+    """Worker processes for one slide's nuclei tiles (0 or 1: the tiles run in ``threads``)."""
 
 
 class AnalysisCancelled(Exception):

@@ -2,16 +2,22 @@
 
 Tiles of 1024 px with 64 px overlap are analysed only where the tissue map has tissue; a nucleus
 belongs to the tile whose core holds its centroid, so nothing is counted twice. Tiles run in a
-thread pool. About half of a tile's CPU time is Python-level work that holds the GIL
-(``regionprops_table``, the polygons), so more cores are used by analysing more items at once in
-processes (``serve --cluster local:N``); see ``benchmarks/bench_cluster.py``.
+thread pool, or with ``processes`` > 1 in worker processes (kept for the next slides): about half
+of a tile's CPU time is Python-level work that holds the GIL (``regionprops_table``, the
+polygons), so threads alone do not use a second core. Inside a daemonic process (a dask
+worker of ``serve --cluster``) no pool of processes can be started and the tiles stay in threads;
+there the cores are used by analysing more items at once. See ``benchmarks/bench_cluster.py``.
 """
 
 from __future__ import annotations
 
 import math
+import multiprocessing
+import os
+import threading
+import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -19,7 +25,7 @@ import shapely
 from scipy import ndimage as ndi
 from skimage import color, feature, filters, measure, morphology, segmentation
 
-from ..slides.reader import Slide
+from ..slides.reader import Slide, open_slide
 from .morph import remove_small, remove_small_labels
 from .polygons import object_polygon
 
@@ -178,6 +184,63 @@ def _tiles(
                 yield x, y, x1, y1
 
 
+_pool: ProcessPoolExecutor | None = None
+_pool_size = 0
+_pool_lock = threading.Lock()
+
+
+def _start_worker(parent: int) -> None:
+    """Tile worker start: exit as soon as the parent process is gone (a killed server leaves no
+    worker behind, even in the middle of a tile)."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="tile-worker-parent-watch", daemon=True).start()
+
+
+def _slide_tile(slide: Slide, core: tuple[int, int, int, int], mpp: float) -> Cells:
+    width, height = slide.width, slide.height
+    x0, y0 = max(0, core[0] - OVERLAP), max(0, core[1] - OVERLAP)
+    x1, y1 = min(width, core[2] + OVERLAP), min(height, core[3] + OVERLAP)
+    # threads, never a distributed client: the slide's file handle stays in this process
+    rgb = np.asarray(slide.levels[0][y0:y1, x0:x1].compute(scheduler="threads"))[..., :3]
+    return _tile_cells(rgb, x0, y0, core, mpp)
+
+
+def _worker_tile(path: str, core: tuple[int, int, int, int], mpp: float) -> Cells:
+    """One tile in a worker process. The slide is opened per tile (milliseconds against the
+    tile's second), so no worker keeps an item's input open after its slide is done."""
+    with open_slide(path) as slide:
+        return _slide_tile(slide, core, mpp)
+
+
+def _process_pool(processes: int) -> ProcessPoolExecutor:
+    """The tile worker processes, started once and kept for the next slides (a process start
+    costs seconds of imports); started again if their number changes or one died."""
+    global _pool, _pool_size
+    with _pool_lock:
+        if _pool is None or _pool_size != processes or getattr(_pool, "_broken", False):
+            if _pool is not None:
+                _pool.shutdown(wait=False, cancel_futures=True)
+            _pool = ProcessPoolExecutor(
+                max_workers=processes,
+                mp_context=multiprocessing.get_context("spawn"),  # the caller may run threads
+                initializer=_start_worker,
+                initargs=(os.getpid(),),
+            )
+            _pool_size = processes
+        return _pool
+
+
+def _use_processes(tiles: int, processes: int) -> bool:
+    """Worker processes when asked for, useful (at least two tiles each) and possible (not inside
+    a daemonic process, such as a dask worker)."""
+    return processes > 1 and tiles >= 2 * processes and not multiprocessing.current_process().daemon
+
+
 def detect_cells(
     slide: Slide,
     mpp: float,
@@ -187,24 +250,36 @@ def detect_cells(
     progress: Callable[[float], None] = lambda f: None,
     cancelled: Callable[[], bool] = lambda: False,
     threads: int = 2,
+    processes: int = 0,
 ) -> Cells:
-    """All cells of the slide's tissue; ``tissue`` is a mask at ``downsample`` × level 0."""
-    width, height = slide.width, slide.height
-    cores = list(_tiles(width, height, tissue, downsample))
-    level = slide.levels[0]
+    """All cells of the slide's tissue; ``tissue`` is a mask at ``downsample`` × level 0.
+
+    Tiles run in ``threads`` threads, or in ``processes`` worker processes when that is > 1.
+    """
+    cores = list(_tiles(slide.width, slide.height, tissue, downsample))
     result = Cells()
-
-    def work(core: tuple[int, int, int, int]) -> Cells:
-        if cancelled():
-            return Cells()
-        x0, y0 = max(0, core[0] - OVERLAP), max(0, core[1] - OVERLAP)
-        x1, y1 = min(width, core[2] + OVERLAP), min(height, core[3] + OVERLAP)
-        # threads, never a distributed client: the slide's file handle stays in this process
-        rgb = np.asarray(level[y0:y1, x0:x1].compute(scheduler="threads"))[..., :3]
-        return _tile_cells(rgb, x0, y0, core, mpp)
-
-    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
-        for done, cells in enumerate(pool.map(work, cores), start=1):
+    threaded: ThreadPoolExecutor | None = None
+    if _use_processes(len(cores), processes):
+        pool: Executor = _process_pool(processes)
+        futures = [pool.submit(_worker_tile, str(slide.path), core, mpp) for core in cores]
+    else:
+        pool = threaded = ThreadPoolExecutor(max_workers=max(1, threads))
+        futures = [pool.submit(_slide_tile, slide, core, mpp) for core in cores]
+    try:
+        for done, future in enumerate(futures, start=1):
+            while True:
+                if cancelled():
+                    return Cells()
+                try:
+                    cells = future.result(timeout=0.5)
+                    break
+                except TimeoutError:
+                    continue
             result.extend(cells)
             progress(done / max(1, len(cores)))
+    finally:
+        for future in futures:
+            future.cancel()  # the tiles not started yet, when cancelled or failed
+        if threaded is not None:
+            threaded.shutdown(wait=True)
     return result

@@ -137,6 +137,7 @@ def cell_artifacts(
         progress=lambda f: ctx.progress(0.15 + 0.7 * f, "detecting cells"),
         cancelled=ctx.cancelled,
         threads=ctx.threads,
+        processes=ctx.processes,
     )
     _check(ctx)
     ctx.progress(0.87, f"writing {len(cells)} cells")

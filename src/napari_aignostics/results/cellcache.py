@@ -30,7 +30,7 @@ from .tables import ObjectTable
 
 __all__ = ["LIMIT_BYTES", "MIN_FILE_BYTES", "cached_table", "cell_cache_dir"]
 
-VERSION = 1
+VERSION = 2
 MAGIC = b"NACELLS1"
 ALIGN = 64
 LIMIT_BYTES = 4 * 1024**3
@@ -101,6 +101,21 @@ def _strings(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     )
 
 
+def _fixed_width(values: np.ndarray, data_bytes: int) -> np.ndarray | None:
+    """Ids as a fixed-width str array, mapped back as is on reopen (no Python string per id), or
+    None when that would be much larger than their UTF-8 bytes (one very long id) or not exact
+    (fixed-width str drops trailing NULs)."""
+    if not len(values) or values.dtype != object:
+        return None
+    try:
+        fixed = np.asarray(values, dtype=np.str_)
+    except (TypeError, ValueError):
+        return None
+    if fixed.nbytes > 8 * data_bytes + 4096 or not bool(np.all(fixed == values)):
+        return None
+    return fixed
+
+
 def _unstrings(data: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     """The object array of str that :func:`_strings` stored."""
     array = pa.LargeStringArray.from_buffers(
@@ -111,7 +126,14 @@ def _unstrings(data: np.ndarray, offsets: np.ndarray) -> np.ndarray:
 
 def _store(folder: Path, entry: Path, table: ObjectTable) -> None:
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    id_data, id_offsets = _strings(np.asarray(table.ids, dtype=object))
+    ids = np.asarray(table.ids, dtype=object)
+    id_data, id_offsets = _strings(ids)
+    fixed_ids = _fixed_width(ids, id_data.nbytes)
+    id_arrays = (
+        {"id_fixed": fixed_ids}
+        if fixed_ids is not None
+        else {"id_data": id_data, "id_offsets": id_offsets}
+    )
     names = list(table.colors)
     arrays: dict[str, np.ndarray] = {
         "coords": table.geometry.coords,
@@ -119,8 +141,7 @@ def _store(folder: Path, entry: Path, table: ObjectTable) -> None:
         "geom_offsets": table.geometry.geom_offsets,
         "class_index": table.class_index(),
         "colors": np.asarray([table.colors[n] for n in names], dtype=np.int64).reshape(-1, 3),
-        "id_data": id_data,
-        "id_offsets": id_offsets,
+        **id_arrays,
         "centroids": table.centroids,
         "meta": np.frombuffer(
             json.dumps(
@@ -202,7 +223,9 @@ def _load(entry: Path) -> ObjectTable:
             n: (int(rgb[0]), int(rgb[1]), int(rgb[2]))
             for n, rgb in zip(names, data["colors"], strict=True)
         },
-        ids=_unstrings(data["id_data"], data["id_offsets"]),
+        ids=data["id_fixed"]
+        if "id_fixed" in data
+        else _unstrings(data["id_data"], data["id_offsets"]),
         confidence=data["confidence"] if meta["confidence"] else None,
         measurements={n: data[f"m_{i}"] for i, n in enumerate(meta["measurements"])},
         problems=list(meta["problems"]),

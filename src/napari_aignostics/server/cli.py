@@ -42,6 +42,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         help="items analysed at the same time (default 2; with --cluster the cluster's threads)",
     )
     parser.add_argument(
+        "--tile-processes",
+        type=int,
+        default=0,
+        metavar="N",
+        help="analyse the nuclei tiles of one slide in N worker processes (default 0: in threads;"
+        " without --cluster)",
+    )
+    parser.add_argument(
         "--cluster",
         default=None,
         metavar="local:N|tcp://HOST:PORT",
@@ -124,6 +132,7 @@ def serve(args: argparse.Namespace) -> int:
         executor=executor,
         worker_threads=workers,
         item_threads=item_threads,
+        item_processes=max(0, args.tile_processes),
         items_per_run_parallel=per_run,
     )
     try:

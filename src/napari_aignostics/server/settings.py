@@ -31,6 +31,8 @@ class ServerSettings:
     """Items analysed at the same time (across all runs); 0 holds every run in the queue."""
     item_threads: int = 2
     """Threads one item's analysis uses (its nuclei tiles run in parallel)."""
+    item_processes: int = 0
+    """Worker processes for one item's nuclei tiles (0: threads only; cluster workers use threads)."""
     items_per_run_parallel: int = 2
     """Items of one run analysed at the same time."""
     max_items_per_run: int = 500

@@ -65,6 +65,8 @@ class ItemTask:
     """The bucket object behind ``download_url``, for workers that share the data directory."""
     threads: int = 2
     """Threads the analysis may use (nuclei tiles)."""
+    processes: int = 0
+    """Worker processes for the nuclei tiles of the item's slide (0: threads only)."""
 
 
 @dataclass
@@ -183,6 +185,7 @@ def _run_in(task: ItemTask, cancelled: CancelFlag, work: Path, *, inline: bool) 
         ),
         cancelled=cancelled,
         threads=task.threads,
+        processes=task.processes,
     )
     try:
         produced = task.analyse(context)

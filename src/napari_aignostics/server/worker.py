@@ -220,6 +220,7 @@ class Worker:
             share_mark=platform.objects.share_mark,
             local_input=None if local is None else str(local),
             threads=self.settings.item_threads,
+            processes=self.settings.item_processes,
         )
 
     def _take_ended(self) -> None:
