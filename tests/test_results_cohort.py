@@ -9,6 +9,7 @@ import json
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 import pytest
@@ -183,12 +184,13 @@ def test_qupath_project_lists_every_slide(cohort: Path, tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_a_real_run_becomes_a_cohort(local_platform, wsi_dir: Path, tmp_path: Path) -> None:
+@pytest.mark.server(builtin=True)
+def test_a_real_run_becomes_a_cohort(server: Any, wsi_dir: Path, tmp_path: Path) -> None:
     slides = tmp_path / "slides"
     slides.mkdir()
     for name in ("CMU-1-Small-Region.svs", "tcga-cr-7395-01a-01-ts1.svs"):  # the TCGA one has no mpp
         shutil.copy(wsi_dir / name, slides / name)
-    base = ["--api-root", local_platform.api_root, "--token", local_platform.token]
+    base = ["--api-root", server.api_root, "--token", server.token]
     results = tmp_path / "results"
     assert main([*base, "run", "submit", "local-tme", str(slides), "--metadata",
                  "staining_method=H&E", "--metadata", "disease=LUNG_CANCER",

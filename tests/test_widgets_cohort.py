@@ -87,8 +87,8 @@ def test_click_a_row_opens_the_slide_with_aligned_results(
 
     rect = panel.view.visualRect(model.index(model.view_row_of(1), 0))
     qtbot.mouseClick(panel.view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
-    qtbot.waitUntil(lambda: "beta cells (cells)" in _names(viewer), timeout=60_000)
-    slide, points = viewer.layers["beta"], viewer.layers["beta cells (cells)"]
+    qtbot.waitUntil(lambda: "beta · cells · centroids" in _names(viewer), timeout=60_000)
+    slide, points = viewer.layers["beta"], viewer.layers["beta · cells · centroids"]
     assert str(slide.source.path).endswith("beta.svs")
     assert tuple(points.scale) == pytest.approx(tuple(slide.scale))
     extent = np.asarray(slide.extent.world)
@@ -97,12 +97,12 @@ def test_click_a_row_opens_the_slide_with_aligned_results(
     assert len(points.data) == panel.table.rows[1].cells
 
     panel.step(-1)  # to alpha: beta's layers close
-    qtbot.waitUntil(lambda: "alpha cells (cells)" in _names(viewer), timeout=60_000)
+    qtbot.waitUntil(lambda: "alpha · cells · centroids" in _names(viewer), timeout=60_000)
     assert not any(name.startswith("beta") for name in _names(viewer))
     panel.pin.setChecked(True)
     panel.step(1)  # back to beta: alpha is pinned and stays
-    qtbot.waitUntil(lambda: "beta cells (cells)" in _names(viewer), timeout=60_000)
-    assert "alpha cells (cells)" in _names(viewer)
+    qtbot.waitUntil(lambda: "beta · cells · centroids" in _names(viewer), timeout=60_000)
+    assert "alpha · cells · centroids" in _names(viewer)
 
     plots = panel.plots
     plots.kind.setCurrentText("phenotype")

@@ -152,4 +152,6 @@ def test_device_login_code_is_shown_in_the_panel(server: LocalPlatform, session:
                           headers={"Authorization": f"Bearer {server.token}"})
     assert approved.status_code < 400
     qtbot.waitUntil(lambda: session.info is not None, timeout=30_000)
-    assert not panel.user_code and "Connected" in panel.status.text()
+    # the panel hears of the connection through the worker's signal, a moment later
+    qtbot.waitUntil(lambda: "Connected" in panel.status.text(), timeout=30_000)
+    assert not panel.user_code
