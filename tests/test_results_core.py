@@ -228,7 +228,7 @@ def test_string_booleans_and_tiff_heatmaps(tmp_path: Path) -> None:
                      np.linspace(0, 255, 100, dtype=np.uint8).reshape(10, 10))
     result = load_results(tmp_path, CMU_MPP, (2220, 2967))
     layers = [(k["name"], t, d) for d, k, t in result.layer_data()]
-    assert [(n, t) for n, t, _ in layers] == [("tumour_probability", "image")]
+    assert [(n, t) for n, t, _ in layers] == [(f"{tmp_path.name} · tumour probability", "image")]
     assert float(layers[0][2].max()) == pytest.approx(1.0)
 
 

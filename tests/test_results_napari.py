@@ -29,8 +29,8 @@ def test_results_folder_opens_onto_the_slide(make_napari_viewer: Any, cmu_slide:
     slide = viewer.open(str(cmu_slide), plugin="napari-aignostics")[0]
     layers = viewer.open(str(item_folder), plugin="napari-aignostics")
     kinds = {layer.name: type(layer).__name__ for layer in layers}
-    assert kinds["CMU-1-Small-Region cells (overview)"] == "Labels"
-    points = viewer.layers["CMU-1-Small-Region cells (cells)"]
+    assert kinds["CMU-1-Small-Region · cells"] == "Labels"
+    points = viewer.layers["CMU-1-Small-Region · cells · centroids"]
     assert tuple(points.scale) == pytest.approx(tuple(slide.scale))
     assert len(points.data) > 1000
     points.shown = np.asarray(points.features["class"] == "LYMPHOCYTE")
@@ -78,7 +78,7 @@ def test_results_open_without_choosing_a_reader(make_napari_viewer: Any, cmu_sli
     qt_open = viewer.window._qt_viewer._qt_open  # what File > Open and drag-and-drop call
     qt_open([str(cmu_slide)], stack=False)
     qt_open([str(item_folder)], stack=False)
-    assert "CMU-1-Small-Region cells (cells)" in viewer.layers
+    assert "CMU-1-Small-Region · cells · centroids" in viewer.layers
     before = len(viewer.layers)
     qt_open([str(item_folder / "cell_classification_parquet_polygons.parquet")], stack=False)
     assert len(viewer.layers) > before

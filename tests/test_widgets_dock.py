@@ -52,12 +52,13 @@ def test_submit_follow_review_export(dock: Any, qtbot: Any, tmp_path: Path,
     assert label == "completed"
 
     names = [layer.name for layer in viewer.layers]
-    assert "CMU-1-Small-Region cells (overview)" in names
-    assert "CMU-1-Small-Region cells (cells)" in names
+    assert "CMU-1-Small-Region · cells" in names
+    assert "CMU-1-Small-Region · cells · centroids" in names
     slide = viewer.layers["CMU-1-Small-Region"]
-    points = viewer.layers["CMU-1-Small-Region cells (cells)"]
-    raster = viewer.layers["CMU-1-Small-Region cells (overview)"]
-    seg = next(layer for layer in viewer.layers if layer.name.startswith("tissue_segmentation_seg"))
+    points = viewer.layers["CMU-1-Small-Region · cells · centroids"]
+    raster = viewer.layers["CMU-1-Small-Region · cells"]
+    seg = next(layer for layer in viewer.layers
+               if layer.metadata.get("artifact", "").startswith("tissue_segmentation_seg"))
     assert tuple(points.scale) == pytest.approx(tuple(slide.scale))
     assert tuple(raster.scale) == pytest.approx(tuple(slide.scale))
     extent = np.asarray(slide.extent.world)

@@ -132,7 +132,7 @@ def test_overlay_pixels_have_the_class_colours(make_napari_viewer: Any, qtbot: A
         panel.submit_button.click()
         qtbot.waitUntil(lambda: bool(done), timeout=120_000)
         seg = next(layer for layer in viewer.layers
-                   if layer.name.startswith("tissue_segmentation_segmentation_map"))
+                   if layer.metadata.get("artifact", "").startswith("tissue_segmentation_segmentation_map"))
         for layer in viewer.layers:
             layer.visible = layer is seg
         seg.opacity = 1.0

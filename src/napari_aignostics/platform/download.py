@@ -208,5 +208,5 @@ def download_run(
             done.extend(
                 download_item(client, run_id, item, folder, http=http, share_token=share_token)
             )
-    write_manifest(folder, run, items)
+    write_manifest(folder, run, items, client.api_root)
     return done

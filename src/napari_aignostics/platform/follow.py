@@ -135,11 +135,11 @@ def follow_run(
                     if got.path not in announced:
                         announced.add(got.path)
                         yield ArtifactDownloaded(got.external_id, got.name, got.path, got.size)
-                write_manifest(folder, run, items)
+                write_manifest(folder, run, items, client.api_root)
                 handled.add(item.item_id)  # only once every artifact is on disk and verified
                 yield ItemFinished(item, item_folder(folder, run_id, item.external_id))
             if run.state == m.RunState.TERMINATED and all(i.item_id in handled for i in items):
-                manifest = write_manifest(folder, run, items) if folder is not None else None
+                manifest = write_manifest(folder, run, items, client.api_root) if folder is not None else None
                 yield RunFinished(run, manifest)
                 return
         except PlatformError as exc:

@@ -104,6 +104,7 @@ class ManifestItem:
     termination_reason: str | None
     error_message: str | None
     artifacts: list[ManifestArtifact] = field(default_factory=list)
+    item_id: str | None = None
 
     def metadata_by_file(self) -> dict[str, ArtifactMetadata]:
         """Artifact metadata keyed by file name (as :func:`artifact_metadata`)."""
@@ -119,6 +120,10 @@ class RunManifest:
     version_number: str
     state: str
     items: list[ManifestItem] = field(default_factory=list)
+    submitted_at: str | None = None
+    terminated_at: str | None = None
+    platform: str | None = None
+    """The API root the run came from (``None`` when not recorded)."""
 
 
 def _item_entry(folder: Path, run_id: str, item: m.ItemResultReadResponse) -> ManifestItem:
@@ -144,13 +149,20 @@ def _item_entry(folder: Path, run_id: str, item: m.ItemResultReadResponse) -> Ma
         termination_reason=str(item.termination_reason) if item.termination_reason else None,
         error_message=item.error_message,
         artifacts=artifacts,
+        item_id=item.item_id,
     )
 
 
 def write_manifest(
-    folder: Path, run: m.RunReadResponse, items: Iterable[m.ItemResultReadResponse]
+    folder: Path,
+    run: m.RunReadResponse,
+    items: Iterable[m.ItemResultReadResponse],
+    platform: str | None = None,
 ) -> Path:
-    """``<folder>/<run folder>/manifest.json`` listing the files on disk (written atomically)."""
+    """``<folder>/<run folder>/manifest.json`` listing the files on disk (written atomically).
+
+    ``platform`` (the API root) and the run's dates are kept for provenance.
+    """
     run_dir = run_folder(folder, run.run_id)
     run_dir.mkdir(parents=True, exist_ok=True)
     manifest = RunManifest(
@@ -159,6 +171,9 @@ def write_manifest(
         version_number=run.version_number,
         state=str(run.state),
         items=[_item_entry(folder, run.run_id, item) for item in items],
+        submitted_at=run.submitted_at.isoformat(),
+        terminated_at=run.terminated_at.isoformat() if run.terminated_at else None,
+        platform=platform,
     )
     target = run_dir / MANIFEST_NAME
     with tempfile.NamedTemporaryFile("w", dir=run_dir, delete=False, suffix=".tmp") as handle:
@@ -198,6 +213,7 @@ def _item(raw: object, path: Path) -> ManifestItem:
         termination_reason=_text(raw.get("termination_reason")),
         error_message=_text(raw.get("error_message")),
         artifacts=[_artifact(a, path) for a in artifacts],
+        item_id=_text(raw.get("item_id")),
     )
 
 
@@ -219,4 +235,7 @@ def read_manifest(path: Path) -> RunManifest:
         version_number=str(data.get("version_number", "")),
         state=str(data.get("state", "")),
         items=[_item(raw, path) for raw in data.get("items", [])],
+        submitted_at=_text(data.get("submitted_at")),
+        terminated_at=_text(data.get("terminated_at")),
+        platform=_text(data.get("platform")),
     )

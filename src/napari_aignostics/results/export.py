@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +38,16 @@ def _closed(ring: np.ndarray) -> np.ndarray:
     return ring if len(ring) and (ring[0] == ring[-1]).all() else np.vstack([ring, ring[:1]])
 
 
-def export_geojson(table: ObjectTable, path: Path, mask: np.ndarray | None = None) -> Path:
-    """A FeatureCollection of detections in level-0 pixels (QuPath imports it as is)."""
+def export_geojson(
+    table: ObjectTable,
+    path: Path,
+    mask: np.ndarray | None = None,
+    provenance: Mapping[str, str] | None = None,
+) -> Path:
+    """A FeatureCollection of detections in level-0 pixels (QuPath imports it as is).
+
+    ``provenance`` (where the results came from) goes into the collection's ``provenance``.
+    """
     indices = np.flatnonzero(mask) if mask is not None else np.arange(len(table))
     features = []
     for i in indices:
@@ -60,12 +68,23 @@ def export_geojson(table: ObjectTable, path: Path, mask: np.ndarray | None = Non
                 },
             }
         )
-    data = orjson.dumps({"type": "FeatureCollection", "features": features})
+    collection: dict[str, object] = {"type": "FeatureCollection", "features": features}
+    if provenance:
+        collection["provenance"] = dict(provenance)
+    data = orjson.dumps(collection)
     return _atomic_write(path, lambda handle: handle.write(data))
 
 
-def export_csv(table: ObjectTable, path: Path, mask: np.ndarray | None = None) -> Path:
-    """One row per cell: id, class, confidence, centroid, area and measurements."""
+def export_csv(
+    table: ObjectTable,
+    path: Path,
+    mask: np.ndarray | None = None,
+    provenance: Mapping[str, str] | None = None,
+) -> Path:
+    """One row per cell: id, class, confidence, centroid, area and measurements.
+
+    ``provenance`` is written first as ``# key: value`` comment lines.
+    """
     indices = np.flatnonzero(mask) if mask is not None else np.arange(len(table))
     names = list(table.measurements)
     header = ["id", "class", "confidence", "centroid_x", "centroid_y", "area_px", *names]
@@ -73,6 +92,8 @@ def export_csv(table: ObjectTable, path: Path, mask: np.ndarray | None = None) -
     centroids = table.centroids[indices] if len(indices) else np.zeros((0, 2))
 
     def write(handle: Any) -> None:
+        for key, value in (provenance or {}).items():
+            handle.write(f"# {key}: {' '.join(str(value).split())}\n")
         writer = csv.writer(handle)
         writer.writerow(header)
         for k, i in enumerate(indices):

@@ -19,7 +19,7 @@ from PIL import Image, ImageDraw
 
 from .tables import ObjectTable
 
-__all__ = ["RasterLevel", "class_raster", "render_chunk"]
+__all__ = ["RasterLevel", "class_raster", "invalidate_all", "invalidate_objects", "render_chunk"]
 
 CHUNK = 1024
 CACHED_TILES = 96
@@ -41,8 +41,11 @@ def render_chunk(
     """Label codes (one per object, 0 = background) of one raster chunk.
 
     The chunk covers rows ``y0…`` and columns ``x0…`` of the level with ``downsample``.
+    Float ``codes`` (values to colour by) draw on a NaN background.
     """
-    out = np.zeros((height, width), dtype=codes.dtype)
+    values = np.issubdtype(codes.dtype, np.floating)
+    background = np.nan if values else 0
+    out = np.full((height, width), background, dtype=codes.dtype)
     hits = table.query(
         (x0 * downsample, y0 * downsample, (x0 + width) * downsample, (y0 + height) * downsample)
     )
@@ -55,14 +58,16 @@ def render_chunk(
         inside = (rows >= 0) & (rows < height) & (cols >= 0) & (cols < width)
         out[rows[inside], cols[inside]] = codes[hits[inside]]
         return out
-    image = Image.new("L" if codes.dtype == np.uint8 else "I", (width, height), 0)
+    mode = "F" if values else "L" if codes.dtype == np.uint8 else "I"
+    image = Image.new(mode, (width, height), background)
     draw = ImageDraw.Draw(image)
     coords, offsets = table.geometry.exteriors(hits)
     flat = (coords / downsample - (x0, y0)).ravel().tolist()
+    fills = codes[hits].tolist()
     for k in range(hits.size):
         ring = flat[2 * offsets[k] : 2 * offsets[k + 1]]
         if len(ring) >= 6:
-            draw.polygon(ring, fill=int(codes[hits[k]]))
+            draw.polygon(ring, fill=fills[k])
     return np.asarray(image).astype(codes.dtype, copy=False)
 
 
@@ -85,6 +90,14 @@ class TileCache:
             while len(self._items) > self.tiles:
                 self._items.popitem(last=False)
         return tile
+
+    def drop(self, keep: Callable[[tuple[int, int, int]], bool]) -> int:
+        """Forget the tiles ``keep`` says no to (they are drawn again when next asked for)."""
+        with self._lock:
+            gone = [key for key in self._items if not keep(key)]
+            for key in gone:
+                del self._items[key]
+        return len(gone)
 
 
 class RasterLevel:
@@ -195,12 +208,15 @@ def class_raster(
 ) -> list[RasterLevel]:
     """Levels (level 0 = slide level 0) down to about 1024 px, drawn lazily.
 
-    Pixels hold ``codes`` (one per object; the class index by default), as uint8 when they fit.
+    Pixels hold ``codes`` (one per object; the class index, as uint8 when it fits, by default).
+    Given ``codes`` are used as they are, not copied: changing some of them in place and
+    calling :func:`invalidate_objects` redraws only the tiles those objects touch.
     """
     width, height = slide_size
-    codes = table.class_index() if codes is None else codes
-    dtype = np.uint8 if not len(codes) or int(codes.max()) < 256 else np.uint16
-    codes = codes.astype(dtype, copy=False)
+    if codes is None:
+        codes = table.class_index()
+        dtype = np.uint8 if not len(codes) or int(codes.max()) < 256 else np.uint16
+        codes = codes.astype(dtype, copy=False)
     cache = TileCache()
     levels = []
     level = 0
@@ -211,3 +227,30 @@ def class_raster(
         if max(h, w) <= CHUNK:
             return levels
         level += 1
+
+
+def invalidate_objects(levels: list[RasterLevel], boxes: np.ndarray) -> int:
+    """Forget the cached tiles that meet any level-0 box ``(minx, miny, maxx, maxy)``.
+
+    Called after some objects' codes changed in place; returns how many tiles were dropped.
+    """
+    if not levels or not len(boxes):
+        return 0
+    touched: set[tuple[int, int, int]] = set()
+    for level in levels:
+        span = CHUNK * level.downsample
+        margin = level.downsample  # a stamped centroid or an edge pixel may round outwards
+        j0 = np.floor((boxes[:, 0] - margin) / span).astype(np.int64)
+        j1 = np.floor((boxes[:, 2] + margin) / span).astype(np.int64)
+        i0 = np.floor((boxes[:, 1] - margin) / span).astype(np.int64)
+        i1 = np.floor((boxes[:, 3] + margin) / span).astype(np.int64)
+        for a, b, c, d in set(zip(i0.tolist(), i1.tolist(), j0.tolist(), j1.tolist(), strict=True)):
+            touched.update(
+                (level.level, i, j) for i in range(a, b + 1) for j in range(c, d + 1)
+            )
+    return levels[0].cache.drop(lambda key: key not in touched)
+
+
+def invalidate_all(levels: list[RasterLevel]) -> int:
+    """Forget every cached tile (the codes of many objects changed in place)."""
+    return levels[0].cache.drop(lambda _key: False) if levels else 0

@@ -9,23 +9,61 @@ import numpy as np
 
 from ..slides.layers import LayerData
 from .coords import raster_placement, to_data, world_scale
+from .density import DensityMap, Hotspot
 from .heatmap import TileHeatmap
 from .raster import class_raster
-from .review import ReviewModel
+from .review import CONFIDENCE_STEPS, ReviewModel
 from .segmap import ClassMap
 from .tables import ObjectTable
 
 __all__ = [
     "CELLS_KEY",
+    "ARTIFACT_KEY",
     "cell_layers",
     "class_map_layer",
+    "contour_labels",
+    "density_layer",
     "heatmap_layer",
+    "hotspot_layer",
+    "layer_name",
+    "measure_layer",
+    "overview_features",
     "region_layer",
     "shapes_data",
 ]
 
 CELLS_KEY = "napari_aignostics_cells"
+ARTIFACT_KEY = "artifact"
+"""Layer metadata: the artifact (file stem) a layer shows."""
 POINT_SIZE_PX = 8.0
+SHORT_NAMES = (
+    ("_segmentation_map_image", " map"),
+    ("_geojson_polygons", " regions"),
+    ("_parquet_polygons", " regions"),
+    ("tissue_segmentation", "tissue"),
+    ("tissue_qc", "tissue QC"),
+)
+
+
+def layer_name(slide: str, stem: str) -> str:
+    """A short layer name grouped under its slide: ``slide · tissue map``."""
+    short = stem
+    for suffix, replacement in SHORT_NAMES:
+        short = short.replace(suffix, replacement)
+    return f"{slide} · {short.replace('_', ' ').strip()}"
+
+
+def contour_labels(labels: np.ndarray, width: int = 1) -> np.ndarray:
+    """Only the borders of each labelled region (a tissue map drawn as contours)."""
+    edge = np.zeros(labels.shape, dtype=bool)
+    edge[:-1, :] |= labels[:-1, :] != labels[1:, :]
+    edge[1:, :] |= labels[1:, :] != labels[:-1, :]
+    edge[:, :-1] |= labels[:, :-1] != labels[:, 1:]
+    edge[:, 1:] |= labels[:, 1:] != labels[:, :-1]
+    for _ in range(width - 1):
+        edge[1:, :] |= edge[:-1, :].copy()
+        edge[:, 1:] |= edge[:, :-1].copy()
+    return np.where(edge, labels, 0).astype(labels.dtype)
 
 
 def _colormap(colors: Mapping[int | None, tuple[float, ...]]) -> Any:
@@ -35,9 +73,17 @@ def _colormap(colors: Mapping[int | None, tuple[float, ...]]) -> Any:
 
 
 def class_map_layer(
-    name: str, classes: ClassMap, slide_mpp: float | None, slide_size: tuple[int, int] | None
+    name: str,
+    classes: ClassMap,
+    slide_mpp: float | None,
+    slide_size: tuple[int, int] | None,
+    contours: bool = True,
 ) -> LayerData:
-    """A low-resolution class map as Labels over the slide (per-axis scale, half-pixel shift)."""
+    """A low-resolution class map as Labels over the slide (per-axis scale, half-pixel shift).
+
+    Drawn as class-coloured contours by default, so the H&E stays visible (``contours=False``:
+    filled); the status bar names the class under the cursor.
+    """
     h, w = classes.labels.shape
     if classes.mpp and slide_mpp:
         downsample = (classes.mpp / slide_mpp, classes.mpp / slide_mpp)
@@ -51,16 +97,25 @@ def class_map_layer(
         if index:
             colors[index] = (rgb[0] / 255, rgb[1] / 255, rgb[2] / 255, 1.0)
     _, units = world_scale(slide_mpp)
+    names = {i: n for i, (n, _c) in classes.classes.items()}
+    present = sorted(set(names) | {0})
     return (
-        classes.labels,
+        contour_labels(classes.labels) if contours else classes.labels,
         {
             "name": name,
             "scale": scale,
             "translate": translate,
             "units": units,
             "colormap": _colormap(colors),
-            "opacity": 0.5,
-            "metadata": {"classes": {i: n for i, (n, _c) in classes.classes.items()}},
+            "opacity": 0.9 if contours else 0.35,
+            "features": {
+                "index": np.array(present),
+                "class": np.array([names.get(i, "background") for i in present], dtype=object),
+            },
+            "metadata": {
+                "classes": names,
+                "legend": {n: c for i, (n, c) in classes.classes.items() if i},
+            },
         },
         "labels",
     )
@@ -82,7 +137,7 @@ def region_layer(name: str, table: ObjectTable, slide_mpp: float | None) -> Laye
     review = ReviewModel(table)
     colors = review.face_colors()
     edge = colors.copy()
-    colors[:, 3] = 0.35
+    colors[:, 3] = 0.0  # contours: the tissue stays visible
     return (
         shapes_data(table, np.arange(len(table))),
         {
@@ -92,9 +147,10 @@ def region_layer(name: str, table: ObjectTable, slide_mpp: float | None) -> Laye
             "units": units,
             "face_color": colors,
             "edge_color": edge,
-            "edge_width": 2.0,
+            "edge_width": 3.0,
             "features": table.features(),
-            "opacity": 0.8,
+            "opacity": 0.9,
+            "metadata": {"legend": dict(table.colors)},
         },
         "shapes",
     )
@@ -116,12 +172,13 @@ def cell_layers(
     overview: LayerData = (
         raster[0] if single else raster,
         {
-            "name": f"{name} (overview)",
+            "name": f"{name}",
             "multiscale": not single,
             "scale": scale,
             "units": units,
             "colormap": _colormap(review.label_colors()),
             "opacity": review.opacity,
+            "features": overview_features(review),
             "metadata": meta,
         },
         "labels",
@@ -129,7 +186,7 @@ def cell_layers(
     points: LayerData = (
         to_data(table.centroids) if len(table) else np.zeros((0, 2)),
         {
-            "name": f"{name} (cells)",
+            "name": f"{name} · centroids",
             "scale": scale,
             "units": units,
             "features": table.features(),
@@ -145,12 +202,12 @@ def cell_layers(
     outlines: LayerData = (
         [],
         {
-            "name": f"{name} (outlines)",
+            "name": f"{name} · outlines",
             "shape_type": "polygon",
             "scale": scale,
             "units": units,
             "face_color": "transparent",
-            "edge_width": 1.0,
+            "edge_width": 1.5,
             "metadata": meta,
         },
         "shapes",
@@ -178,4 +235,105 @@ def heatmap_layer(name: str, heatmap: TileHeatmap, key: str, slide_mpp: float | 
             "interpolation2d": "nearest",
         },
         "image",
+    )
+
+
+def overview_features(review: ReviewModel) -> dict[str, np.ndarray]:
+    """Per raster code: class name and confidence step (the status bar names, not codes)."""
+    codes, names, confidence = [0], ["background"], [np.nan]
+    for index, name in enumerate(review.class_names):
+        for step in range(review.bins):
+            codes.append(index * review.bins + step + 1)
+            names.append(name)
+            confidence.append(step / CONFIDENCE_STEPS if review.bins > 1 else np.nan)
+    return {
+        "index": np.array(codes),
+        "class": np.array(names, dtype=object),
+        "confidence ≥": np.array(confidence),
+    }
+
+
+def measure_layer(
+    name: str,
+    review: ReviewModel,
+    values: np.ndarray,
+    slide_mpp: float | None,
+    slide_size: tuple[int, int],
+) -> LayerData:
+    """The cells coloured by a measurement: a lazy multiscale Image of ``values`` (NaN: none).
+
+    ``values`` (float32 per cell, see ``ReviewModel.overview_values``) is read when tiles are
+    drawn; the range is the layer's contrast limits, so changing it redraws nothing.
+    """
+    assert review.color_by is not None
+    scale, units = world_scale(slide_mpp)
+    levels = class_raster(review.table, slide_size, values)
+    single = len(levels) == 1
+    return (
+        levels[0] if single else levels,
+        {
+            "name": name,
+            "multiscale": not single,
+            "scale": scale,
+            "units": units,
+            "colormap": review.color_by.colormap,
+            "contrast_limits": (review.color_by.low, review.color_by.high),
+            "opacity": review.opacity,
+            "interpolation2d": "nearest",
+            "metadata": {"measure": review.color_by.name},
+        },
+        "image",
+    )
+
+
+def density_layer(name: str, density: DensityMap, slide_mpp: float | None) -> LayerData:
+    """A density map as an Image aligned with the slide.
+
+    Grid cells without cells (or without area) are transparent, so the slide shows through.
+    """
+    scale, translate = raster_placement((density.cell_px, density.cell_px), slide_mpp)
+    _, units = world_scale(slide_mpp)
+    high = density.peak or 1.0
+    return (
+        np.where(density.density > 0, density.density, np.float32(np.nan)),
+        {
+            "name": name,
+            "scale": scale,
+            "translate": translate,
+            "units": units,
+            "colormap": "magma",
+            "contrast_limits": (0.0, high),
+            "opacity": 0.6,
+            "interpolation2d": "nearest",
+            "metadata": {"density": density.label, "cell_um": density.cell_um},
+        },
+        "image",
+    )
+
+
+def hotspot_layer(name: str, spots: list[Hotspot], slide_mpp: float | None) -> LayerData:
+    """Hotspot windows as rectangles (Shapes), numbered by rank in their features."""
+    scale, units = world_scale(slide_mpp)
+    boxes = [
+        to_data(np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]]))
+        for x0, y0, x1, y1 in (spot.box for spot in spots)
+    ]
+    return (
+        boxes,
+        {
+            "name": name,
+            "shape_type": "rectangle",
+            "scale": scale,
+            "units": units,
+            "face_color": "transparent",
+            "edge_color": "cyan",
+            "edge_width": 4.0,
+            "features": {
+                "rank": np.arange(1, len(spots) + 1),
+                "cells": np.array([s.count for s in spots], dtype=np.int64),
+                "per_mm2": np.array([s.density for s in spots]),
+            },
+            "text": {"string": "#{rank}", "color": "cyan", "size": 12},
+        },
+        "shapes",
     )

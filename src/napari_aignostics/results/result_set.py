@@ -12,8 +12,17 @@ from .cellcache import cached_table
 from .geojson import read_geojson
 from .heatmap import TileHeatmap, read_heatmap_tiff, read_tile_csv
 from .parquet import read_cells_parquet
+from .provenance import Provenance, provenance_of
 from .readouts import Readout, read_readout
-from .result_layers import LayerData, cell_layers, class_map_layer, heatmap_layer, region_layer
+from .result_layers import (
+    ARTIFACT_KEY,
+    LayerData,
+    cell_layers,
+    class_map_layer,
+    heatmap_layer,
+    layer_name,
+    region_layer,
+)
 from .review import ReviewModel
 from .segmap import ClassMap, read_segmentation_map
 from .tables import ObjectTable
@@ -39,26 +48,39 @@ class ResultSet:
     readouts: dict[str, Readout] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     review: ReviewModel | None = None
+    provenance: Provenance = field(default_factory=Provenance)
 
     def layer_data(self) -> list[LayerData]:
-        """Layers, bottom to top: maps, regions, heatmaps, cells."""
+        """Layers, bottom to top: maps, regions, heatmaps, cells (each carries the provenance)."""
+        layers = self._layer_data()
+        for _data, kwargs, _kind in layers:
+            kwargs.setdefault("metadata", {})["provenance"] = self.provenance.as_dict()
+        return layers
+
+    def _layer_data(self) -> list[LayerData]:
         layers: list[LayerData] = []
-        for name, classes in self.maps:
+        for stem, classes in self.maps:
+            name = layer_name(self.name, stem)
             layer = class_map_layer(name, classes, self.slide_mpp, self.slide_size)
-            layer[1]["visible"] = name.startswith("tissue_segmentation")
+            layer[1]["visible"] = stem.startswith("tissue_segmentation")
+            layer[1]["metadata"][ARTIFACT_KEY] = stem
             layers.append(layer)
-        for name, table in self.regions:
-            layer = region_layer(name, table, self.slide_mpp)
+        for stem, table in self.regions:
+            layer = region_layer(layer_name(self.name, stem), table, self.slide_mpp)
             layer[1]["visible"] = False
+            layer[1]["metadata"][ARTIFACT_KEY] = stem
             layers.append(layer)
-        for name, heatmap in self.heatmaps:
+        for stem, heatmap in self.heatmaps:
             for key in heatmap.grids:
-                layers.append(heatmap_layer(name, heatmap, key, self.slide_mpp))
+                layer = heatmap_layer(stem, heatmap, key, self.slide_mpp)
+                layer[1]["name"] = layer_name(self.name, layer[1]["name"])
+                layer[1]["metadata"] = {ARTIFACT_KEY: stem}
+                layers.append(layer)
         if self.cells is not None and self.review is not None:
             size = self.slide_size or _extent(self.cells)
             layers.extend(
                 cell_layers(
-                    f"{self.name} cells", self.review, self.slide_mpp, size, self.cells_source
+                    layer_name(self.name, "cells"), self.review, self.slide_mpp, size, self.cells_source
                 )
             )
         return layers
@@ -130,6 +152,10 @@ def load_results(
         if len(entries) == 1 and entries[0][1].resolve() == path.resolve():
             meta = entries[0][2]
     result = ResultSet(name or path.stem, slide_mpp, slide_size)
+    try:
+        result.provenance = provenance_of(path)
+    except ValueError as exc:
+        result.problems.append(str(exc))
     names = {p.name for p in files}
     for file in files:
         info = meta.get(file.name, {})

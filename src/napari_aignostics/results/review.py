@@ -1,13 +1,21 @@
-"""The review model the dock drives: class visibility, colours, confidence, counts, lookup."""
+"""The review model the dock drives: class visibility, colours, confidence, counts, lookup.
+
+Classes are read through one array the model owns, :attr:`ReviewModel.class_codes` (1-based
+index into ``table.class_names`` per object, 0 = not a cell). Corrections change it only with
+:meth:`ReviewModel.set_classes`, which tells every derived view (counts, raster colours, density
+maps, colour-by) through :attr:`ReviewModel.on_classes_changed`.
+"""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 import shapely
 
+from .measure_colors import MeasureColors
 from .tables import ObjectTable
 
 __all__ = ["CONFIDENCE_STEPS", "ClassStyle", "ReviewModel"]
@@ -32,11 +40,57 @@ class ReviewModel:
     min_confidence: float = 0.0
     opacity: float = 0.8
     styles: dict[str, ClassStyle] = field(default_factory=dict)
+    class_codes: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint16), repr=False)
+    """Class per object (1-based into ``table.class_names``; 0 = not a cell): the one source."""
+    on_classes_changed: list[Callable[[np.ndarray], None]] = field(
+        default_factory=list, repr=False
+    )
+    """Called with the indices whose class changed, after :meth:`set_classes`."""
+    color_by: MeasureColors | None = None
+    """Colour by a measurement instead of by class (None: class colours)."""
     _codes: np.ndarray | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         for name, rgb in self.table.colors.items():
             self.styles.setdefault(name, ClassStyle(rgb))
+        if len(self.class_codes) != len(self.table):
+            self.class_codes = self.table.class_index().astype(np.uint16, copy=True)
+
+    @property
+    def class_names(self) -> list[str]:
+        """Class names; code ``i`` is ``class_names[i - 1]``."""
+        return list(self.styles)
+
+    def class_code(self, name: str, rgb: tuple[int, int, int] | None = None) -> int:
+        """The code of class ``name``, adding the class (with ``rgb`` or a palette colour) if new."""
+        if name not in self.styles:
+            from .tables import palette_color
+
+            if len(self.styles) + 1 > self._max_classes():
+                raise ValueError(f"cannot add class {name!r}: at most {self._max_classes()}")
+            self.styles[name] = ClassStyle(rgb or palette_color(name))
+        return list(self.styles).index(name) + 1
+
+    def set_classes(self, indices: np.ndarray, code: int) -> None:
+        """Give the objects at ``indices`` class ``code`` (0: not a cell) and tell the listeners.
+
+        The overview raster codes are updated in place (a listener then redraws only the
+        tiles those objects touch); everything else reads :attr:`class_codes` when asked.
+        """
+        if not 0 <= code <= len(self.styles):
+            raise ValueError(f"class code {code} is not one of 0…{len(self.styles)}")
+        indices = np.asarray(indices, dtype=np.int64)
+        self.class_codes[indices] = code
+        if self._codes is not None:
+            self._codes[indices] = self._raster_code(indices)
+        for listener in list(self.on_classes_changed):
+            listener(indices)
+
+    def classes_of(self, indices: np.ndarray | None = None) -> np.ndarray:
+        """Class names of the objects at ``indices`` (all by default), as corrected."""
+        names = np.array(["", *self.styles], dtype=object)
+        codes = self.class_codes if indices is None else self.class_codes[indices]
+        return names[codes]
 
     def set_visible(self, name: str, visible: bool) -> None:
         """Show or hide a class."""
@@ -48,10 +102,8 @@ class ReviewModel:
 
     def shown(self) -> np.ndarray:
         """Boolean mask of the objects that pass the filters."""
-        by_class = np.array(
-            [False] + [self.styles[name].visible for name in self.table.class_names], dtype=bool
-        )
-        visible = by_class[self.table.class_index()]
+        by_class = np.array([False] + [style.visible for style in self.styles.values()], dtype=bool)
+        visible = by_class[self.class_codes]
         if self.table.confidence is not None and self.min_confidence > 0:
             visible &= np.nan_to_num(self.table.confidence, nan=1.0) >= self.min_confidence
         return visible
@@ -59,23 +111,34 @@ class ReviewModel:
     def counts(self, shown: np.ndarray | None = None) -> dict[str, tuple[int, int]]:
         """Per class: (shown, total); ``shown`` when the caller has the mask already."""
         shown = self.shown() if shown is None else shown
-        index = self.table.class_index()
-        size = len(self.table.class_names) + 1
+        index = self.class_codes
+        size = len(self.styles) + 1
         totals = np.bincount(index, minlength=size)
         visible = np.bincount(index[shown], minlength=size)
         return {
-            name: (int(visible[i]), int(totals[i]))
-            for i, name in enumerate(self.table.class_names, start=1)
+            name: (int(visible[i]), int(totals[i])) for i, name in enumerate(self.styles, start=1)
         }
 
-    def face_colors(self) -> np.ndarray:
-        """(N, 4) RGBA in [0, 1] per object."""
-        if not len(self.table):
-            return np.zeros((0, 4), dtype=np.float32)
-        table = np.zeros((len(self.table.class_names) + 1, 4), dtype=np.float32)
-        for i, name in enumerate(self.table.class_names, start=1):
-            table[i] = np.array([*self.styles[name].color, 255], dtype=np.float32) / 255
-        return table[self.table.class_index()]
+    def face_colors(self, indices: np.ndarray | None = None) -> np.ndarray:
+        """(N, 4) RGBA in [0, 1] per object (of ``indices``): by class or by the measurement."""
+        if self.color_by is not None:
+            return self.color_by.colors(indices)
+        table = np.zeros((len(self.styles) + 1, 4), dtype=np.float32)
+        for i, style in enumerate(self.styles.values(), start=1):
+            table[i] = np.array([*style.color, 255], dtype=np.float32) / 255
+        return table[self.class_codes if indices is None else self.class_codes[indices]]
+
+    def overview_values(self, out: np.ndarray | None = None) -> np.ndarray:
+        """float32 per object for the colour-by overview: the measurement, NaN where not shown.
+
+        Written into ``out`` when given (the array a value raster reads), else a new array.
+        """
+        assert self.color_by is not None, "not colouring by a measurement"
+        values = np.where(self.shown(), self.color_by.values, np.float32(np.nan))
+        if out is None:
+            return values.astype(np.float32)
+        out[:] = values
+        return out
 
     @property
     def bins(self) -> int:
@@ -89,16 +152,24 @@ class ReviewModel:
         (:meth:`label_colors`), never its pixels: they act at once on a million cells.
         """
         if self._codes is None:
-            index = self.table.class_index().astype(np.int64)
-            step = np.zeros(len(index), dtype=np.int64)
-            if self.table.confidence is not None:
-                confidence = np.nan_to_num(self.table.confidence.astype(np.float64), nan=1.0)
-                step = np.floor(np.clip(confidence, 0, 1) * CONFIDENCE_STEPS + 1e-5).astype(
-                    np.int64
-                )
-                step = np.clip(step, 0, CONFIDENCE_STEPS)
-            self._codes = (index - 1) * self.bins + step + 1
+            dtype = np.uint16 if self._max_classes() * self.bins < 2**16 else np.uint32
+            self._codes = self._raster_code(np.arange(len(self.table))).astype(dtype)
         return self._codes
+
+    def _max_classes(self) -> int:
+        """Classes the raster codes can hold (uint16 codes unless the file brings more)."""
+        fits = (2**16 - 1) // self.bins
+        return fits if len(self.table.colors) <= fits else (2**31 - 1) // self.bins
+
+    def _raster_code(self, indices: np.ndarray) -> np.ndarray:
+        """Raster codes of some objects (0 for objects that are not cells)."""
+        index = self.class_codes[indices].astype(np.int64)
+        step = np.zeros(len(index), dtype=np.int64)
+        if self.table.confidence is not None:
+            confidence = np.nan_to_num(self.table.confidence[indices].astype(np.float64), nan=1.0)
+            step = np.floor(np.clip(confidence, 0, 1) * CONFIDENCE_STEPS + 1e-5).astype(np.int64)
+            step = np.clip(step, 0, CONFIDENCE_STEPS)
+        return np.where(index > 0, (index - 1) * self.bins + step + 1, 0)
 
     def label_colors(self) -> dict[int | None, tuple[float, float, float, float]]:
         """``DirectLabelColormap`` colours for the overview raster: hidden codes transparent."""
@@ -109,8 +180,7 @@ class ReviewModel:
         first_step = (
             math.ceil(self.min_confidence * CONFIDENCE_STEPS - 1e-6) if self.bins > 1 else 0
         )
-        for index, name in enumerate(self.table.class_names):
-            style = self.styles[name]
+        for index, style in enumerate(self.styles.values()):
             r, g, b = (c / 255 for c in style.color)
             for step in range(self.bins):
                 alpha = 1.0 if style.visible and step >= first_step else 0.0
@@ -129,18 +199,24 @@ class ReviewModel:
             return None
         return int(hits[near][int(np.argmin(distances[near]))])
 
-    def properties(self, index: int) -> dict[str, object]:
-        """Everything known about one object."""
+    def properties(self, index: int, mpp: float | None = None) -> dict[str, object]:
+        """Everything known about one object; with ``mpp``, centroid in µm and area in µm²."""
         props: dict[str, object] = {
             "id": self.table.ids[index],
-            "class": self.table.classes[index],
+            "class": self.classes_of(np.array([index]))[0],
         }
         if self.table.confidence is not None:
             props["confidence"] = float(self.table.confidence[index])
         for name, values in self.table.measurements.items():
             props[name] = float(values[index])
         x, y = self.table.centroids[index]
-        props["centroid_x"], props["centroid_y"] = float(x), float(y)
+        area = float(self.table.geometry.take(np.array([index])).areas()[0])
+        if mpp:
+            props["centroid x (µm)"], props["centroid y (µm)"] = float(x) * mpp, float(y) * mpp
+            props.setdefault("area (µm²)", area * mpp * mpp)
+        else:
+            props["centroid_x"], props["centroid_y"] = float(x), float(y)
+            props.setdefault("area (px²)", area)
         return props
 
     def jump_target(

@@ -7,9 +7,18 @@ from dataclasses import dataclass
 
 from napari.layers import Labels, Layer, Points, Shapes
 
+from ..results.raster import RasterLevel
 from ..results.result_layers import CELLS_KEY
 
-__all__ = ["CellLayers"]
+__all__ = ["CellLayers", "raster_levels"]
+
+
+def raster_levels(layer: Layer) -> list[RasterLevel]:
+    """The lazily drawn levels behind a raster layer (napari wraps multiscale data)."""
+    data = layer.data
+    if isinstance(data, RasterLevel):
+        return [data]
+    return [level for level in data if isinstance(level, RasterLevel)]
 
 
 @dataclass(frozen=True)

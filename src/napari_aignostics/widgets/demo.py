@@ -129,7 +129,7 @@ def frame_results(viewer: Viewer, widget: AignosticsWidget) -> None:
     viewer.camera.center = ((y - 0.5) * mpp, (x - 0.5) * mpp)
     viewer.camera.zoom = 900 / (1600 * mpp)  # ~1600 level-0 px across the canvas
     for layer in viewer.layers:
-        if layer.name.startswith("tissue_segmentation_segmentation_map"):
+        if layer.metadata.get("artifact", "").startswith("tissue_segmentation_segmentation_map"):
             layer.opacity = 0.25
     pump(2.0)
     outlines = widget.review.outlines

@@ -80,7 +80,7 @@ class InViewOutlines:
         @thread_worker
         def query() -> tuple[list[np.ndarray], np.ndarray]:
             indices = self.review.in_view(bounds, self.cap)
-            return shapes_data(self.review.table, indices), self.review.face_colors()[indices]
+            return shapes_data(self.review.table, indices), self.review.face_colors(indices)
 
         worker = query()
         worker.returned.connect(lambda result: self._apply(generation, result))
