@@ -97,3 +97,25 @@ def test_results_open_without_choosing_a_reader(make_napari_viewer: Any, qtbot: 
     with qtbot.waitSignal(ResultsLoader.of(viewer).opened, timeout=30_000):
         qt_open([str(item_folder / "cell_classification_parquet_polygons.parquet")], stack=False)
     assert len(viewer.layers) > before
+
+
+def test_file_open_parses_off_the_main_thread_and_reaches_the_review_tab(
+        make_napari_viewer: Any, qtbot: Any, cmu_slide: Path, item_folder: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from napari_aignostics.widgets.dock import AignosticsWidget
+    from napari_aignostics.widgets.results_loader import ResultsLoader
+    from napari_aignostics.workflow.session import Session
+
+    monkeypatch.setenv("NAPARI_AIGNOSTICS_CONFIG", str(tmp_path / "config"))
+    viewer = make_napari_viewer()
+    viewer.open(str(cmu_slide), plugin="napari-aignostics")
+    widget = AignosticsWidget(viewer, Session(local_data_dir=tmp_path / "platform"))
+    viewer.window.add_dock_widget(widget)
+    try:
+        assert ResultsLoader.of(viewer) is widget.loader
+        with qtbot.waitSignal(widget.loader.opened, timeout=30_000):
+            viewer.open(str(item_folder), plugin="napari-aignostics")
+            assert CENTROIDS not in viewer.layers  # the reader returned before parsing
+        assert widget.review.points is viewer.layers[CENTROIDS]
+    finally:
+        widget.shutdown()
