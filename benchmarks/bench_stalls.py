@@ -151,8 +151,10 @@ def _measure(result_dir: Path, cells: Path) -> dict[str, Any]:
             lambda count=count: len(loaded) > count,
         )
     viewer.layers.clear()
+    opened: list[str] = []
+    ResultsLoader.of(viewer).opened.connect(opened.append)
     out["File → Open of the cells"] = meter.run(
-        lambda: viewer.open(str(cells), plugin="napari-aignostics"), lambda: len(viewer.layers) > 0,
+        lambda: viewer.open(str(cells), plugin="napari-aignostics"), lambda: bool(opened),
         settle=1.0,
     )
     pool.cancel_all()

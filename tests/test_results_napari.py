@@ -23,14 +23,20 @@ def item_folder(cmu_slide: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
     return out
 
 
-def test_results_folder_opens_onto_the_slide(make_napari_viewer: Any, cmu_slide: Path,
+CENTROIDS = "CMU-1-Small-Region · cells · centroids"
+
+
+def test_results_folder_opens_onto_the_slide(make_napari_viewer: Any, qtbot: Any, cmu_slide: Path,
                                              item_folder: Path, tmp_path: Path) -> None:
     viewer = make_napari_viewer()
     slide = viewer.open(str(cmu_slide), plugin="napari-aignostics")[0]
-    layers = viewer.open(str(item_folder), plugin="napari-aignostics")
-    kinds = {layer.name: type(layer).__name__ for layer in layers}
+    from napari_aignostics.widgets.results_loader import ResultsLoader
+
+    with qtbot.waitSignal(ResultsLoader.of(viewer).opened, timeout=30_000):
+        assert viewer.open(str(item_folder), plugin="napari-aignostics") == []  # parsed later
+    kinds = {layer.name: type(layer).__name__ for layer in viewer.layers}
     assert kinds["CMU-1-Small-Region · cells"] == "Labels"
-    points = viewer.layers["CMU-1-Small-Region · cells · centroids"]
+    points = viewer.layers[CENTROIDS]
     assert tuple(points.scale) == pytest.approx(tuple(slide.scale))
     assert len(points.data) > 1000
     points.shown = np.asarray(points.features["class"] == "LYMPHOCYTE")
@@ -47,25 +53,32 @@ def test_results_folder_opens_onto_the_slide(make_napari_viewer: Any, cmu_slide:
     assert len(csv_path.read_text().splitlines()) == len(features) + 1
 
 
-def test_a_cell_file_alone_opens_with_a_warning(make_napari_viewer: Any, item_folder: Path,
+def test_a_cell_file_alone_opens_with_a_warning(make_napari_viewer: Any, qtbot: Any,
+                                               item_folder: Path,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     from napari_aignostics.results import results_reader as reader
 
     warnings: list[str] = []
     monkeypatch.setattr("napari.utils.notifications.show_warning", warnings.append)
     viewer = make_napari_viewer()
-    layers = viewer.open(str(item_folder / "cell_classification_parquet_polygons.parquet"),
-                         plugin="napari-aignostics")
-    assert {type(layer).__name__ for layer in layers} >= {"Labels", "Points"}
+    from napari_aignostics.widgets.results_loader import ResultsLoader
+
+    with qtbot.waitSignal(ResultsLoader.of(viewer).opened, timeout=30_000):
+        viewer.open(str(item_folder / "cell_classification_parquet_polygons.parquet"),
+                    plugin="napari-aignostics")
+    assert {type(layer).__name__ for layer in viewer.layers} >= {"Labels", "Points"}
     assert any("no slide is open" in w for w in warnings)
     assert reader.get_reader(str(item_folder / "readout_generation_slide_readouts.csv")) is None
 
 
-def test_results_open_without_choosing_a_reader(make_napari_viewer: Any, cmu_slide: Path,
+def test_results_open_without_choosing_a_reader(make_napari_viewer: Any, qtbot: Any,
+                                                cmu_slide: Path,
                                                 item_folder: Path,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     import npe2
     from napari._qt.dialogs.qt_reader_dialog import QtReaderDialog
+
+    from napari_aignostics.widgets.results_loader import ResultsLoader
 
     def no_dialog(*_: object) -> None:
         raise AssertionError("the Choose reader dialog was shown")
@@ -77,8 +90,32 @@ def test_results_open_without_choosing_a_reader(make_napari_viewer: Any, cmu_sli
     manager.activate("napari-aignostics")  # first use in a session sets the preference
     qt_open = viewer.window._qt_viewer._qt_open  # what File > Open and drag-and-drop call
     qt_open([str(cmu_slide)], stack=False)
-    qt_open([str(item_folder)], stack=False)
-    assert "CMU-1-Small-Region · cells · centroids" in viewer.layers
+    with qtbot.waitSignal(ResultsLoader.of(viewer).opened, timeout=30_000):
+        qt_open([str(item_folder)], stack=False)
+    assert CENTROIDS in viewer.layers
     before = len(viewer.layers)
-    qt_open([str(item_folder / "cell_classification_parquet_polygons.parquet")], stack=False)
+    with qtbot.waitSignal(ResultsLoader.of(viewer).opened, timeout=30_000):
+        qt_open([str(item_folder / "cell_classification_parquet_polygons.parquet")], stack=False)
     assert len(viewer.layers) > before
+
+
+def test_file_open_parses_off_the_main_thread_and_reaches_the_review_tab(
+        make_napari_viewer: Any, qtbot: Any, cmu_slide: Path, item_folder: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from napari_aignostics.widgets.dock import AignosticsWidget
+    from napari_aignostics.widgets.results_loader import ResultsLoader
+    from napari_aignostics.workflow.session import Session
+
+    monkeypatch.setenv("NAPARI_AIGNOSTICS_CONFIG", str(tmp_path / "config"))
+    viewer = make_napari_viewer()
+    viewer.open(str(cmu_slide), plugin="napari-aignostics")
+    widget = AignosticsWidget(viewer, Session(local_data_dir=tmp_path / "platform"))
+    viewer.window.add_dock_widget(widget)
+    try:
+        assert ResultsLoader.of(viewer) is widget.loader
+        with qtbot.waitSignal(widget.loader.opened, timeout=30_000):
+            viewer.open(str(item_folder), plugin="napari-aignostics")
+            assert CENTROIDS not in viewer.layers  # the reader returned before parsing
+        assert widget.review.points is viewer.layers[CENTROIDS]
+    finally:
+        widget.shutdown()

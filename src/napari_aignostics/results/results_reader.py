@@ -9,14 +9,14 @@ from typing import TYPE_CHECKING, Any
 
 from ..platform.results_layout import ArtifactMetadata
 from ..slides.layers import LayerData
-from ..slides.slide_ref import find_slide, open_slides
+from ..slides.slide_ref import SlideRef, find_slide, open_slides
 from .geojson import is_geojson
 from .result_set import find_item_folders, load_results, looks_like_results
 
 if TYPE_CHECKING:
     from napari.layers import Layer
 
-__all__ = ["get_reader", "read_results"]
+__all__ = ["get_reader", "plan_results", "read_results"]
 
 HEAD = 64 * 1024
 FEATURE_TYPE = re.compile(rb'"type"\s*:\s*"Feature(Collection)?"')
@@ -75,32 +75,42 @@ def _open_slide_layers() -> list[Layer]:
     return [] if viewer is None else list(viewer.layers)
 
 
-def read_results(path: str | Path) -> list[LayerData]:
-    """Layers of a results folder or file, scaled onto the open slide (or alone).
+ResultsPlan = tuple[Path, SlideRef | None, str | None, dict[str, ArtifactMetadata] | None]
+"""What to load and where: folder or file, slide, layer name prefix, artifact metadata."""
+
+
+def plan_results(target: Path, layers: list[Layer]) -> ResultsPlan | None:
+    """Which item of ``target`` to show over which open slide (cheap: no result is parsed).
 
     No session carries a slide reference here: the item is matched to an open slide layer.
+    None when a folder holds no item.
     """
     from napari.utils.notifications import show_warning
 
-    target = Path(path)
-    layers = _open_slide_layers()
     topmost = next(iter(open_slides(layers)), None)
     if topmost is None:
         show_warning(f"{target.name}: no slide is open; results are shown in level-0 pixels alone")
-    slide = topmost
-    name: str | None = None
-    meta: dict[str, ArtifactMetadata] | None = None
-    if target.is_dir():
-        entries = find_item_folders(target)
-        if not entries:
-            return []
-        chosen = entries[0]
-        if topmost is not None and topmost.layer is not None:  # the item of the topmost slide
-            shown = [topmost.layer]
-            chosen = next((e for e in entries if find_slide(shown, e[0]) is not None), chosen)
-        external_id, target, meta = chosen
-        slide = find_slide(layers, external_id) or topmost
-        name = Path(external_id).stem
+    if not target.is_dir():
+        return target, topmost, None, None
+    entries = find_item_folders(target)
+    if not entries:
+        return None
+    chosen = entries[0]
+    if topmost is not None and topmost.layer is not None:  # the item of the topmost slide
+        shown = [topmost.layer]
+        chosen = next((e for e in entries if find_slide(shown, e[0]) is not None), chosen)
+    external_id, folder, meta = chosen
+    return folder, find_slide(layers, external_id) or topmost, Path(external_id).stem, meta
+
+
+def read_results(path: str | Path) -> list[LayerData]:
+    """Layers of a results folder or file, scaled onto the open slide (or alone), read at once."""
+    from napari.utils.notifications import show_warning
+
+    plan = plan_results(Path(path), _open_slide_layers())
+    if plan is None:
+        return []
+    target, slide, name, meta = plan
     mpp, size = (slide.mpp, slide.size) if slide is not None else (None, None)
     result = load_results(target, mpp, size, name=name, metadata=meta)
     layer_data = result.layer_data()

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
+from weakref import WeakValueDictionary
 
 from napari.utils.notifications import show_info, show_warning
-from qtpy.QtCore import QObject, Signal
+from qtpy.QtCore import QObject, QTimer, Signal
 
 from ..platform.results_layout import ArtifactMetadata, artifact_metadata
 from ..platform.run_labels import run_label
 from ..results.result_layers import LayerData
 from ..results.result_set import ResultSet, find_item_folders, load_results
+from ..results.results_reader import plan_results
 from ..slides.slide_ref import SlideRef, find_slide
 from ..workflow.session import Session
 from .cell_layers import CellLayers
@@ -34,6 +37,11 @@ class ResultsLoader(QObject):
     """run id, final label (after every finished item's layers were added)"""
     cells_shown = Signal(object, object)
     """ResultSet, CellLayers: a result set with cells was added (the review panel takes it)"""
+    opened = Signal(str)
+    """path: results opened with File → Open were added (or reported as not readable)"""
+
+    _by_viewer: WeakValueDictionary[int, ResultsLoader] = WeakValueDictionary()
+    """The loader of each viewer (the dock's when it is open): File → Open hands results to it."""
 
     def __init__(self, viewer: ViewerModel, session: Session, pool: WorkerPool) -> None:
         super().__init__()
@@ -44,6 +52,51 @@ class ResultsLoader(QObject):
         self._finished: dict[str, str] = {}
         self._shown: dict[tuple[str, str], list[Layer]] = {}
         """The layers shown for each (run id, external id): loading an item again replaces them."""
+        ResultsLoader._by_viewer[id(viewer)] = self
+
+    @classmethod
+    def of(cls, viewer: ViewerModel) -> ResultsLoader:
+        """The viewer's loader: the dock's when it is open, else one made for File → Open."""
+        loader = cls._by_viewer.get(id(viewer))
+        if loader is None or loader.viewer is not viewer:
+            loader = cls(viewer, Session(), WorkerPool())
+            window = getattr(getattr(viewer, "window", None), "_qt_window", None)
+            loader.setParent(window)  # lives as long as the viewer's window
+        return loader
+
+    # --- File → Open -----------------------------------------------------------------------------
+
+    def open_path(self, target: Path) -> None:
+        """Show a results folder or file over the open slide; parsing runs in a worker.
+
+        The same review as results loaded from a run: the cells reach the Review tab.
+        """
+        plan = plan_results(target, list(self.viewer.layers))
+        if plan is None:
+            return
+        folder, slide, name, metadata = plan
+
+        def loaded(prepared: tuple[ResultSet, list[LayerData]]) -> None:
+            result, layer_data = prepared
+            if not layer_data and result.problems:
+                show_warning(f"{target.name}: " + "; ".join(result.problems[:5]))
+                self.opened.emit(str(target))
+                return
+            self.add_layers(result, layer_data, then=lambda _layers: self.opened.emit(str(target)))
+
+        def failed(error: BaseException) -> None:
+            show_warning(f"{target.name}: could not be opened: {error}")
+            self.opened.emit(str(target))
+
+        self.pool.start(
+            _load_layer_data,
+            folder,
+            slide,
+            name=name,
+            metadata=metadata,
+            on_done=loaded,
+            on_error=failed,
+        )
 
     # --- slides ----------------------------------------------------------------------------------
 
@@ -130,10 +183,12 @@ class ResultsLoader(QObject):
         name = Path(external_id).stem
 
         def loaded(prepared: tuple[ResultSet, list[LayerData]]) -> None:
-            for old in self._shown.pop((run_id, external_id), []):
-                if old in self.viewer.layers:
-                    self.viewer.layers.remove(old)
-            self._shown[(run_id, external_id)] = self.add_layers(*prepared)
+            old = self._shown.pop((run_id, external_id), [])
+            steps = [partial(self._remove, layer) for layer in old]
+            _in_turns(steps, lambda: self.add_layers(*prepared, then=shown))
+
+        def shown(layers: list[Layer]) -> None:
+            self._shown[(run_id, external_id)] = layers
             self._pending[run_id] -= 1
             self.item_loaded.emit(run_id, external_id)
             self._maybe_done(run_id)
@@ -159,28 +214,58 @@ class ResultsLoader(QObject):
             self._pending.pop(run_id, None)
             self.run_followed.emit(run_id, label)
 
-    def add_layers(self, result: ResultSet, prepared: list[LayerData] | None = None) -> list[Layer]:
-        """Add a result set's layers (GUI thread); :attr:`cells_shown` hands its cells on.
+    def _remove(self, layer: Layer) -> None:
+        if layer in self.viewer.layers:
+            self.viewer.layers.remove(layer)
 
-        ``prepared`` is the result's layer data when a worker has made it already.
+    def add_layers(
+        self,
+        result: ResultSet,
+        prepared: list[LayerData] | None = None,
+        then: Callable[[list[Layer]], None] | None = None,
+    ) -> None:
+        """Add a result set's layers on the GUI thread, one per event-loop turn (no long freeze).
+
+        ``prepared`` is the result's layer data when a worker has made it already. When all are
+        added, :attr:`cells_shown` hands the cells on and ``then`` gets the layers.
         """
         from napari.layers import Layer
 
-        layers = []
-        for data, kwargs, kind in result.layer_data() if prepared is None else prepared:
-            layer = Layer.create(data, kwargs, kind)
+        layers: list[Layer] = []
+
+        def add(data: LayerData) -> None:
+            layer = Layer.create(*data)
             self.viewer.add_layer(layer)
             layers.append(layer)
-        for problem in result.problems[:5]:
-            show_warning(problem)
-        if result.review is not None:
-            self.cells_shown.emit(result, CellLayers.among(layers))
-        show_info(f"{result.name}: results added ({len(layers)} layers)")
-        return layers
+
+        def finish() -> None:
+            for problem in result.problems[:5]:
+                show_warning(problem)
+            if result.review is not None:
+                self.cells_shown.emit(result, CellLayers.among(layers))
+            show_info(f"{result.name}: results added ({len(layers)} layers)")
+            if then is not None:
+                then(layers)
+
+        data = result.layer_data() if prepared is None else prepared
+        _in_turns([partial(add, item) for item in data], finish)
+
+
+def _in_turns(steps: Sequence[Callable[[], None]], then: Callable[[], None]) -> None:
+    """Run ``steps`` one per event-loop turn, then ``then``: the window repaints in between."""
+    if not steps:
+        then()
+        return
+    steps[0]()
+    rest = steps[1:]
+    QTimer.singleShot(0, lambda: _in_turns(rest, then))
 
 
 def _load_layer_data(
-    folder: Path, slide: SlideRef | None, name: str, metadata: dict[str, ArtifactMetadata]
+    folder: Path,
+    slide: SlideRef | None,
+    name: str | None,
+    metadata: dict[str, ArtifactMetadata] | None,
 ) -> tuple[ResultSet, list[LayerData]]:
     """In a worker: the results of one item placed on ``slide``, and their layer data."""
     mpp, size = (slide.mpp, slide.size) if slide is not None else (None, None)
