@@ -197,6 +197,9 @@ class CohortPanel(QWidget):
         self.current: int | None = None
         self._layers: list[Layer] = []
         self._collecting = False
+        self._collecting_id = ""
+        self._queued: int | None = None
+        """A row asked for while the last slide's layers were still arriving (opened next)."""
 
         self.title = QLabel(
             "No cohort yet: follow a run, load one in Runs, or open a results folder."
@@ -290,6 +293,7 @@ class CohortPanel(QWidget):
             shortcut.activated.connect(lambda d=delta: self.step(d))
         self.viewer.layers.events.inserted.connect(self._layer_inserted)
         self.loader.item_loaded.connect(self._item_shown)
+        self.loader.item_failed.connect(self._item_shown)
 
     # --- sources ---------------------------------------------------------------------------------
 
@@ -359,8 +363,11 @@ class CohortPanel(QWidget):
         if row.folder is None:
             show_warning(f"{row.name}: no results to show ({row.state}) {row.message}".strip())
             return
+        if self._collecting:  # the last slide's layers are still arriving: open this one next
+            self._queued = index
+            return
         self.close_current()
-        self._collecting = True
+        self._collecting, self._collecting_id = True, row.external_id
         self.loader.load_item(self.table.run_id, row.external_id, row.folder, row.artifacts)
         self.slide_opened.emit(row.external_id)
 
@@ -388,8 +395,11 @@ class CohortPanel(QWidget):
 
     def _item_shown(self, _run_id: str, external_id: str) -> None:
         """The opened slide's results are on screen: later layers are not the slide's."""
-        if self.current is not None and self.table.rows[self.current].external_id == external_id:
+        if self._collecting and external_id == self._collecting_id:
             self._collecting = False
+            queued, self._queued = self._queued, None
+            if queued is not None:
+                self.open_row(queued)
 
     def _layer_inserted(self, event: Any) -> None:
         if self._collecting:

@@ -33,6 +33,8 @@ class ResultsLoader(QObject):
 
     item_loaded = Signal(str, str)
     """run id, external id"""
+    item_failed = Signal(str, str)
+    """run id, external id: the item's results could not be shown (a warning said why)"""
     run_followed = Signal(str, str)
     """run id, final label (after every finished item's layers were added)"""
     cells_shown = Signal(object, object)
@@ -196,6 +198,7 @@ class ResultsLoader(QObject):
         def failed(error: BaseException) -> None:
             show_warning(f"{name}: the results could not be shown: {error}")
             self._pending[run_id] -= 1
+            self.item_failed.emit(run_id, external_id)
             self._maybe_done(run_id)
 
         self.pool.start(
