@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from .reader import Slide
@@ -10,6 +11,9 @@ LayerData = tuple[Any, dict[str, Any], str]
 """napari's ``(data, kwargs, layer_type)``."""
 
 METADATA_KEY = "napari_aignostics"
+
+_OPEN: dict[int, Slide] = {}
+"""The slides behind layer data made here, by the id of their level-0 array (kept open while shown)."""
 
 
 def slide_layer_metadata(slide: Slide) -> dict[str, Any]:
@@ -51,4 +55,16 @@ def slide_layer_data(slide: Slide) -> LayerData:
         "axis_labels": ("y", "x"),
         "metadata": {METADATA_KEY: slide_layer_metadata(slide)},
     }
+    _OPEN[id(slide.levels[0])] = slide
     return list(slide.levels), kwargs, "image"
+
+
+def close_slide_of(levels: Sequence[object]) -> bool:
+    """Close the file behind a slide layer's levels (its layer left the viewer); False if unknown."""
+    if not len(levels):
+        return False
+    slide = _OPEN.pop(id(levels[0]), None)
+    if slide is None:
+        return False
+    slide.close()
+    return True

@@ -107,6 +107,7 @@ class CellTablePanel(QWidget):
         self.sources: list[tuple[str, ReviewModel]] = []
         self.model: ObjectTableModel | None = None
         self._sorted: tuple[int, bool] | None = None
+        viewer.layers.events.removed.connect(self._layer_removed)
 
         self.source = QComboBox()
         self.class_filter = QComboBox()
@@ -155,6 +156,26 @@ class CellTablePanel(QWidget):
         self.text.editingFinished.connect(self.refilter)
         self.view.clicked.connect(lambda index: self.jump_to(index.row()))
 
+    def _layer_removed(self, event: object) -> None:
+        """The result's cell layer left the viewer: drop its tables."""
+        from ..results.result_layers import CELLS_KEY
+
+        layer = getattr(event, "value", None)
+        result = self.result
+        if (
+            result is None
+            or layer is None
+            or CELLS_KEY not in layer.metadata
+            or not layer.name.startswith(f"{result.name} · ")
+        ):
+            return
+        self.result, self.sources, self._sorted = None, [], None
+        if self.model is not None:
+            self.view.setModel(None)
+            self.model.deleteLater()
+            self.model = None
+        self.source.clear()
+
     def show_results(self, result: ResultSet) -> None:
         """Tables of the result set's cells and of each of its tissue-region layers."""
         self.result = result
@@ -172,6 +193,8 @@ class CellTablePanel(QWidget):
         if not 0 <= position < len(self.sources) or self.result is None:
             return
         review = self.sources[position][1]
+        if self.model is not None:  # a Qt child of this panel: dropped with its cells
+            self.model.deleteLater()
         self.model = ObjectTableModel(review, self.result.slide_mpp, self)
         self.view.setModel(self.model)
         self._sorted = None

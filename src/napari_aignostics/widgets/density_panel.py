@@ -102,6 +102,19 @@ class DensityPanel(QGroupBox):
         self.table.cellClicked.connect(lambda row, _col: self.jump_to(row))
         self.setEnabled(False)
 
+    def release(self) -> None:
+        """Forget the result (its layers left the viewer); its map and hotspot layers go too."""
+        self._again.stop()
+        for layer in (self.layer, self.hotspot_layer):
+            if layer is not None and layer in self.viewer.layers:
+                self.viewer.layers.remove(layer)
+        self.result = self.review = None
+        self.layer = self.hotspot_layer = None
+        self.map, self.hotspots = None, []
+        self.range.setVisible(False)
+        self.table.setVisible(False)
+        self.setEnabled(False)
+
     def show_results(self, result: ResultSet, review: ReviewModel) -> None:
         """Offer the classes of ``review`` and the tissue classes of ``result``."""
         self.result, self.review = result, review

@@ -55,6 +55,23 @@ class ResultsLoader(QObject):
         self._shown: dict[tuple[str, str], list[Layer]] = {}
         """The layers shown for each (run id, external id): loading an item again replaces them."""
         ResultsLoader._by_viewer[id(viewer)] = self
+        viewer.layers.events.removed.connect(self._layer_removed)
+
+    def _layer_removed(self, event: object) -> None:
+        """A removed layer is forgotten here, so that its data can be freed; a slide's file closes."""
+        from napari.layers import Image
+
+        from ..slides.layers import close_slide_of
+
+        removed = getattr(event, "value", None)
+        if isinstance(removed, Image) and removed.multiscale:
+            close_slide_of(removed.data)
+        for key, layers in list(self._shown.items()):
+            kept = [layer for layer in layers if layer is not removed]
+            if kept:
+                self._shown[key] = kept
+            else:
+                del self._shown[key]
 
     @classmethod
     def of(cls, viewer: ViewerModel) -> ResultsLoader:

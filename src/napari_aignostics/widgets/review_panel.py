@@ -136,6 +136,8 @@ class ReviewPanel(QWidget):
         self.color_by.currentTextChanged.connect(self.set_color_by)
         self.color_range.changed.connect(self._range_changed)
         self.display.currentTextChanged.connect(lambda _t: self._show_mode())
+        viewer.camera.events.zoom.connect(self._zoom_changed)
+        viewer.layers.events.removed.connect(self._layer_removed)
         self._set_enabled(False)
 
     def _set_enabled(self, enabled: bool) -> None:
@@ -155,12 +157,15 @@ class ReviewPanel(QWidget):
         """Review the cells of a freshly added result set, shown in ``layers``."""
         from .viewport import InViewOutlines
 
+        self.release()
         self.result, self.review = result, result.review
         assert self.review is not None
         self.raster, self.points, self.outlines = layers.raster, layers.points, layers.outlines
         self._point_colors = self._colors_key()  # the layer was made with these colours
         if self.outlines is not None and self.raster is not None:
-            self._in_view = InViewOutlines(self.viewer, self.outlines, self.raster, self.review)
+            self._in_view = InViewOutlines(
+                self.viewer, self.outlines, self.raster, self.review, self.pool
+            )
         self.title.setText(f"<b>{result.name}</b>: {len(self.review.table)} cells")
         self._fill_classes()
         self._show_readouts()
@@ -174,7 +179,6 @@ class ReviewPanel(QWidget):
         self.color_range.setVisible(False)
         self.density.show_results(result, self.review)
         self._bind_keys()
-        self.viewer.camera.events.zoom.connect(self._zoom_changed)
         if self._hover not in self.viewer.mouse_move_callbacks:
             self.viewer.mouse_move_callbacks.append(self._hover)
         if self._click not in self.viewer.mouse_drag_callbacks:
@@ -183,6 +187,33 @@ class ReviewPanel(QWidget):
         self._set_enabled(True)
         self.apply()
         self._zoom_changed()
+
+    def _layer_removed(self, event: Any) -> None:
+        """The shown result's cell layers left the viewer: let go of the result."""
+        if event.value is not None and any(
+            event.value is layer for layer in (self.raster, self.points, self.outlines)
+        ):
+            self.release()
+
+    def release(self) -> None:
+        """Forget the shown result (its layers are gone or a new result replaces it)."""
+        if self._in_view is not None:
+            self._in_view.close()
+            self._in_view = None
+        if self.review is not None and self._classes_changed in self.review.on_classes_changed:
+            self.review.on_classes_changed.remove(self._classes_changed)
+        self.pool.drop("colour-by")
+        self._remove_measure_layer()
+        if self.picked_layer is not None and self.picked_layer in self.viewer.layers:
+            self.viewer.layers.remove(self.picked_layer)
+        self.picked_layer = None
+        self.result = self.review = None
+        self.raster = self.points = self.outlines = None
+        self.density.release()
+        self.classes.setRowCount(0)
+        self.picked.setVisible(False)
+        self.title.setText("Load results from the Runs tab, or open a results folder.")
+        self._set_enabled(False)
 
     def _classes_changed(self, indices: np.ndarray) -> None:
         """Corrections changed some cells' classes: redraw only their tiles, then the counts."""

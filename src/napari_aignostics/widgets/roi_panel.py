@@ -138,6 +138,7 @@ class RoiPanel(QWidget):
         self.redo_button.clicked.connect(self.redo)
         self.export_csv_button.clicked.connect(lambda: self.export("csv"))
         self.export_geojson_button.clicked.connect(lambda: self.export("geojson"))
+        viewer.layers.events.removed.connect(self._layer_removed)
         self._update_buttons()
 
     # --- results ----------------------------------------------------------------------------------
@@ -178,6 +179,22 @@ class RoiPanel(QWidget):
             self.viewer.mouse_drag_callbacks.append(self._click)
         self._update_buttons()
         self.schedule()
+
+    def _layer_removed(self, event: Any) -> None:
+        """The result's cell layers left the viewer: let go of its cells (saved edits stay saved)."""
+        if event.value is self.rois_layer:
+            self.rois_layer = None
+        if self.review is None or not any(
+            event.value is layer for layer in (self.layers.raster, self.layers.points)
+        ):
+            return
+        self._timer.stop()
+        self.pool.drop("roi-stats")
+        self.result = self.review = self.corrections = None
+        self.layers = CellLayers()
+        self.columns, self.stats = {}, []
+        self.selection = np.zeros(0, dtype=np.int64)
+        self._update_buttons()
 
     def _make_roi_layer(self, rois: list[Roi]) -> None:
         assert self.result is not None

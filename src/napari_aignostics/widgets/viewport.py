@@ -1,7 +1,7 @@
 """Camera glue: show the outlines of only the cells in view when zoomed in (napari imported lazily).
 
 The query (grid index) and vertex preparation are Qt-free (``ReviewModel.in_view`` and
-``layers.shapes_data``); this module runs them in a ``thread_worker`` on debounced camera changes,
+``layers.shapes_data``); this module runs them in the panel's worker pool on debounced camera changes,
 drops stale answers and swaps the Shapes layer's data on the main thread.
 """
 
@@ -13,6 +13,7 @@ import numpy as np
 
 from ..results.result_layers import shapes_data
 from ..results.review import ReviewModel
+from .workers import WorkerPool
 
 if TYPE_CHECKING:
     from napari.components import ViewerModel
@@ -44,18 +45,15 @@ class InViewOutlines:
         layer: Shapes,
         raster: Labels,
         review: ReviewModel,
+        pool: WorkerPool,
         cap: int = 5000,
     ) -> None:
         from qtpy.QtCore import QTimer
 
-        self.viewer, self.layer, self.raster, self.review, self.cap = (
-            viewer,
-            layer,
-            raster,
-            review,
-            cap,
-        )
+        self.viewer, self.layer, self.raster, self.review = viewer, layer, raster, review
+        self.pool, self.cap = pool, cap
         self._generation = 0
+        self.closed = False
         self._timer = QTimer()
         self._timer.setSingleShot(True)
         self._timer.setInterval(150)
@@ -63,13 +61,23 @@ class InViewOutlines:
         viewer.camera.events.center.connect(self._schedule)
         viewer.camera.events.zoom.connect(self._schedule)
 
+    def close(self) -> None:
+        """Stop following the camera and drop pending answers (the layers are going away)."""
+        self._timer.stop()
+        self._generation += 1
+        self.pool.drop("in-view")
+        for emitter in (self.viewer.camera.events.center, self.viewer.camera.events.zoom):
+            emitter.disconnect(self._schedule)
+        self.closed = True
+
     def _schedule(self, *_: Any) -> None:
-        self._timer.start()
+        if not self.closed:
+            self._timer.start()
 
     def refresh(self) -> None:
         """Query the view in a worker; apply the answer unless a newer one was asked for."""
-        from napari.qt.threading import thread_worker
-
+        if self.closed:
+            return
         bounds = view_bounds(self.raster)
         self._generation += 1
         generation = self._generation
@@ -77,18 +85,19 @@ class InViewOutlines:
             self._apply(generation, ([], np.zeros((0, 4))))
             return
 
-        @thread_worker
-        def query() -> tuple[list[np.ndarray], np.ndarray]:
-            indices = self.review.in_view(bounds, self.cap)
-            return shapes_data(self.review.table, indices), self.review.face_colors(indices)
+        review, cap = self.review, self.cap
 
-        worker = query()
-        worker.returned.connect(lambda result: self._apply(generation, result))
-        worker.start()
+        def query() -> tuple[list[np.ndarray], np.ndarray]:
+            indices = review.in_view(bounds, cap)
+            return shapes_data(review.table, indices), review.face_colors(indices)
+
+        self.pool.start(
+            query, key="in-view", on_done=lambda result: self._apply(generation, result)
+        )
 
     def _apply(self, generation: int, result: tuple[list[np.ndarray], np.ndarray]) -> None:
-        if generation != self._generation:
-            return  # a newer view was asked for meanwhile
+        if generation != self._generation or self.closed:
+            return  # a newer view was asked for meanwhile, or the layers are gone
         data, colors = result
         self.layer.data = []
         if data:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import inspect
+from collections.abc import Callable, Generator
 from typing import Any
 
 from napari.qt.threading import GeneratorWorker, WorkerBase, create_worker
@@ -60,7 +62,9 @@ class WorkerPool:
         def wanted() -> bool:
             return key is None or self._latest.get(key) == token
 
-        worker = create_worker(function, *args, _start_thread=False, _ignore_errors=True, **kwargs)
+        task: list[Any] = [function, args, kwargs]
+        """What the worker runs; emptied when it finishes (napari's task list keeps every worker)."""
+        worker = create_worker(_trampoline(task), _start_thread=False, _ignore_errors=True)
         if on_done is not None:
             done = on_done
             worker.returned.connect(lambda value: done(value) if wanted() else None)
@@ -77,12 +81,23 @@ class WorkerPool:
                 show_error(error_message(error))
 
         worker.errored.connect(failed)
-        worker.finished.connect(lambda: self._workers.discard(worker))
+        worker.finished.connect(lambda: self._release(worker, task))
         if on_finish is not None:
             worker.finished.connect(on_finish)
         self._workers.add(worker)
         worker.start()
         return worker
+
+    def _release(self, worker: WorkerBase, task: list[Any]) -> None:
+        """A finished worker lets go of its function, arguments and callbacks (results, layers)."""
+        self._workers.discard(worker)
+        task.clear()
+        signals = [worker.returned, worker.errored, worker.finished]
+        if isinstance(worker, GeneratorWorker):
+            signals.append(worker.yielded)
+        for signal in signals:
+            with contextlib.suppress(TypeError, RuntimeError):  # nothing connected
+                signal.disconnect()
 
     def drop(self, key: str) -> None:
         """Drop the answers of the running task of ``key`` (its question is no longer asked)."""
@@ -97,3 +112,25 @@ class WorkerPool:
     @property
     def busy(self) -> bool:
         return bool(self._workers)
+
+
+def _trampoline(task: list[Any]) -> Callable[[], Any]:
+    """A call of ``task`` (function, args, kwargs) that holds only the list, for clearing later.
+
+    napari registers every worker in the window's task list for good; the worker then keeps only
+    this empty list, not the arguments and closures (tables of a million cells) it ran with.
+    """
+    function = task[0]
+    if inspect.isgeneratorfunction(function):
+
+        def generate() -> Generator[Any, Any, Any]:
+            run, args, kwargs = task
+            return (yield from run(*args, **kwargs))
+
+        return generate
+
+    def call() -> Any:
+        run, args, kwargs = task
+        return run(*args, **kwargs)
+
+    return call
