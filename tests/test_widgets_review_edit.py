@@ -100,12 +100,21 @@ def test_rois_follow_corrections_and_come_back(
     panel.select_shown_in_roi()
     assert np.array_equal(panel.selection, inside)
     panel.target_class.setCurrentIndex(review.table.class_names.index("dead"))
-    raster_before = handles.raster.data[0] if handles.raster is not None else None
+    assert handles.raster is not None
+    dead = review.table.class_names.index("dead") + 1
+    x, y = np.floor(review.table.centroids[inside]).astype(int).T
+
+    def dead_share() -> float:  # of the inside cells' centroid pixels in the overview's level 0
+        tile = np.asarray(handles.raster.data[0][y.min() : y.max() + 1, x.min() : x.max() + 1])
+        drawn = tile[y - y.min(), x - x.min()].astype(np.int64)
+        return float(np.mean((drawn - 1) // review.bins + 1 == dead))
+
+    assert dead_share() < 0.5  # drawn (and cached) before the edit
     with qtbot.waitSignal(panel.stats_shown, timeout=10_000):
         panel.assign.click()
     assert panel.stats[0].counts["dead"] == len(inside)
     assert review_panel.total.text().startswith(f"{len(review.table)} of")  # counts followed
-    assert handles.raster is not None and handles.raster.data[0] is not raster_before
+    assert dead_share() > 0.9  # the cached tiles those cells touch were drawn again
     with qtbot.waitSignal(panel.stats_shown, timeout=10_000):
         panel.set_selection(inside[:5])
         panel.not_a_cell.click()

@@ -190,13 +190,27 @@ class ReviewPanel(QWidget):
 
         if self.review is None:
             return
-        if self.raster is not None:
-            levels = raster_levels(self.raster)
-            if invalidate_objects(levels, self.review.table.boxes[indices]):
-                self.raster.refresh()
-        self._point_colors = ()  # the points take the new class colours
-        self._shown_key = None  # and a colour-by overview drops cells that are no longer shown
-        self.apply()
+        review = self.review
+        if self.classes.rowCount() != len(review.styles):  # the edit added a class
+            self._point_colors = ()
+            self._fill_classes()
+            self.apply()
+            return
+        boxes = review.table.boxes[indices]
+        if self.raster is not None and invalidate_objects(raster_levels(self.raster), boxes):
+            self.raster.refresh()
+        layer, values = self.measure_layer, self._measure_values
+        if layer is not None and values is not None and review.color_by is not None:
+            # a colour-by overview drops the cells that are no longer shown
+            values[indices] = np.where(
+                review.shown(indices), review.color_by.values[indices], np.float32(np.nan)
+            )
+            if invalidate_objects(raster_levels(layer), boxes):
+                layer.refresh()
+        self._point_colors = ()  # the points take the new colours when next shown
+        if self._in_view is not None:
+            self._in_view.refresh()
+        self.show_counts()
 
     def _fill_classes(self) -> None:
         assert self.review is not None
@@ -296,14 +310,14 @@ class ReviewPanel(QWidget):
         self._refresh_measure_values()
         if self._in_view is not None:
             self._in_view.refresh()
-        self.show_counts(shown)
+        self.show_counts()
 
-    def show_counts(self, shown: np.ndarray) -> None:
-        """The shown and total cells per class, and in all."""
+    def show_counts(self) -> None:
+        """The shown and total cells per class, and in all (from the model's tallies)."""
         review = self.review
         if review is None:
             return
-        counts = review.counts(shown)
+        counts = review.counts()
         largest = max((total for _shown, total in counts.values()), default=1) or 1
         for row, name in enumerate(review.styles):
             shown_count, total = counts[name]
@@ -312,7 +326,8 @@ class ReviewPanel(QWidget):
                 bar.setRange(0, largest)
                 bar.setValue(shown_count)
                 bar.setFormat(f"{shown_count} / {total}")
-        self.total.setText(f"{int(shown.sum())} of {len(shown)} cells shown")
+        shown_total = sum(shown_count for shown_count, _total in counts.values())
+        self.total.setText(f"{shown_total} of {len(review.table)} cells shown")
 
     # --- provenance, tissue legend, display mode ------------------------------------------------
 
@@ -431,7 +446,9 @@ class ReviewPanel(QWidget):
             f"{result.name} · cells by {colors.name}", review, values, result.slide_mpp, size
         )
         layer = Layer.create(data, kwargs, kind)
-        at = self.viewer.layers.index(self.raster) + 1 if self.raster in self.viewer.layers else None
+        at = (
+            self.viewer.layers.index(self.raster) + 1 if self.raster in self.viewer.layers else None
+        )
         if at is None:
             self.viewer.add_layer(layer)
         else:

@@ -29,11 +29,11 @@ from ..results.coords import to_data, world_scale
 from ..results.corrections import Corrections, load_review, save_review
 from ..results.export import export_roi_csv, export_roi_geojson
 from ..results.object_columns import numeric_columns
-from ..results.raster import class_raster
+from ..results.raster import invalidate_all
 from ..results.result_set import ResultSet
 from ..results.review import NOT_A_CELL, ReviewModel
 from ..results.roi_stats import ROI_KINDS, Roi, RoiStats, cells_in, roi_from_shape, roi_stats
-from .cell_layers import CellLayers
+from .cell_layers import CellLayers, raster_levels
 from .table_widget import make_table
 from .workers import WorkerPool
 
@@ -369,25 +369,26 @@ class RoiPanel(QWidget):
             self._update_buttons()
 
     def _classes_changed(self, _indices: np.ndarray) -> None:
-        self._refresh_overlay()
+        # the Review tab redraws the overview tiles the edit touched and the counts
+        self._refresh_points()
         self.schedule()
 
     def _refresh_overlay(self) -> None:
-        """The overview raster and the points take the corrected classes."""
-        review, raster, points = self.review, self.layers.raster, self.layers.points
-        if review is None:
+        """After replaying saved edits: the overview drawn again, the points recoloured."""
+        raster = self.layers.raster
+        if raster is not None and invalidate_all(raster_levels(raster)):
+            raster.refresh()
+        self._refresh_points()
+
+    def _refresh_points(self) -> None:
+        """The points take the corrected classes now if on screen, else when next shown."""
+        review, points = self.review, self.layers.points
+        if review is None or points is None:
             return
-        if raster is not None:
-            multiscale = bool(raster.multiscale)
-            first = raster.data[0] if multiscale else raster.data
-            height, width = first.shape[-2:]
-            levels = class_raster(review.table, (width, height), review.raster_codes())
-            raster.data = levels if multiscale else levels[0]
-        if points is not None:
-            self._points_stale = not points.visible  # ~0.2 s for 1M points: only when seen
-            if points.visible:
-                points.shown = review.shown()
-                points.face_color = review.face_colors()
+        self._points_stale = not points.visible  # ~0.2 s for 1M points: only when seen
+        if points.visible:
+            points.shown = review.shown()
+            points.face_color = review.face_colors()
 
     def _points_shown(self, _event: Any = None) -> None:
         points = self.layers.points
