@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from napari.utils.key_bindings import KeymapHandler
 import pytest
 from napari.components import ViewerModel
 from napari.layers import Layer
@@ -126,6 +127,14 @@ def test_rois_follow_corrections_and_come_back(
     assert np.allclose(points.face_color[inside[5:]], review.face_colors()[inside[5:]])
     with qtbot.waitSignal(panel.stats_shown, timeout=10_000):
         panel.undo()
+    assert panel.stats[0].count == len(inside) and panel.redo_button.isEnabled()
+    keys = KeymapHandler()  # what napari asks on a key press: the active layer, then the viewer
+    keys.keymap_providers = [handles.raster, viewer]
+    with qtbot.waitSignal(panel.stats_shown, timeout=10_000):
+        assert keys.press_key("Control-Shift-Z")  # the overview's own Labels undo is not hit
+    assert panel.stats[0].count == len(inside) - 5 and not panel.redo_button.isEnabled()
+    with qtbot.waitSignal(panel.stats_shown, timeout=10_000):
+        assert keys.press_key("Control-Z")
     assert panel.stats[0].count == len(inside) and panel.redo_button.isEnabled()
     panel.pick_region.setCurrentIndex(0)
     with qtbot.waitSignal(panel.stats_shown, timeout=10_000):

@@ -151,6 +151,7 @@ class RoiPanel(QWidget):
         self.selected_label.setText("No cells selected.")
         if layers.points is not None:
             layers.points.events.visible.connect(self._points_shown)
+        self._bind_keys()
         self.columns = numeric_columns(self.review.table, result.slide_mpp)
         self.item_dir = Path(result.cells_source).parent if result.cells_source else None
         rois: list[Roi] = []
@@ -367,6 +368,21 @@ class RoiPanel(QWidget):
         if self.corrections is not None:
             self.corrections.redo()
             self._update_buttons()
+
+    def _bind_keys(self) -> None:
+        """Ctrl+Z / Ctrl+Shift+Z undo and redo corrections.
+
+        Bound on the viewer, so a layer with its own undo (a Labels layer being painted) keeps
+        it while it is the active layer; and on the cells' overview, a Labels layer nobody paints.
+        """
+        bindings = {
+            "Control-Z": lambda _target: self.undo(),
+            "Control-Shift-Z": lambda _target: self.redo(),
+        }
+        for key, action in bindings.items():
+            self.viewer.bind_key(key, action, overwrite=True)
+            if self.layers.raster is not None:
+                self.layers.raster.bind_key(key, action, overwrite=True)
 
     def _classes_changed(self, _indices: np.ndarray) -> None:
         # the Review tab redraws the overview tiles the edit touched and the counts
