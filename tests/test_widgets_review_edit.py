@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from napari.utils.key_bindings import KeymapHandler
 import pytest
 from napari.components import ViewerModel
 from napari.layers import Layer
+from napari.utils.key_bindings import KeymapHandler
 
 from napari_aignostics.platform.results_layout import review_sidecar
 from napari_aignostics.results.coords import to_data
