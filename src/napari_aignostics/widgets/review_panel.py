@@ -44,6 +44,8 @@ if TYPE_CHECKING:
 
 CLASS_COLUMNS = ("Show", "Class", "Colour", "Cells")
 BY_CLASS = "Class"
+TISSUE_MODES = ("Contours", "Fill")
+"""Tissue maps as class-coloured contours (the H&E visible) or as a translucent fill."""
 DISPLAY_MODES = ("Outlines", "Fill", "Centroids")
 """Outlines: the overview when zoomed out, class-coloured outlines (nuclei visible) when zoomed in;
 Fill: filled cells at every zoom; Centroids: one dot per cell."""
@@ -89,6 +91,9 @@ class ReviewPanel(QWidget):
         self.color_range.setVisible(False)
         self.display = QComboBox()
         self.display.addItems(DISPLAY_MODES)
+        self.tissue_as = QComboBox()
+        self.tissue_as.addItems(TISSUE_MODES)
+        self.tissue_as.currentTextChanged.connect(lambda _text: self.show_tissue_mode())
         self.picked = make_table(("Property", "Value"), stretch=1)
         self.picked.setMaximumHeight(150)
         self.picked.setVisible(False)
@@ -115,6 +120,7 @@ class ReviewPanel(QWidget):
         form.addRow("Confidence", row)
         form.addRow("Opacity", self.opacity)
         form.addRow("Cells as", self.display)
+        form.addRow("Tissue maps as", self.tissue_as)
         form.addRow("Colour by", self.color_by)
         layout.addLayout(form)
         layout.addWidget(self.color_range)
@@ -146,6 +152,7 @@ class ReviewPanel(QWidget):
             self.export_csv_button,
             self.color_by,
             self.display,
+            self.tissue_as,
         ):
             widget.setEnabled(enabled)
 
@@ -166,6 +173,7 @@ class ReviewPanel(QWidget):
         self._show_readouts()
         self._show_provenance()
         self._show_tissue_legend()
+        self.show_tissue_mode()
         self._remove_measure_layer()
         self.color_by.blockSignals(True)
         self.color_by.clear()
@@ -335,6 +343,21 @@ class ReviewPanel(QWidget):
         assert self.result is not None
         rows = self.result.provenance.lines()
         self.provenance.setText(" · ".join(f"<b>{k}</b> {v}" for k, v in rows))
+
+    def show_tissue_mode(self) -> None:
+        """Draw this slide's tissue maps as the *Tissue maps as* choice says."""
+        from ..results.result_layers import tissue_map_look
+
+        if self.result is None:
+            return
+        contours = self.tissue_as.currentText() == "Contours"
+        prefix = f"{self.result.name} · "
+        for layer in self.viewer.layers:
+            labels = layer.metadata.get("tissue_map")
+            if layer.name.startswith(prefix) and isinstance(labels, np.ndarray):
+                filled = layer.data is labels
+                if filled == contours:  # not drawn as asked yet
+                    layer.data, layer.opacity = tissue_map_look(labels, contours)
 
     def _show_tissue_legend(self) -> None:
         """Swatches of the tissue classes of this slide's maps and regions."""
