@@ -76,8 +76,12 @@ def save_review_screenshots(viewer: Viewer, widget: AignosticsWidget, folder: Pa
     cy, cx = viewer.camera.center[-2:]
     x, y = cx / mpp + 0.5, cy / mpp + 0.5
     square = np.array(
-        [[x - ROI_HALF_PX, y - ROI_HALF_PX], [x + ROI_HALF_PX, y - ROI_HALF_PX],
-         [x + ROI_HALF_PX, y + ROI_HALF_PX], [x - ROI_HALF_PX, y + ROI_HALF_PX]]
+        [
+            [x - ROI_HALF_PX, y - ROI_HALF_PX],
+            [x + ROI_HALF_PX, y - ROI_HALF_PX],
+            [x + ROI_HALF_PX, y + ROI_HALF_PX],
+            [x - ROI_HALF_PX, y + ROI_HALF_PX],
+        ]
     )
     shown: list[int] = []
     edit.stats_shown.connect(lambda: shown.append(1))
