@@ -91,6 +91,7 @@ def test_rois_follow_corrections_and_come_back(
     with qtbot.waitSignal(panel.stats_shown, timeout=10_000):
         rois.add_rectangles([rectangle])
     assert panel.table.rowCount() == 1
+    assert panel.rois()[0].name == "ROI 1" == panel.table.item(0, 0).text()  # an unnamed shape
     first = panel.stats[0]
     assert first.area_mm2 == pytest.approx(1000 * 1200 * MPP**2 / 1e6, rel=1e-6)
     inside = cells_in(review, panel.rois()[0].polygon)

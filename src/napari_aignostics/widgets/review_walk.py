@@ -65,6 +65,8 @@ def save_review_screenshots(viewer: Viewer, widget: AignosticsWidget, folder: Pa
     density.cell_class.setCurrentIndex(_pick(classes, "lymph", "inflam", "immune"))
     regions = [density.region.itemText(i) for i in range(density.region.count())]
     density.region.setCurrentIndex(_pick(regions, "stroma"))
+    density.grid.setValue(50.0)  # the sample is ~1.5 mm across: small windows find hotspots
+    density.window_um.setValue(250.0)
     density.map_button.click()
     wait_until(lambda: density.map is not None, 120, "the density map")
     density.hotspot_button.click()

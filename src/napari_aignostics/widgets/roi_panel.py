@@ -241,12 +241,12 @@ class RoiPanel(QWidget):
         features = layer.features
         rois = []
         for k, (kind, vertices) in enumerate(zip(layer.shape_type, layer.data, strict=True)):
-            name = str(features["name"].iloc[k]) if k < len(features) else ""
+            name = _feature_text(features, "name", k)
             roi = roi_from_shape(name or f"ROI {k + 1}", kind, vertices)
-            saved = str(features["kind"].iloc[k]) if k < len(features) else ""
+            saved = _feature_text(features, "kind", k)
             if saved in ROI_KINDS:  # as saved (a region, an ellipse kept as a polygon)
                 roi.kind = saved
-                roi.classification = str(features["classification"].iloc[k]) or None
+                roi.classification = _feature_text(features, "classification", k) or None
             rois.append(roi)
         return rois
 
@@ -470,3 +470,11 @@ class RoiPanel(QWidget):
             written = export_roi_geojson(rois, path, stats)
         show_info(f"exported {len(rois)} ROIs to {written}")
         return written
+
+
+def _feature_text(features: Any, column: str, row: int) -> str:
+    """A text feature of a shape; "" where it is missing (a shape added without features)."""
+    if row >= len(features) or column not in features:
+        return ""
+    value = features[column].iloc[row]
+    return value if isinstance(value, str) else ""
