@@ -16,6 +16,7 @@ from napari_aignostics.results.provenance import Provenance
 from napari_aignostics.results.raster import render_chunk
 from napari_aignostics.results.result_set import ResultSet
 from napari_aignostics.results.review import ReviewModel
+from napari_aignostics.results.segmap import ClassMap
 from napari_aignostics.results.tables import ObjectTable
 from napari_aignostics.widgets.cell_layers import CellLayers
 from napari_aignostics.widgets.review_panel import ReviewPanel
@@ -38,7 +39,11 @@ def tables(test_data: Path) -> tuple[ObjectTable, ObjectTable]:
 def shown(tables: tuple[ObjectTable, ObjectTable],
           qtbot: Any) -> tuple[ViewerModel, ReviewPanel, ResultSet]:
     cells, areas = tables
+    tissue = ClassMap(np.repeat(np.repeat(np.array([[0, 1], [2, 1]], np.uint8), 8, 0), 8, 1),
+                      {0: ("background", (0, 0, 0)), 1: ("tumor", (200, 0, 0)),
+                       2: ("stroma", (0, 200, 0))}, mpp=MPP * SLIDE[0] / 16)
     result = ResultSet("tile", MPP, SLIDE, cells=cells, regions=[("tissue_areas", areas)],
+                       maps=[("tissue_segmentation_map", tissue)],
                        review=ReviewModel(cells),
                        provenance=Provenance("local-tme", "1.0", "run-7", "item-3", "tile.svs",
                                              platform="http://127.0.0.1:9"))
@@ -106,6 +111,15 @@ def test_display_modes_keys_and_status_names(shown: Any) -> None:
     assert "areastroma" in panel.tissue_legend.text()
     assert "run-7" in panel.provenance.text() and "local platform" in panel.provenance.text()
     assert tissue.metadata["provenance"]["item_id"] == "item-3"
+    tissue_map = next(lay for lay in viewer.layers if "tissue_map" in lay.metadata)
+    filled = tissue_map.metadata["tissue_map"]
+    assert isinstance(tissue_map, Labels) and "stroma" in panel.tissue_legend.text()
+    assert 0 < np.count_nonzero(tissue_map.data) < np.count_nonzero(filled)  # contours by default
+    panel.tissue_as.setCurrentText("Fill")
+    assert np.array_equal(tissue_map.data, filled) and tissue_map.opacity == pytest.approx(0.35)
+    panel.tissue_as.setCurrentText("Contours")
+    assert np.count_nonzero(tissue_map.data) < np.count_nonzero(filled)
+    assert tissue_map.opacity == pytest.approx(0.9)
 
 
 def test_picked_cell_is_highlighted_with_properties_in_micrometres(shown: Any) -> None:

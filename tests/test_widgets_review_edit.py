@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from napari.components import ViewerModel
 from napari.layers import Layer
+from napari.utils.key_bindings import KeymapHandler
 
 from napari_aignostics.platform.results_layout import review_sidecar
 from napari_aignostics.results.coords import to_data
@@ -90,6 +91,7 @@ def test_rois_follow_corrections_and_come_back(
     with qtbot.waitSignal(panel.stats_shown, timeout=10_000):
         rois.add_rectangles([rectangle])
     assert panel.table.rowCount() == 1
+    assert panel.rois()[0].name == "ROI 1" == panel.table.item(0, 0).text()  # an unnamed shape
     first = panel.stats[0]
     assert first.area_mm2 == pytest.approx(1000 * 1200 * MPP**2 / 1e6, rel=1e-6)
     inside = cells_in(review, panel.rois()[0].polygon)
@@ -100,12 +102,21 @@ def test_rois_follow_corrections_and_come_back(
     panel.select_shown_in_roi()
     assert np.array_equal(panel.selection, inside)
     panel.target_class.setCurrentIndex(review.table.class_names.index("dead"))
-    raster_before = handles.raster.data[0] if handles.raster is not None else None
+    assert handles.raster is not None
+    dead = review.table.class_names.index("dead") + 1
+    x, y = np.floor(review.table.centroids[inside]).astype(int).T
+
+    def dead_share() -> float:  # of the inside cells' centroid pixels in the overview's level 0
+        tile = np.asarray(handles.raster.data[0][y.min() : y.max() + 1, x.min() : x.max() + 1])
+        drawn = tile[y - y.min(), x - x.min()].astype(np.int64)
+        return float(np.mean((drawn - 1) // review.bins + 1 == dead))
+
+    assert dead_share() < 0.5  # drawn (and cached) before the edit
     with qtbot.waitSignal(panel.stats_shown, timeout=10_000):
         panel.assign.click()
     assert panel.stats[0].counts["dead"] == len(inside)
     assert review_panel.total.text().startswith(f"{len(review.table)} of")  # counts followed
-    assert handles.raster is not None and handles.raster.data[0] is not raster_before
+    assert dead_share() > 0.9  # the cached tiles those cells touch were drawn again
     with qtbot.waitSignal(panel.stats_shown, timeout=10_000):
         panel.set_selection(inside[:5])
         panel.not_a_cell.click()
@@ -117,6 +128,14 @@ def test_rois_follow_corrections_and_come_back(
     assert np.allclose(points.face_color[inside[5:]], review.face_colors()[inside[5:]])
     with qtbot.waitSignal(panel.stats_shown, timeout=10_000):
         panel.undo()
+    assert panel.stats[0].count == len(inside) and panel.redo_button.isEnabled()
+    keys = KeymapHandler()  # what napari asks on a key press: the active layer, then the viewer
+    keys.keymap_providers = [handles.raster, viewer]
+    with qtbot.waitSignal(panel.stats_shown, timeout=10_000):
+        assert keys.press_key("Control-Shift-Z")  # the overview's own Labels undo is not hit
+    assert panel.stats[0].count == len(inside) - 5 and not panel.redo_button.isEnabled()
+    with qtbot.waitSignal(panel.stats_shown, timeout=10_000):
+        assert keys.press_key("Control-Z")
     assert panel.stats[0].count == len(inside) and panel.redo_button.isEnabled()
     panel.pick_region.setCurrentIndex(0)
     with qtbot.waitSignal(panel.stats_shown, timeout=10_000):

@@ -236,19 +236,20 @@ def invalidate_objects(levels: list[RasterLevel], boxes: np.ndarray) -> int:
     """
     if not levels or not len(boxes):
         return 0
-    touched: set[tuple[int, int, int]] = set()
-    for level in levels:
-        span = CHUNK * level.downsample
-        margin = level.downsample  # a stamped centroid or an edge pixel may round outwards
-        j0 = np.floor((boxes[:, 0] - margin) / span).astype(np.int64)
-        j1 = np.floor((boxes[:, 2] + margin) / span).astype(np.int64)
-        i0 = np.floor((boxes[:, 1] - margin) / span).astype(np.int64)
-        i1 = np.floor((boxes[:, 3] + margin) / span).astype(np.int64)
-        for a, b, c, d in set(zip(i0.tolist(), i1.tolist(), j0.tolist(), j1.tolist(), strict=True)):
-            touched.update(
-                (level.level, i, j) for i in range(a, b + 1) for j in range(c, d + 1)
-            )
-    return levels[0].cache.drop(lambda key: key not in touched)
+    downsample = {level.level: level.downsample for level in levels}
+    minx, miny, maxx, maxy = (np.ascontiguousarray(boxes[:, k], dtype=np.float64) for k in range(4))
+
+    def touched(key: tuple[int, int, int]) -> bool:
+        """Whether a box meets the tile (the cache holds ~100 tiles: one vector test each)."""
+        level, i, j = key
+        if level not in downsample:
+            return False
+        span, margin = CHUNK * downsample[level], downsample[level]  # edges may round outwards
+        x0, y0 = j * span - margin, i * span - margin
+        x1, y1 = x0 + span + 2 * margin, y0 + span + 2 * margin
+        return bool(np.any((minx < x1) & (maxx >= x0) & (miny < y1) & (maxy >= y0)))
+
+    return levels[0].cache.drop(lambda key: not touched(key))
 
 
 def invalidate_all(levels: list[RasterLevel]) -> int:

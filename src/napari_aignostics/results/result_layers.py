@@ -22,6 +22,7 @@ __all__ = [
     "cell_layers",
     "class_map_layer",
     "contour_labels",
+    "tissue_map_look",
     "density_layer",
     "heatmap_layer",
     "hotspot_layer",
@@ -82,7 +83,8 @@ def class_map_layer(
     """A low-resolution class map as Labels over the slide (per-axis scale, half-pixel shift).
 
     Drawn as class-coloured contours by default, so the H&E stays visible (``contours=False``:
-    filled); the status bar names the class under the cursor.
+    filled); the status bar names the class under the cursor. The filled map stays in
+    ``metadata["tissue_map"]`` so that :func:`tissue_map_look` can switch between the two.
     """
     h, w = classes.labels.shape
     if classes.mpp and slide_mpp:
@@ -99,26 +101,33 @@ def class_map_layer(
     _, units = world_scale(slide_mpp)
     names = {i: n for i, (n, _c) in classes.classes.items()}
     present = sorted(set(names) | {0})
+    data, opacity = tissue_map_look(classes.labels, contours)
     return (
-        contour_labels(classes.labels) if contours else classes.labels,
+        data,
         {
             "name": name,
             "scale": scale,
             "translate": translate,
             "units": units,
             "colormap": _colormap(colors),
-            "opacity": 0.9 if contours else 0.35,
+            "opacity": opacity,
             "features": {
                 "index": np.array(present),
                 "class": np.array([names.get(i, "background") for i in present], dtype=object),
             },
             "metadata": {
                 "classes": names,
+                "tissue_map": classes.labels,
                 "legend": {n: c for i, (n, c) in classes.classes.items() if i},
             },
         },
         "labels",
     )
+
+
+def tissue_map_look(labels: np.ndarray, contours: bool) -> tuple[np.ndarray, float]:
+    """A tissue map's Labels data and opacity: class-coloured contours, or a translucent fill."""
+    return (contour_labels(labels), 0.9) if contours else (labels, 0.35)
 
 
 def shapes_data(table: ObjectTable, indices: np.ndarray) -> list[np.ndarray]:

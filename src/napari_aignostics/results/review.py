@@ -45,13 +45,13 @@ class ReviewModel:
     styles: dict[str, ClassStyle] = field(default_factory=dict)
     class_codes: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint16), repr=False)
     """Class per object (1-based into ``table.class_names``; 0 = not a cell): the one source."""
-    on_classes_changed: list[Callable[[np.ndarray], None]] = field(
-        default_factory=list, repr=False
-    )
+    on_classes_changed: list[Callable[[np.ndarray], None]] = field(default_factory=list, repr=False)
     """Called with the indices whose class changed, after :meth:`set_classes`."""
     color_by: MeasureColors | None = None
     """Colour by a measurement instead of by class (None: class colours)."""
     _codes: np.ndarray | None = field(default=None, repr=False)
+    _tally: tuple[float, np.ndarray, np.ndarray] | None = field(default=None, repr=False)
+    """(threshold, cells per code, cells at or above the threshold per code), kept per edit."""
 
     def __post_init__(self) -> None:
         for name, rgb in self.table.colors.items():
@@ -83,6 +83,7 @@ class ReviewModel:
         if not 0 <= code <= len(self.styles):
             raise ValueError(f"class code {code} is not one of 0…{len(self.styles)}")
         indices = np.asarray(indices, dtype=np.int64)
+        self._count_change(np.unique(indices), code)
         self.class_codes[indices] = code
         if self._codes is not None:
             self._codes[indices] = self._raster_code(indices)
@@ -108,24 +109,73 @@ class ReviewModel:
         """Recolour a class."""
         self.styles[name].color = rgb
 
-    def shown(self) -> np.ndarray:
-        """Boolean mask of the objects that pass the filters."""
+    def shown(self, indices: np.ndarray | None = None) -> np.ndarray:
+        """Boolean mask of the objects (of ``indices``) that pass the filters."""
         by_class = np.array([False] + [style.visible for style in self.styles.values()], dtype=bool)
-        visible = by_class[self.class_codes]
-        if self.table.confidence is not None and self.min_confidence > 0:
-            visible &= np.nan_to_num(self.table.confidence, nan=1.0) >= self.min_confidence
-        return visible
+        visible = by_class[self.class_codes if indices is None else self.class_codes[indices]]
+        confident = self._confident(indices)
+        return visible if confident is None else visible & confident
+
+    def _confident(self, indices: np.ndarray | None = None) -> np.ndarray | None:
+        """Which objects (of ``indices``) reach the confidence threshold; None: all of them."""
+        if self.table.confidence is None or self.min_confidence <= 0:
+            return None
+        values = self.table.confidence if indices is None else self.table.confidence[indices]
+        return np.asarray(np.nan_to_num(values, nan=1.0) >= self.min_confidence)
 
     def counts(self, shown: np.ndarray | None = None) -> dict[str, tuple[int, int]]:
-        """Per class: (shown, total); ``shown`` when the caller has the mask already."""
-        shown = self.shown() if shown is None else shown
-        index = self.class_codes
+        """Per class: (shown, total).
+
+        Without ``shown``, from tallies kept up to date by each edit (no pass over the cells
+        unless the threshold moved); with it, counted from that mask.
+        """
+        if shown is None:
+            totals, confident = self._class_tally()
+            visible = [
+                confident[i] if s.visible else 0 for i, s in enumerate(self.styles.values(), 1)
+            ]
+            return {
+                name: (int(visible[i - 1]), int(totals[i])) for i, name in enumerate(self.styles, 1)
+            }
         size = len(self.styles) + 1
-        totals = np.bincount(index, minlength=size)
-        visible = np.bincount(index[shown], minlength=size)
+        totals = np.bincount(self.class_codes, minlength=size)
+        shown_per_class = np.bincount(self.class_codes[shown], minlength=size)
         return {
-            name: (int(visible[i]), int(totals[i])) for i, name in enumerate(self.styles, start=1)
+            name: (int(shown_per_class[i]), int(totals[i]))
+            for i, name in enumerate(self.styles, start=1)
         }
+
+    def _class_tally(self) -> tuple[np.ndarray, np.ndarray]:
+        """Cells per code and cells at or above the threshold per code (codes 0…classes)."""
+        size = len(self.styles) + 1
+        if self._tally is None or self._tally[0] != self.min_confidence:
+            totals = np.bincount(self.class_codes, minlength=size).astype(np.int64)
+            confident = self._confident()
+            above = (
+                totals.copy()
+                if confident is None
+                else np.bincount(self.class_codes[confident], minlength=size).astype(np.int64)
+            )
+            self._tally = (self.min_confidence, totals, above)
+        threshold, totals, above = self._tally
+        if len(totals) < size:  # a class was added since
+            grow = size - len(totals)
+            totals, above = np.pad(totals, (0, grow)), np.pad(above, (0, grow))
+            self._tally = (threshold, totals, above)
+        return totals, above
+
+    def _count_change(self, indices: np.ndarray, code: int) -> None:
+        """Move the (unique) ``indices`` from their codes to ``code`` in the tallies."""
+        if self._tally is None or self._tally[0] != self.min_confidence:
+            return  # counted afresh when next asked
+        totals, above = self._class_tally()
+        old = self.class_codes[indices]
+        totals -= np.bincount(old, minlength=len(totals))[: len(totals)]
+        totals[code] += len(indices)
+        confident = self._confident(indices)
+        moved = old if confident is None else old[confident]
+        above -= np.bincount(moved, minlength=len(above))[: len(above)]
+        above[code] += len(moved)
 
     def face_colors(self, indices: np.ndarray | None = None) -> np.ndarray:
         """(N, 4) RGBA in [0, 1] per object (of ``indices``): by class or by the measurement."""

@@ -166,6 +166,7 @@ def run(
     screenshot: Path | None = None,
     large: bool = False,
     tabs_dir: Path | None = None,
+    review_dir: Path | None = None,
 ) -> int:
     """Run the demo; unattended with ``auto``; save ``screenshot`` (and, with ``tabs_dir``, one
     JPEG of the window per dock tab) and exit when given."""
@@ -185,6 +186,10 @@ def run(
             print(f"screenshot saved to {screenshot}")
             if tabs_dir is not None:
                 save_tab_screenshots(viewer, widget, tabs_dir)
+            if review_dir is not None:
+                from .review_walk import save_review_screenshots
+
+                save_review_screenshots(viewer, widget, review_dir)
             return 0
     except DemoError as error:
         print(f"demo failed: {error}")

@@ -27,6 +27,14 @@ def register(subparsers: Any) -> None:
         metavar="DIR",
         help="with --screenshot: also save one picture of the window per dock tab into DIR",
     )
+    parser.add_argument(
+        "--review-screenshots",
+        type=Path,
+        metavar="DIR",
+        help="with --auto --screenshot: also walk the Review, Edit and Table tabs (colour by "
+        "area, density map and hotspots, an ROI and a correction, the cell table), one picture "
+        "a step into DIR",
+    )
     parser.add_argument("--slide", type=Path, help="open this slide instead of the sample slide")
     parser.add_argument(
         "--large",
@@ -43,5 +51,5 @@ def run_demo(args: argparse.Namespace) -> int:
 
     return run(
         slide=args.slide, auto=args.auto, screenshot=args.screenshot, large=args.large,
-        tabs_dir=args.tab_screenshots,
+        tabs_dir=args.tab_screenshots, review_dir=args.review_screenshots,
     )

@@ -44,6 +44,8 @@ if TYPE_CHECKING:
 
 CLASS_COLUMNS = ("Show", "Class", "Colour", "Cells")
 BY_CLASS = "Class"
+TISSUE_MODES = ("Contours", "Fill")
+"""Tissue maps as class-coloured contours (the H&E visible) or as a translucent fill."""
 DISPLAY_MODES = ("Outlines", "Fill", "Centroids")
 """Outlines: the overview when zoomed out, class-coloured outlines (nuclei visible) when zoomed in;
 Fill: filled cells at every zoom; Centroids: one dot per cell."""
@@ -89,6 +91,9 @@ class ReviewPanel(QWidget):
         self.color_range.setVisible(False)
         self.display = QComboBox()
         self.display.addItems(DISPLAY_MODES)
+        self.tissue_as = QComboBox()
+        self.tissue_as.addItems(TISSUE_MODES)
+        self.tissue_as.currentTextChanged.connect(lambda _text: self.show_tissue_mode())
         self.picked = make_table(("Property", "Value"), stretch=1)
         self.picked.setMaximumHeight(150)
         self.picked.setVisible(False)
@@ -115,6 +120,7 @@ class ReviewPanel(QWidget):
         form.addRow("Confidence", row)
         form.addRow("Opacity", self.opacity)
         form.addRow("Cells as", self.display)
+        form.addRow("Tissue maps as", self.tissue_as)
         form.addRow("Colour by", self.color_by)
         layout.addLayout(form)
         layout.addWidget(self.color_range)
@@ -148,6 +154,7 @@ class ReviewPanel(QWidget):
             self.export_csv_button,
             self.color_by,
             self.display,
+            self.tissue_as,
         ):
             widget.setEnabled(enabled)
 
@@ -171,6 +178,7 @@ class ReviewPanel(QWidget):
         self._show_readouts()
         self._show_provenance()
         self._show_tissue_legend()
+        self.show_tissue_mode()
         self._remove_measure_layer()
         self.color_by.blockSignals(True)
         self.color_by.clear()
@@ -221,13 +229,27 @@ class ReviewPanel(QWidget):
 
         if self.review is None:
             return
-        if self.raster is not None:
-            levels = raster_levels(self.raster)
-            if invalidate_objects(levels, self.review.table.boxes[indices]):
-                self.raster.refresh()
-        self._point_colors = ()  # the points take the new class colours
-        self._shown_key = None  # and a colour-by overview drops cells that are no longer shown
-        self.apply()
+        review = self.review
+        if self.classes.rowCount() != len(review.styles):  # the edit added a class
+            self._point_colors = ()
+            self._fill_classes()
+            self.apply()
+            return
+        boxes = review.table.boxes[indices]
+        if self.raster is not None and invalidate_objects(raster_levels(self.raster), boxes):
+            self.raster.refresh()
+        layer, values = self.measure_layer, self._measure_values
+        if layer is not None and values is not None and review.color_by is not None:
+            # a colour-by overview drops the cells that are no longer shown
+            values[indices] = np.where(
+                review.shown(indices), review.color_by.values[indices], np.float32(np.nan)
+            )
+            if invalidate_objects(raster_levels(layer), boxes):
+                layer.refresh()
+        self._point_colors = ()  # the points take the new colours when next shown
+        if self._in_view is not None:
+            self._in_view.refresh()
+        self.show_counts()
 
     def _fill_classes(self) -> None:
         assert self.review is not None
@@ -327,14 +349,14 @@ class ReviewPanel(QWidget):
         self._refresh_measure_values()
         if self._in_view is not None:
             self._in_view.refresh()
-        self.show_counts(shown)
+        self.show_counts()
 
-    def show_counts(self, shown: np.ndarray) -> None:
-        """The shown and total cells per class, and in all."""
+    def show_counts(self) -> None:
+        """The shown and total cells per class, and in all (from the model's tallies)."""
         review = self.review
         if review is None:
             return
-        counts = review.counts(shown)
+        counts = review.counts()
         largest = max((total for _shown, total in counts.values()), default=1) or 1
         for row, name in enumerate(review.styles):
             shown_count, total = counts[name]
@@ -343,7 +365,8 @@ class ReviewPanel(QWidget):
                 bar.setRange(0, largest)
                 bar.setValue(shown_count)
                 bar.setFormat(f"{shown_count} / {total}")
-        self.total.setText(f"{int(shown.sum())} of {len(shown)} cells shown")
+        shown_total = sum(shown_count for shown_count, _total in counts.values())
+        self.total.setText(f"{shown_total} of {len(review.table)} cells shown")
 
     # --- provenance, tissue legend, display mode ------------------------------------------------
 
@@ -351,6 +374,21 @@ class ReviewPanel(QWidget):
         assert self.result is not None
         rows = self.result.provenance.lines()
         self.provenance.setText(" · ".join(f"<b>{k}</b> {v}" for k, v in rows))
+
+    def show_tissue_mode(self) -> None:
+        """Draw this slide's tissue maps as the *Tissue maps as* choice says."""
+        from ..results.result_layers import tissue_map_look
+
+        if self.result is None:
+            return
+        contours = self.tissue_as.currentText() == "Contours"
+        prefix = f"{self.result.name} · "
+        for layer in self.viewer.layers:
+            labels = layer.metadata.get("tissue_map")
+            if layer.name.startswith(prefix) and isinstance(labels, np.ndarray):
+                filled = layer.data is labels
+                if filled == contours:  # not drawn as asked yet
+                    layer.data, layer.opacity = tissue_map_look(labels, contours)
 
     def _show_tissue_legend(self) -> None:
         """Swatches of the tissue classes of this slide's maps and regions."""
@@ -462,7 +500,9 @@ class ReviewPanel(QWidget):
             f"{result.name} · cells by {colors.name}", review, values, result.slide_mpp, size
         )
         layer = Layer.create(data, kwargs, kind)
-        at = self.viewer.layers.index(self.raster) + 1 if self.raster in self.viewer.layers else None
+        at = (
+            self.viewer.layers.index(self.raster) + 1 if self.raster in self.viewer.layers else None
+        )
         if at is None:
             self.viewer.add_layer(layer)
         else:

@@ -29,11 +29,11 @@ from ..results.coords import to_data, world_scale
 from ..results.corrections import Corrections, load_review, save_review
 from ..results.export import export_roi_csv, export_roi_geojson
 from ..results.object_columns import numeric_columns
-from ..results.raster import class_raster
+from ..results.raster import invalidate_all
 from ..results.result_set import ResultSet
 from ..results.review import NOT_A_CELL, ReviewModel
 from ..results.roi_stats import ROI_KINDS, Roi, RoiStats, cells_in, roi_from_shape, roi_stats
-from .cell_layers import CellLayers
+from .cell_layers import CellLayers, raster_levels
 from .table_widget import make_table
 from .workers import WorkerPool
 
@@ -152,6 +152,7 @@ class RoiPanel(QWidget):
         self.selected_label.setText("No cells selected.")
         if layers.points is not None:
             layers.points.events.visible.connect(self._points_shown)
+        self._bind_keys()
         self.columns = numeric_columns(self.review.table, result.slide_mpp)
         self.item_dir = Path(result.cells_source).parent if result.cells_source else None
         rois: list[Roi] = []
@@ -257,12 +258,12 @@ class RoiPanel(QWidget):
         features = layer.features
         rois = []
         for k, (kind, vertices) in enumerate(zip(layer.shape_type, layer.data, strict=True)):
-            name = str(features["name"].iloc[k]) if k < len(features) else ""
+            name = _feature_text(features, "name", k)
             roi = roi_from_shape(name or f"ROI {k + 1}", kind, vertices)
-            saved = str(features["kind"].iloc[k]) if k < len(features) else ""
+            saved = _feature_text(features, "kind", k)
             if saved in ROI_KINDS:  # as saved (a region, an ellipse kept as a polygon)
                 roi.kind = saved
-                roi.classification = str(features["classification"].iloc[k]) or None
+                roi.classification = _feature_text(features, "classification", k) or None
             rois.append(roi)
         return rois
 
@@ -385,26 +386,42 @@ class RoiPanel(QWidget):
             self.corrections.redo()
             self._update_buttons()
 
+    def _bind_keys(self) -> None:
+        """Ctrl+Z / Ctrl+Shift+Z undo and redo corrections.
+
+        Bound on the viewer, so a layer with its own undo (a Labels layer being painted) keeps
+        it while it is the active layer; and on the cells' overview, a Labels layer nobody paints.
+        """
+        bindings = {
+            "Control-Z": lambda _target: self.undo(),
+            "Control-Shift-Z": lambda _target: self.redo(),
+        }
+        for key, action in bindings.items():
+            self.viewer.bind_key(key, action, overwrite=True)
+            if self.layers.raster is not None:
+                self.layers.raster.bind_key(key, action, overwrite=True)
+
     def _classes_changed(self, _indices: np.ndarray) -> None:
-        self._refresh_overlay()
+        # the Review tab redraws the overview tiles the edit touched and the counts
+        self._refresh_points()
         self.schedule()
 
     def _refresh_overlay(self) -> None:
-        """The overview raster and the points take the corrected classes."""
-        review, raster, points = self.review, self.layers.raster, self.layers.points
-        if review is None:
+        """After replaying saved edits: the overview drawn again, the points recoloured."""
+        raster = self.layers.raster
+        if raster is not None and invalidate_all(raster_levels(raster)):
+            raster.refresh()
+        self._refresh_points()
+
+    def _refresh_points(self) -> None:
+        """The points take the corrected classes now if on screen, else when next shown."""
+        review, points = self.review, self.layers.points
+        if review is None or points is None:
             return
-        if raster is not None:
-            multiscale = bool(raster.multiscale)
-            first = raster.data[0] if multiscale else raster.data
-            height, width = first.shape[-2:]
-            levels = class_raster(review.table, (width, height), review.raster_codes())
-            raster.data = levels if multiscale else levels[0]
-        if points is not None:
-            self._points_stale = not points.visible  # ~0.2 s for 1M points: only when seen
-            if points.visible:
-                points.shown = review.shown()
-                points.face_color = review.face_colors()
+        self._points_stale = not points.visible  # ~0.2 s for 1M points: only when seen
+        if points.visible:
+            points.shown = review.shown()
+            points.face_color = review.face_colors()
 
     def _points_shown(self, _event: Any = None) -> None:
         points = self.layers.points
@@ -470,3 +487,11 @@ class RoiPanel(QWidget):
             written = export_roi_geojson(rois, path, stats)
         show_info(f"exported {len(rois)} ROIs to {written}")
         return written
+
+
+def _feature_text(features: Any, column: str, row: int) -> str:
+    """A text feature of a shape; "" where it is missing (a shape added without features)."""
+    if row >= len(features) or column not in features:
+        return ""
+    value = features[column].iloc[row]
+    return value if isinstance(value, str) else ""
