@@ -69,11 +69,11 @@ def test_share_tokens(server: LocalPlatform, tmp_path: Path,
     assert secret not in listed[0]
     token_id = listed[0].split()[0]
 
-    assert cli(server, stranger, "run", "describe", run_id, "--share-token", secret) == 0
+    assert cli(server, stranger, "run", "describe", run_id, f"--share-token={secret}") == 0
     assert "a: TERMINATED SUCCEEDED" in capsys.readouterr().out
     out = tmp_path / "shared"
     assert cli(server, stranger, "run", "result", "download", run_id, str(out),
-               "--share-token", secret) == 0
+               f"--share-token={secret}") == 0
     capsys.readouterr()
     manifest = json.loads((out / run_id / "manifest.json").read_text())
     artifact = manifest["items"][0]["artifacts"][0]
@@ -81,7 +81,7 @@ def test_share_tokens(server: LocalPlatform, tmp_path: Path,
 
     assert cli(server, server.token, "run", "share", "token", "revoke", token_id) == 0
     assert token_id in capsys.readouterr().out
-    assert cli(server, stranger, "run", "describe", run_id, "--share-token", secret) == 1
+    assert cli(server, stranger, "run", "describe", run_id, f"--share-token={secret}") == 1
     assert "404" in capsys.readouterr().err
     assert cli(server, server.token, "run", "share", "token", "list", run_id) == 0
     assert "revoked" in capsys.readouterr().out
