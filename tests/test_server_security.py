@@ -123,3 +123,12 @@ def test_database_and_data_are_private(server: LocalPlatform) -> None:
     assert server.data_dir.stat().st_mode & 0o077 == 0
     raw = (server.data_dir / "platform.sqlite3").read_bytes()
     assert b"tok\x00" not in raw and server.token.encode() not in raw
+
+
+def test_secrets_never_start_with_a_dash() -> None:
+    """A token pasted after a flag must not read as an option (1 in 64 random tokens would)."""
+    from napari_aignostics.server.random_secrets import new_secret
+
+    drawn = [new_secret(24) for _ in range(2000)]
+    assert not any(token.startswith("-") for token in drawn)
+    assert len(set(drawn)) == len(drawn)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import secrets
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from .access_tokens import TokenSigner, looks_like_jwt
 from .authorization_codes import AuthorizationCodes
 from .lifecycle import run_output
 from .objects import ObjectStore
+from .random_secrets import new_secret
 from .settings import LOCAL_ORG_ID, LOCAL_USER_ID, ServerSettings
 from .signing import sign_path
 from .store import Store, token_hash
@@ -60,7 +60,7 @@ class Platform:
             s.token = token_file.read_text().strip()
             self.store.issue_token(LOCAL_USER_ID, s.token)
         else:
-            token = secrets.token_urlsafe(24)
+            token = new_secret(24)
             self.store.issue_token(LOCAL_USER_ID, token)
             fd = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w") as handle:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 import uuid
 from datetime import UTC
 from typing import Annotated
@@ -11,6 +10,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 
 from ...platform import models as m
 from ..deps import Caller, Page, PlatformDep, UuidPath, order_by, problem
+from ..random_secrets import new_secret
 from ..service import Platform
 from ..store import token_hash
 from ..store.rows import GrantRow, ShareTokenRow, UserRow
@@ -216,7 +216,7 @@ def create_share_token(
     body: m.ShareTokenCreateRequest, platform: PlatformDep, user: Caller
 ) -> m.ShareTokenCreateResponse:
     """A new share token; its secret is returned only now."""
-    token = secrets.token_urlsafe(24)
+    token = new_secret(24)
     token_id = str(uuid.uuid4())
     expires = (
         body.expires_at.astimezone(UTC).isoformat().replace("+00:00", "Z")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 import time
 
+from ..random_secrets import new_secret
 from .database import Database, token_hash
 from .rows import DeviceCodeRow, OrgRow, UserRow, row_of
 
@@ -47,7 +48,7 @@ class TenantTables(Database):
                         name,
                         f"{slug}-{secrets.token_hex(4)}",
                         "LOCAL" + secrets.token_hex(8).upper(),
-                        secrets.token_urlsafe(30),
+                        new_secret(30),
                     ),
                 )
             for key, value in quotas.items():
@@ -109,7 +110,7 @@ class TenantTables(Database):
         ttl_s: float | None = None,
     ) -> str:
         """Store (the hash of) a bearer or refresh token for a user; returns the token."""
-        token = token or secrets.token_urlsafe(32)
+        token = token or new_secret(32)
         expires = time.time() + ttl_s if ttl_s else None
         self._execute(
             "INSERT OR REPLACE INTO tokens VALUES (?,?,?,?,?)",
