@@ -48,6 +48,7 @@ def test_provenance_travels_from_manifest_to_layers_and_exports(
                                 "http://127.0.0.1:8765")
     assert origin.platform_label == "local platform"
     assert dict(origin.lines())["Application"] == "local-tme 1.2.0"
+    assert "/" not in dict(origin.lines())["Slide"]  # the file name, never a machine path
     result = load_results(item, 0.5, (3000, 3000))
     assert result.provenance == origin and result.cells is not None
     for _data, kwargs, _kind in result.layer_data():

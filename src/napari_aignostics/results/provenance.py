@@ -7,6 +7,7 @@ metadata and written into exports.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -52,12 +53,30 @@ class Provenance:
             ("Application", f"{self.application or '?'} {self.version or ''}".strip()),
             ("Run", self.run_id or "?"),
             ("Item", self.item_id or self.external_id or "?"),
-            ("Slide", self.external_id or "?"),
-            ("Submitted", self.submitted_at or "?"),
-            ("Finished", self.terminated_at or "?"),
+            ("Slide", _file_name(self.external_id) or "?"),
+            ("Submitted", _short_time(self.submitted_at) or "?"),
+            ("Finished", _short_time(self.terminated_at) or "?"),
             ("Platform", self.platform_label),
         ]
         return rows
+
+
+def _file_name(external_id: str | None) -> str | None:
+    """A slide's file name (its external id is often the whole local path)."""
+    return external_id.replace("\\", "/").rsplit("/", 1)[-1] if external_id else None
+
+
+def _short_time(stamp: str | None) -> str | None:
+    """An ISO time to the minute, in UTC: ``2026-12-02 08:23 UTC``."""
+    if not stamp:
+        return None
+    try:
+        moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except ValueError:
+        return stamp
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
 def provenance_of(folder: Path) -> Provenance:
