@@ -18,10 +18,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import os
 import resource
-import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,6 +27,7 @@ from statistics import median
 from typing import Any
 
 import cohortgen
+from child_process import run_child
 from napari_aignostics.results.cohort import CohortTable
 
 HERE = Path(__file__).resolve().parent
@@ -167,15 +165,7 @@ def _viewer_child(run: Path, mode: str, visits: int) -> dict[str, Any]:
 
 
 def _child(argv: list[str]) -> dict[str, Any]:
-    command = [sys.executable, __file__, *argv]
-    if not os.environ.get("DISPLAY") and shutil.which("xvfb-run"):
-        command = ["xvfb-run", "-a", "-s", "-screen 0 1600x1000x24", *command]
-    env = {**os.environ, "QT_API": os.environ.get("QT_API", "pyqt6")}
-    env.pop("QT_QPA_PLATFORM", None)
-    done = subprocess.run(command, capture_output=True, text=True, env=env)
-    if done.returncode:
-        raise SystemExit(f"{' '.join(argv[:2])} failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_child(__file__, argv)
 
 
 def viewer(visits: int) -> None:

@@ -20,10 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
-import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,6 +31,7 @@ from typing import Any
 import numpy as np
 import orjson
 
+from child_process import run_child
 from coldstart import compile_installed
 from napari_aignostics.results.result_layers import shapes_data
 from napari_aignostics.results.result_set import load_results
@@ -148,15 +146,7 @@ def _print(result: dict[str, Any]) -> int:
 
 def _child(argv: list[str], display: bool = False) -> dict[str, Any]:
     """Run this script in a fresh process (under Xvfb for the viewer when there is no display)."""
-    command = [sys.executable, __file__, *argv]
-    if display and not os.environ.get("DISPLAY") and shutil.which("xvfb-run"):
-        command = ["xvfb-run", "-a", "-s", "-screen 0 1600x1000x24", *command]
-    env = {**os.environ, "QT_API": os.environ.get("QT_API", "pyqt6")}
-    env.pop("QT_QPA_PLATFORM", None)
-    done = subprocess.run(command, capture_output=True, text=True, env=env)
-    if done.returncode:
-        raise SystemExit(f"{' '.join(argv[:2])} failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_child(__file__, argv, display=display)
 
 
 def _core(path: Path) -> dict[str, Any]:

@@ -23,10 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -38,6 +35,7 @@ import pyarrow.parquet as pq
 import shapely
 
 import cellgen
+from child_process import run_child
 from napari_aignostics.results.corrections import Corrections
 from napari_aignostics.results.object_columns import numeric_columns, sort_rows
 from napari_aignostics.results.parquet import read_cells_parquet
@@ -168,15 +166,7 @@ def _gaps(path: Path) -> dict[str, float]:
 
 def _gaps_child(path: Path) -> dict[str, float]:
     """:func:`_gaps` in a fresh process (under Xvfb when there is no display)."""
-    command = [sys.executable, __file__, "--gaps", str(path)]
-    if not os.environ.get("DISPLAY") and shutil.which("xvfb-run"):
-        command = ["xvfb-run", "-a", "-s", "-screen 0 1600x1000x24", *command]
-    env = {**os.environ, "QT_API": os.environ.get("QT_API", "pyqt6")}
-    env.pop("QT_QPA_PLATFORM", None)
-    done = subprocess.run(command, capture_output=True, text=True, env=env)
-    if done.returncode:
-        raise SystemExit(f"main-thread gaps failed:\n{done.stderr[-3000:]}")
-    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+    return run_child(__file__, ["--gaps", str(path)], what="main-thread gaps")
 
 
 def main() -> int:

@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from child_process import run_child
 
 GOAL_MS = 100.0
 
@@ -64,15 +63,7 @@ def main() -> int:
 
 
 def _child(argv: list[str]) -> dict[str, Any]:
-    command = [sys.executable, __file__, "--child", *argv]
-    if not os.environ.get("DISPLAY") and shutil.which("xvfb-run"):
-        command = ["xvfb-run", "-a", "-s", "-screen 0 1600x1000x24", *command]
-    env = {**os.environ, "QT_API": os.environ.get("QT_API", "pyqt6")}
-    env.pop("QT_QPA_PLATFORM", None)
-    done = subprocess.run(command, capture_output=True, text=True, env=env)
-    if done.returncode:
-        raise SystemExit(f"the viewer run failed:\n{done.stderr[-3000:]}")
-    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+    return run_child(__file__, ["--child", *argv], what="the viewer run")
 
 
 class GapMeter:
