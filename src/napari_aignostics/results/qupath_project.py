@@ -8,8 +8,8 @@ Layout (as QuPath's ``DefaultProject`` reads it)::
     <dir>/objects/<entryID>/regions.geojson annotations (tissue regions)
     <dir>/scripts/import_aignostics_objects.groovy
 
-Each image entry has ``serverBuilder`` (``builderType: "uri"``, a provider class, the slide's file
-URI, ``args``), ``entryID``, ``randomizedName``, ``imageName``, ``description`` and string
+Each image entry has ``serverBuilder`` (``builderType: "uri"``, the subtype QuPath registers for its
+default server builder, with ``providerClassName``, the slide's file URI and ``args``), ``entryID``, ``randomizedName``, ``imageName``, ``description`` and string
 ``metadata`` (run id, item id, application, state, phenotype). QuPath keeps objects in Java-serialized
 ``data.qpdata`` files that cannot be written faithfully without QuPath: the objects ship as GeoJSON,
 and *Automate → Project scripts → import_aignostics_objects* run *for project* imports them.
