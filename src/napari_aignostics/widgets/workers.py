@@ -60,7 +60,8 @@ class WorkerPool:
             self._latest[key] = token
 
         def wanted() -> bool:
-            return key is None or self._latest.get(key) == token
+            """Answers go nowhere once the pool is closed (its widgets may be gone) or superseded."""
+            return not self.closed and (key is None or self._latest.get(key) == token)
 
         task: list[Any] = [function, args, kwargs]
         """What the worker runs; emptied when it finishes (napari's task list keeps every worker)."""
@@ -73,7 +74,7 @@ class WorkerPool:
             worker.yielded.connect(lambda value: yielded(value) if wanted() else None)
 
         def failed(error: BaseException) -> None:
-            if self.closed or not wanted():  # nobody is waiting for this answer any more
+            if not wanted():  # nobody is waiting for this answer any more
                 return
             if on_error is not None:
                 on_error(error)
