@@ -39,10 +39,10 @@ def test_loading_results_twice_keeps_one_copy(qtbot: Any, tmp_path: Path,
     loader.item_loaded.connect(lambda run_id, external_id: loaded.append(external_id))
     metadata = {artifact.path.name: artifact.metadata}
     try:
-        loader._load_item("run-1", ref.external_id, folder, metadata)
+        loader.load_item("run-1", ref.external_id, folder, metadata)
         qtbot.waitUntil(lambda: len(loaded) == 1, timeout=20_000)
         first = [layer.name for layer in viewer.layers]
-        loader._load_item("run-1", ref.external_id, folder, metadata)  # "Load results" again
+        loader.load_item("run-1", ref.external_id, folder, metadata)  # "Load results" again
         qtbot.waitUntil(lambda: len(loaded) == 2, timeout=20_000)
     finally:
         pool.cancel_all()

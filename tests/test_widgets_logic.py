@@ -174,7 +174,7 @@ def test_results_land_on_the_submitted_slide_and_reach_review(
     loader.cells_shown.connect(review.show_results)
     loaded: list[str] = []
     loader.item_loaded.connect(lambda run_id, external_id: loaded.append(external_id))
-    loader._load_item("run-1", ref.external_id, folder, {artifact.path.name: artifact.metadata})
+    loader.load_item("run-1", ref.external_id, folder, {artifact.path.name: artifact.metadata})
     qtbot.waitUntil(lambda: bool(loaded), timeout=20_000)
 
     assert isinstance(review.raster, Labels) and isinstance(review.points, Points)

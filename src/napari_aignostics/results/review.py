@@ -98,8 +98,7 @@ class ReviewModel:
 
     def class_name(self, index: int) -> str | None:
         """The (corrected) class of one object; None when it is not a cell."""
-        code = int(self.class_codes[index])
-        return self.class_names[code - 1] if code else None
+        return str(self.classes_of(np.array([index]))[0]) or None
 
     def set_visible(self, name: str, visible: bool) -> None:
         """Show or hide a class."""

@@ -148,7 +148,7 @@ class ResultsLoader(QObject):
         def received(event: FollowEvent) -> None:
             if isinstance(event, ItemFinished) and event.folder is not None:
                 item = event.item
-                self._load_item(run_id, item.external_id, event.folder, artifact_metadata(item))
+                self.load_item(run_id, item.external_id, event.folder, artifact_metadata(item))
             elif isinstance(event, ItemFailed):
                 item = event.item
                 show_warning(
@@ -178,7 +178,7 @@ class ResultsLoader(QObject):
                     f"Run {run_id[:8]}: no results to load (deleted, or none finished yet)."
                 )
             for external_id, item_dir, meta in entries:
-                self._load_item(run_id, external_id, item_dir, meta)
+                self.load_item(run_id, external_id, item_dir, meta)
             self._finished[run_id] = "loaded"
             self._maybe_done(run_id)
 
@@ -188,15 +188,6 @@ class ResultsLoader(QObject):
         self, run_id: str, external_id: str, folder: Path, metadata: dict[str, ArtifactMetadata]
     ) -> None:
         """Show one item's results on its slide (opened from its path when not open yet)."""
-        self._load_item(run_id, external_id, folder, metadata)
-
-    def _load_item(
-        self,
-        run_id: str,
-        external_id: str,
-        folder: Path,
-        metadata: dict[str, ArtifactMetadata],
-    ) -> None:
         slide = self.slide_for(run_id, external_id)
         self._pending[run_id] = self._pending.get(run_id, 0) + 1
         name = Path(external_id).stem
