@@ -1,8 +1,7 @@
 """Quickstart: analyse one slide on the local platform and plot its cells per class, offline.
 
-Starts the embedded local platform in a temporary folder, submits the CMU H&E slide to the built-in
-``local-tme`` application (the package's generated sample slide when the shared test data is absent),
-follows the run, downloads the results, loads them with ``napari_aignostics.results`` (no viewer)
+Starts the embedded local platform in a temporary folder, submits the real H&E sample shipped with the
+package (CMU-1-Small-Region, CC0) to the built-in ``local-tme`` application, follows the run, downloads the results, loads them with ``napari_aignostics.results`` (no viewer)
 and saves a bar chart of the cells per class::
 
     uv run --frozen python examples/quickstart.py [OUTPUT_FOLDER]
@@ -10,7 +9,6 @@ and saves a bar chart of the cells per class::
 
 from __future__ import annotations
 
-import os
 import sys
 import tempfile
 from collections import Counter
@@ -27,17 +25,14 @@ from napari_aignostics.platform.submit import submit_slides
 from napari_aignostics.results.result_set import load_results
 from napari_aignostics.server.embedded import LocalPlatform
 from napari_aignostics.slides.metadata import slide_metadata
-from napari_aignostics.slides.sample import sample_slide_path
+from napari_aignostics.slides.sample import real_sample_path
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("NAPARI_AIGNOSTICS_SHARED", REPO.parent / "shared"))
 APPLICATION = "local-tme"
 
 
 def pick_slide() -> Path:
-    """The real CMU H&E slide if present, else the generated sample slide (made once, ~20 s)."""
-    cmu = SHARED / "test_data" / "wsi" / "CMU-1-Small-Region.svs"
-    return cmu if cmu.is_file() else sample_slide_path()
+    """The real H&E sample shipped with the package (CMU-1-Small-Region, CC0 OpenSlide test data)."""
+    return real_sample_path()
 
 
 def main(out: Path) -> dict[str, int]:

@@ -17,10 +17,16 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 pytestmark = pytest.mark.slow
 
 
-def _env(cmu_slide: Path) -> dict[str, str]:
-    """The shared data folder the examples look in (``<shared>/test_data/wsi/<slide>``)."""
-    shared = cmu_slide.parents[2]
-    return {**os.environ, "NAPARI_AIGNOSTICS_SHARED": str(shared), "MPLBACKEND": "Agg"}
+def _env() -> dict[str, str]:
+    return {**os.environ, "MPLBACKEND": "Agg"}
+
+
+@pytest.fixture
+def cmu_slide() -> Path:
+    """The real H&E sample the examples use: shipped in the package, so they run on a fresh clone."""
+    from napari_aignostics.slides.sample import real_sample_path
+
+    return real_sample_path()
 
 
 def _cells(text: str) -> int:
@@ -33,7 +39,7 @@ def test_quickstart_notebook_runs(cmu_slide: Path, monkeypatch: pytest.MonkeyPat
     import nbformat
     from nbclient import NotebookClient
 
-    for key, value in _env(cmu_slide).items():
+    for key, value in _env().items():
         monkeypatch.setenv(key, value)
     notebook = nbformat.read(EXAMPLES / "quickstart.ipynb", as_version=4)
     assert all(not c.get("outputs") for c in notebook.cells if c.cell_type == "code")
@@ -54,7 +60,7 @@ def test_quickstart_notebook_runs(cmu_slide: Path, monkeypatch: pytest.MonkeyPat
 def test_quickstart_script_runs(cmu_slide: Path, tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, str(EXAMPLES / "quickstart.py"), str(tmp_path)],
-        capture_output=True, text=True, timeout=240, env=_env(cmu_slide), check=False,
+        capture_output=True, text=True, timeout=240, env=_env(), check=False,
     )
     assert done.returncode == 0, done.stderr
     assert f"slide: {cmu_slide.name}" in done.stdout

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +44,9 @@ def test_loading_results_twice_keeps_one_copy(qtbot: Any, tmp_path: Path,
         loader.load_item("run-1", ref.external_id, folder, metadata)
         qtbot.waitUntil(lambda: len(loaded) == 1, timeout=20_000)
         first = [layer.name for layer in viewer.layers]
+        old = [weakref.ref(layer) for layer in viewer.layers if layer.name != "unrelated"]
+        batches: list[object] = []
+        viewer.layers.events.begin_batch.connect(batches.append)
         loader.load_item("run-1", ref.external_id, folder, metadata)  # "Load results" again
         qtbot.waitUntil(lambda: len(loaded) == 2, timeout=20_000)
     finally:
@@ -49,3 +54,9 @@ def test_loading_results_twice_keeps_one_copy(qtbot: Any, tmp_path: Path,
     names = [layer.name for layer in viewer.layers]
     assert len(first) > 1 and sorted(names) == sorted(first)
     assert len(names) == len(set(names)) and "unrelated" in names
+    # the old layers left in one batch (napari cleans up once), and are freed although the
+    # long-lived heap was frozen when the loader was made
+    assert len(batches) == 1
+    assert gc.get_freeze_count() > 0
+    gc.collect()
+    assert len(old) > 1 and all(ref() is None for ref in old)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import gc
 from collections.abc import Callable, Iterator, Sequence
 from functools import partial
 from pathlib import Path
@@ -56,6 +58,7 @@ class ResultsLoader(QObject):
         """The layers shown for each (run id, external id): loading an item again replaces them."""
         ResultsLoader._by_viewer[id(viewer)] = self
         viewer.layers.events.removed.connect(self._layer_removed)
+        freeze_long_lived_heap()
 
     def _layer_removed(self, event: object) -> None:
         """A removed layer is forgotten here, so that its data can be freed; a slide's file closes."""
@@ -194,7 +197,7 @@ class ResultsLoader(QObject):
 
         def loaded(prepared: tuple[ResultSet, list[LayerData]]) -> None:
             old = self._shown.pop((run_id, external_id), [])
-            steps = [partial(self._remove, layer) for layer in old]
+            steps = [partial(self._remove, old)] if old else []
             _in_turns(steps, lambda: self.add_layers(*prepared, then=shown))
 
         def shown(layers: list[Layer]) -> None:
@@ -225,9 +228,13 @@ class ResultsLoader(QObject):
             self._pending.pop(run_id, None)
             self.run_followed.emit(run_id, label)
 
-    def _remove(self, layer: Layer) -> None:
-        if layer in self.viewer.layers:
-            self.viewer.layers.remove(layer)
+    def _remove(self, layers: list[Layer]) -> None:
+        """Remove layers in one batch: napari then cleans up (a full ``gc.collect()``) once, not per layer."""
+        batch = getattr(self.viewer.layers, "batched_update", contextlib.nullcontext)
+        with batch():
+            for layer in layers:
+                if layer in self.viewer.layers:
+                    self.viewer.layers.remove(layer)
 
     def add_layers(
         self,
@@ -260,6 +267,22 @@ class ResultsLoader(QObject):
 
         data = result.layer_data() if prepared is None else prepared
         _in_turns([partial(add, item) for item in data], finish)
+
+
+_HEAP_FROZEN = False
+
+
+def freeze_long_lived_heap() -> None:
+    """Move the objects alive now (napari, Qt, imported modules) out of the garbage collector's reach.
+
+    napari runs a full ``gc.collect()`` after every layer removal; with the long-lived heap frozen
+    once, a collection traverses only objects made later (results and their layers), so it takes
+    milliseconds instead of a freeze of the window. Later objects are collected as before.
+    """
+    global _HEAP_FROZEN
+    if not _HEAP_FROZEN:
+        _HEAP_FROZEN = True
+        gc.freeze()
 
 
 def _in_turns(steps: Sequence[Callable[[], None]], then: Callable[[], None]) -> None:
