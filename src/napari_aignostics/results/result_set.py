@@ -7,6 +7,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ..platform.results_layout import MANIFEST_NAME, read_manifest
 from .cellcache import cached_table
 from .geojson import read_geojson
@@ -169,6 +171,7 @@ def load_results(
                         file,
                         partial(read_cells_parquet, file, scale=scale),
                         how=f"parquet scale={scale!r}",
+                        derive=_overview_codes,
                     )
                     _set_cells(result, table, file)
             elif lower.endswith((".json", ".geojson")):
@@ -179,6 +182,7 @@ def load_results(
                     file,
                     partial(read_geojson, file, scale=scale, slide_size=slide_size),
                     how=f"geojson scale={scale!r} slide={slide_size!r}",
+                    derive=_overview_codes,
                 )
                 result.problems += [f"{file.name}: {p}" for p in table.problems]
                 if _are_cells(stem, table):
@@ -207,11 +211,25 @@ def load_results(
         except MemoryError:
             result.problems.append(f"{file.name}: too large to load into memory; skipped")
     if result.cells is not None:
-        result.review = ReviewModel(result.cells)
+        result.review = _review(result.cells)
         # computed here, in the loading thread, not in the GUI thread when layers are made
-        result.review.raster_codes()
-        _ = result.cells.index, result.cells.centroids
+        _ = result.cells.index, result.cells.centroid_grid
     return result
+
+
+def _overview_codes(table: ObjectTable) -> dict[str, np.ndarray]:
+    """The review's overview raster codes, computed once and kept by the reopen cache."""
+    return {"raster_codes": ReviewModel(table).raster_codes()}
+
+
+def _review(table: ObjectTable) -> ReviewModel:
+    """The review of a cell table, with the overview codes the cache kept when it has them."""
+    codes = table.derived.get("raster_codes")
+    if codes is not None and len(codes) == len(table):
+        return ReviewModel(table, _codes=codes)
+    review = ReviewModel(table)
+    review.raster_codes()
+    return review
 
 
 def _are_cells(stem: str, table: ObjectTable) -> bool:
