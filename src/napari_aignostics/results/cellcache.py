@@ -20,7 +20,7 @@ import mmap
 import os
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +32,14 @@ from .geometry import Polygons
 from .spatial import CentroidGrid, GridIndex
 from .tables import ObjectTable
 
-__all__ = ["LIMIT_BYTES", "MIN_FILE_BYTES", "cached_table", "cell_cache_dir"]
+__all__ = [
+    "LIMIT_BYTES",
+    "MIN_FILE_BYTES",
+    "Steps",
+    "cached_table",
+    "cell_cache_dir",
+    "iter_cached_table",
+]
 
 VERSION = 3
 MAGIC = b"NACELLS1"
@@ -51,12 +58,17 @@ def cell_cache_dir() -> Path:
     return cache_dir() / "cells"
 
 
+Derive = Callable[[ObjectTable], dict[str, np.ndarray]]
+Steps = Iterator[tuple[ObjectTable, float]]
+"""Tables read so far and the fraction of the file read; the whole table last (1.0)."""
+
+
 def cached_table(
     path: Path,
     read: Callable[[], ObjectTable],
     *,
     how: str,
-    derive: Callable[[ObjectTable], dict[str, np.ndarray]] | None = None,
+    derive: Derive | None = None,
     min_bytes: int | None = None,
     limit_bytes: int | None = None,
 ) -> ObjectTable:
@@ -66,9 +78,35 @@ def cached_table(
     ``derive`` computes arrays kept with the table (in :attr:`ObjectTable.derived`, also when the
     file is read). The cache is an optimisation: any problem with it falls back to ``read()``.
     """
+    [(table, _done)] = iter_cached_table(
+        path,
+        lambda: iter([(read(), 1.0)]),
+        how=how,
+        derive=derive,
+        min_bytes=min_bytes,
+        limit_bytes=limit_bytes,
+    )
+    return table
+
+
+def iter_cached_table(
+    path: Path,
+    read: Callable[[], Steps],
+    *,
+    how: str,
+    derive: Derive | None = None,
+    min_bytes: int | None = None,
+    limit_bytes: int | None = None,
+) -> Steps:
+    """:func:`cached_table` for a reader that also gives the cells read so far (see :data:`Steps`).
+
+    From the cache: the whole table at once. Else the reader's partial tables as they come, then
+    the whole table (stored for the next open).
+    """
     before = path.stat()
     if before.st_size < (MIN_FILE_BYTES if min_bytes is None else min_bytes):
-        return _derived(read(), derive)
+        yield from _read(read, derive)
+        return
     folder = cell_cache_dir()
     key = _key(path, before, how, folder)
     entry = folder / f"{key}.cells"
@@ -76,24 +114,30 @@ def cached_table(
         try:
             table = _load(entry)
             os.utime(entry)  # recently used
-            return table
+            yield table, 1.0
+            return
         except (OSError, ValueError, KeyError, TypeError):
             entry.unlink(missing_ok=True)
-    table = _derived(read(), derive)
+    for table, done in _read(read, derive):
+        if done < 1.0:
+            yield table, done
     after = path.stat()
-    if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
-        return table  # changed while it was read: nothing to remember
-    try:
-        _store(folder, entry, table)
-        _trim(folder, LIMIT_BYTES if limit_bytes is None else limit_bytes)
-    except OSError:
-        pass
-    return table
+    if (after.st_size, after.st_mtime_ns) == (before.st_size, before.st_mtime_ns):
+        try:  # else it changed while it was read: nothing to remember
+            _store(folder, entry, table)
+            _trim(folder, LIMIT_BYTES if limit_bytes is None else limit_bytes)
+        except OSError:
+            pass
+    yield table, 1.0
 
 
-def _derived(
-    table: ObjectTable, derive: Callable[[ObjectTable], dict[str, np.ndarray]] | None
-) -> ObjectTable:
+def _read(read: Callable[[], Steps], derive: Derive | None) -> Steps:
+    """The reader's steps, the whole table with its derived arrays."""
+    for table, done in read():
+        yield (table, done) if done < 1.0 else (_derived(table, derive), done)
+
+
+def _derived(table: ObjectTable, derive: Derive | None) -> ObjectTable:
     if derive is not None:
         table.derived.update(derive(table))
     return table
