@@ -98,8 +98,12 @@ class GrowingOverview:
 
     @staticmethod
     def _refresh(layer: Layer, data: LayerData) -> None:
+        """Show ``data``; the colours and features are set again only when the classes changed."""
         values, kwargs, _kind = data
         layer.data = values
-        layer.colormap = kwargs["colormap"]
-        layer.features = kwargs["features"]
+        classes = kwargs["features"]["class"]
+        known = layer.features["class"].to_numpy() if "class" in layer.features else None
+        if known is None or len(known) != len(classes) or not (known == classes).all():
+            layer.colormap = kwargs["colormap"]
+            layer.features = kwargs["features"]
         layer.metadata = {**layer.metadata, **kwargs.get("metadata", {})}
