@@ -15,6 +15,8 @@ from .geometry import concat_ranges
 __all__ = ["GridIndex"]
 
 MIN_CELL = 64.0
+FAR = 2.0**40
+"""Centroids farther out (or not finite) are left out of the centroid grid."""
 
 
 class GridIndex:
@@ -110,18 +112,22 @@ class CentroidGrid:
     def build(cls, centroids: np.ndarray) -> CentroidGrid:
         """The grid of ``(N, 2)`` level-0 (x, y) centroids (objects left of or above 0 are left out)."""
         xy = np.asarray(centroids, dtype=np.float64).reshape(-1, 2)
-        finite = xy[np.isfinite(xy).all(axis=1)]
-        extent = float(finite.max()) + 1 if len(finite) else 1.0
+        with np.errstate(invalid="ignore"):
+            top = float(np.nanmax(xy, initial=0.0)) if len(xy) else 0.0  # inf stays inf
+        extent = min(top, FAR) + 1
         downsample = cls.MIN_DOWNSAMPLE
         while extent / downsample > cls.MAX_SIDE:
             downsample *= 2
-        cols = np.floor(xy[:, 0] / downsample)
-        rows = np.floor(xy[:, 1] / downsample)
-        inside = np.flatnonzero((cols >= 0) & (rows >= 0))  # NaN compares false
-        height = int(rows[inside].max()) + 1 if len(inside) else 1
-        width = int(cols[inside].max()) + 1 if len(inside) else 1
+        cells = np.floor(xy / downsample)
+        with np.errstate(invalid="ignore"):  # NaN and inf fail both tests
+            ok = ((cells >= 0) & (cells <= extent / downsample)).all(axis=1)
+        inside = np.flatnonzero(ok)
+        if len(inside) < len(xy):
+            cells = cells[inside]
+        height = int(cells[:, 1].max()) + 1 if len(inside) else 1
+        width = int(cells[:, 0].max()) + 1 if len(inside) else 1
         winners = np.full((height, width), -1, dtype=np.int32 if len(xy) < 2**31 else np.int64)
-        pixel = rows[inside].astype(np.int64) * width + cols[inside].astype(np.int64)
+        pixel = cells[:, 1].astype(np.int64) * width + cells[:, 0].astype(np.int64)
         np.maximum.at(winners.reshape(-1), pixel, inside.astype(winners.dtype))
         return cls(winners, downsample)
 
