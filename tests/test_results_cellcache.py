@@ -39,6 +39,11 @@ def _write(path: Path, n: int = 400, seed: int = 0, reverse: bool = False,
     pq.write_table(table, path, compression="none", use_dictionary=False, write_statistics=False)
 
 
+def _files() -> list[Path]:
+    """The entries and temporary files of the cache (not its folder of remembered checksums)."""
+    return [p for p in cell_cache_dir().iterdir() if p.is_file()]
+
+
 class _Reader:
     def __init__(self, path: Path) -> None:
         self.path, self.calls = path, 0
@@ -72,7 +77,7 @@ def test_reopen_gives_the_same_table_without_reading(tmp_path: Path) -> None:
     again = cached_table(path, reader, how="test", min_bytes=0)
     assert reader.calls == 1
     _same(first, again)
-    entries = list(cell_cache_dir().iterdir())
+    entries = _files()
     assert [e.suffix for e in entries] == [".cells"]
     assert cached_table(path, reader, how="other scale", min_bytes=0) is not None
     assert reader.calls == 2  # read another way: another entry
@@ -102,7 +107,7 @@ def test_concurrent_opens_and_damaged_entries(tmp_path: Path) -> None:
                                range(8)))
     for table in tables:
         _same(table, reference)
-    entries = list(cell_cache_dir().iterdir())
+    entries = _files()
     assert len(entries) == 1 and entries[0].suffix == ".cells"  # no temporary file left
     entries[0].write_bytes(entries[0].read_bytes()[:1000])  # damaged (a crash, a full disk)
     reader = _Reader(path)
@@ -118,15 +123,15 @@ def test_cache_is_trimmed_least_recently_used_first(tmp_path: Path) -> None:
         paths.append(tmp_path / f"cells{k}.parquet")
         _write(paths[-1], seed=k)
         cached_table(paths[-1], _Reader(paths[-1]), how="t", min_bytes=0)
-        entry = max(cell_cache_dir().iterdir(), key=lambda p: p.stat().st_mtime_ns)
+        entry = max(_files(), key=lambda p: p.stat().st_mtime_ns)
         os.utime(entry, (1000 + k, 1000 + k))
-    size = next(cell_cache_dir().iterdir()).stat().st_size
+    size = _files()[0].stat().st_size
     cached_table(paths[0], _Reader(paths[0]), how="t", min_bytes=0)  # used again: newest
     cached_table(paths[0], _Reader(paths[0]), how="u", min_bytes=0, limit_bytes=int(2.5 * size))
     reader = _Reader(paths[1])
     cached_table(paths[1], reader, how="t", min_bytes=0)
     assert reader.calls == 1  # the least recently used entry went
-    assert len(list(cell_cache_dir().iterdir())) <= 3
+    assert len(_files()) <= 3
 
 
 @pytest.mark.parametrize("odd", ["long", "nul"])
@@ -144,3 +149,53 @@ def test_ids_come_back_exactly(tmp_path: Path, odd: str) -> None:
         _same(first, again)
         assert [str(v) for v in again.ids] == (ids or [f"c0-{i}" for i in range(400)])
         assert (again.ids.dtype.kind == "U") == (name == "plain")
+
+
+def test_reopen_maps_the_overview_and_derived_arrays(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from napari_aignostics.results import cellcache
+    from napari_aignostics.results.raster import render_chunk
+    from napari_aignostics.results.result_set import load_results
+
+    monkeypatch.setattr(cellcache, "MIN_FILE_BYTES", 0)
+    path = tmp_path / "cell_classification_parquet_polygons.parquet"
+    _write(path, n=3000)
+    first = load_results(path, slide_size=(4000, 4000))
+    again = load_results(path, slide_size=(4000, 4000))
+    assert first.review is not None and again.review is not None
+    assert first.cells is not None and again.cells is not None
+    assert not again.cells.centroid_grid.winners.flags.owndata  # mapped from the entry
+    assert not again.review.raster_codes().flags.owndata
+    np.testing.assert_array_equal(first.review.raster_codes(), again.review.raster_codes())
+    fresh = ObjectTable(first.cells.geometry, first.cells.classes, first.cells.colors,
+                        first.cells.ids, first.cells.confidence)
+    codes = again.review.raster_codes()
+    for ds in (8.0, 16.0):
+        np.testing.assert_array_equal(render_chunk(again.cells, codes, ds, 0, 0, 200, 200, False),
+                                      render_chunk(fresh, codes, ds, 0, 0, 200, 200, False))
+    again.review.set_classes(np.arange(10), 0)  # an edit changes this process's copy only
+    third = load_results(path, slide_size=(4000, 4000))
+    assert third.review is not None
+    np.testing.assert_array_equal(third.review.raster_codes(), first.review.raster_codes())
+
+
+def test_reopen_does_not_read_the_file_for_its_checksum(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from napari_aignostics.results import cellcache
+
+    path = tmp_path / "cells.parquet"
+    _write(path)
+    sums: list[Path] = []
+    real = cellcache.crc32c_base64
+    monkeypatch.setattr(cellcache, "crc32c_base64", lambda p: sums.append(p) or real(p))
+    reader = _Reader(path)
+    for _ in range(3):
+        cached_table(path, reader, how="t", min_bytes=0)
+    assert (reader.calls, len(sums)) == (1, 1)
+    stat = path.stat()
+    _write(path, reverse=True)  # new content, same size, modification time put back
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    table = cached_table(path, reader, how="t", min_bytes=0)
+    assert (reader.calls, len(sums)) == (2, 2) and table.ids[0] == "c0-399"

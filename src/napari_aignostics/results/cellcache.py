@@ -1,9 +1,13 @@
 """Instant reopen: a compact columnar copy of a big object table in the user cache folder.
 
-The first open of a big cell file stores the flat polygon arrays, class codes, columns, centroids
-and the spatial index in one file of raw arrays behind a JSON directory (no pickled objects); the next open loads them
-back instead of parsing the file. An entry is keyed by the file's size, modification time and
-CRC32C (and how it was read: scale, slide size), so a changed file is never served stale. Entries
+The first open of a big cell file stores the flat polygon arrays, class codes, columns, centroids,
+the spatial index, the coarse overview's centroid grid and what other models derived from the
+table (:attr:`ObjectTable.derived`) in one file of raw arrays behind a JSON directory (no pickled
+objects); the next open maps them back instead of parsing the file, so it reads only the pages
+the first frame touches. An entry is keyed by the file's size, modification time and CRC32C (and
+how it was read: scale, slide size), so a changed file is never served stale. The CRC32C of a file
+is remembered by its identity (device, inode, size, modification and change times; the change time
+cannot be set back), so a reopen does not read the whole file again. Entries
 are written to a temporary name and renamed into place, so concurrent opens see a whole entry or
 none; the folder is trimmed to :data:`LIMIT_BYTES`, least recently used first.
 """
@@ -16,7 +20,7 @@ import mmap
 import os
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -25,12 +29,19 @@ import pyarrow as pa
 from ..slides.checksum import crc32c_base64
 from ..slides.sample import cache_dir
 from .geometry import Polygons
-from .spatial import GridIndex
+from .spatial import CentroidGrid, GridIndex
 from .tables import ObjectTable
 
-__all__ = ["LIMIT_BYTES", "MIN_FILE_BYTES", "cached_table", "cell_cache_dir"]
+__all__ = [
+    "LIMIT_BYTES",
+    "MIN_FILE_BYTES",
+    "Steps",
+    "cached_table",
+    "cell_cache_dir",
+    "iter_cached_table",
+]
 
-VERSION = 2
+VERSION = 3
 MAGIC = b"NACELLS1"
 ALIGN = 64
 LIMIT_BYTES = 4 * 1024**3
@@ -38,6 +49,8 @@ LIMIT_BYTES = 4 * 1024**3
 MIN_FILE_BYTES = 8 * 1024**2
 """Smaller files are read directly: they open in well under a second anyway."""
 STALE_TMP_SECONDS = 3600
+STALE_HASH_SECONDS = 30 * 86400
+IDENTITY = ("st_dev", "st_ino", "st_size", "st_mtime_ns", "st_ctime_ns")
 
 
 def cell_cache_dir() -> Path:
@@ -45,47 +58,123 @@ def cell_cache_dir() -> Path:
     return cache_dir() / "cells"
 
 
+Derive = Callable[[ObjectTable], dict[str, np.ndarray]]
+Steps = Iterator[tuple[ObjectTable, float]]
+"""Tables read so far and the fraction of the file read; the whole table last (1.0)."""
+
+
 def cached_table(
     path: Path,
     read: Callable[[], ObjectTable],
     *,
     how: str,
-    min_bytes: int = MIN_FILE_BYTES,
-    limit_bytes: int = LIMIT_BYTES,
+    derive: Derive | None = None,
+    min_bytes: int | None = None,
+    limit_bytes: int | None = None,
 ) -> ObjectTable:
     """``read()``'s table for ``path``, from the cache when the same file was read the same way.
 
-    ``how`` names everything besides the file that shapes the table (reader, scale, slide size).
-    The cache is an optimisation: any problem with it falls back to ``read()``.
+    ``how`` names everything besides the file that shapes the table (reader, scale, slide size);
+    ``derive`` computes arrays kept with the table (in :attr:`ObjectTable.derived`, also when the
+    file is read). The cache is an optimisation: any problem with it falls back to ``read()``.
+    """
+    [(table, _done)] = iter_cached_table(
+        path,
+        lambda: iter([(read(), 1.0)]),
+        how=how,
+        derive=derive,
+        min_bytes=min_bytes,
+        limit_bytes=limit_bytes,
+    )
+    return table
+
+
+def iter_cached_table(
+    path: Path,
+    read: Callable[[], Steps],
+    *,
+    how: str,
+    derive: Derive | None = None,
+    min_bytes: int | None = None,
+    limit_bytes: int | None = None,
+) -> Steps:
+    """:func:`cached_table` for a reader that also gives the cells read so far (see :data:`Steps`).
+
+    From the cache: the whole table at once. Else the reader's partial tables as they come, then
+    the whole table (stored for the next open).
     """
     before = path.stat()
-    if before.st_size < min_bytes:
-        return read()
+    if before.st_size < (MIN_FILE_BYTES if min_bytes is None else min_bytes):
+        yield from _read(read, derive)
+        return
     folder = cell_cache_dir()
-    key = _key(path, before, how)
+    key = _key(path, before, how, folder)
     entry = folder / f"{key}.cells"
     if entry.is_file():
         try:
             table = _load(entry)
             os.utime(entry)  # recently used
-            return table
+            yield table, 1.0
+            return
         except (OSError, ValueError, KeyError, TypeError):
             entry.unlink(missing_ok=True)
-    table = read()
+    for table, done in _read(read, derive):
+        if done < 1.0:
+            yield table, done
     after = path.stat()
-    if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
-        return table  # changed while it was read: nothing to remember
-    try:
-        _store(folder, entry, table)
-        _trim(folder, limit_bytes)
-    except OSError:
-        pass
+    if (after.st_size, after.st_mtime_ns) == (before.st_size, before.st_mtime_ns):
+        try:  # else it changed while it was read: nothing to remember
+            _store(folder, entry, table)
+            _trim(folder, LIMIT_BYTES if limit_bytes is None else limit_bytes)
+        except OSError:
+            pass
+    yield table, 1.0
+
+
+def _read(read: Callable[[], Steps], derive: Derive | None) -> Steps:
+    """The reader's steps, the whole table with its derived arrays."""
+    for table, done in read():
+        yield (table, done) if done < 1.0 else (_derived(table, derive), done)
+
+
+def _derived(table: ObjectTable, derive: Derive | None) -> ObjectTable:
+    if derive is not None:
+        table.derived.update(derive(table))
     return table
 
 
-def _key(path: Path, stat: os.stat_result, how: str) -> str:
-    parts = [str(VERSION), str(stat.st_size), str(stat.st_mtime_ns), crc32c_base64(path), how]
+def _key(path: Path, stat: os.stat_result, how: str, folder: Path) -> str:
+    parts = [
+        str(VERSION),
+        str(stat.st_size),
+        str(stat.st_mtime_ns),
+        _crc32c(path, stat, folder),
+        how,
+    ]
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:40]
+
+
+def _crc32c(path: Path, stat: os.stat_result, folder: Path) -> str:
+    """The file's CRC32C, remembered by the file's identity (any write changes its change time)."""
+    identity = [str(path.resolve()), *(str(getattr(stat, k)) for k in IDENTITY)]
+    memo = folder / "crc" / hashlib.sha256("\0".join(identity).encode()).hexdigest()[:40]
+    try:
+        known = memo.read_text()
+        if len(known) == 8:  # base64 of four bytes
+            os.utime(memo)
+            return known
+    except OSError:
+        pass
+    value = crc32c_base64(path)
+    if path.stat().st_ctime_ns == stat.st_ctime_ns:  # not changed while it was read
+        try:
+            memo.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            tmp = memo.with_name(f".{memo.name}.{uuid.uuid4().hex}.tmp")
+            tmp.write_text(value)
+            os.replace(tmp, memo)
+        except OSError:
+            pass
+    return value
 
 
 def _strings(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -156,6 +245,9 @@ def _store(folder: Path, entry: Path, table: ObjectTable) -> None:
         ),
         **{f"index_{k}": v for k, v in table.index.state().items()},
         **{f"m_{i}": v for i, v in enumerate(table.measurements.values())},
+        "grid": table.centroid_grid.winners,
+        "grid_downsample": np.array([table.centroid_grid.downsample], dtype=np.int64),
+        **{f"d_{name}": v for name, v in table.derived.items()},
     }
     if table.confidence is not None:
         arrays["confidence"] = table.confidence
@@ -233,12 +325,22 @@ def _load(entry: Path) -> ObjectTable:
         _boxes=index.boxes,
         _index=index,
         _class_index=class_index,
+        _grid=CentroidGrid(data["grid"], int(data["grid_downsample"][0])),
+        derived={k[2:]: v for k, v in data.items() if k.startswith("d_")},
     )
 
 
 def _trim(folder: Path, limit_bytes: int) -> None:
-    """Remove the least recently used entries beyond ``limit_bytes``, and stale temporary files."""
+    """Remove the least recently used entries beyond ``limit_bytes``, stale temporary files and
+    checksums not used for :data:`STALE_HASH_SECONDS`."""
     now = time.time()
+    memos = folder / "crc"
+    for memo in memos.iterdir() if memos.is_dir() else ():
+        try:
+            if now - memo.stat().st_mtime > STALE_HASH_SECONDS:
+                memo.unlink(missing_ok=True)
+        except OSError:
+            continue
     entries = []
     for item in folder.iterdir():
         try:

@@ -9,6 +9,7 @@ does not cover (big-endian, Z, SRID, other geometry types) is read by shapely fo
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +22,7 @@ from .geoarrow import UnsupportedWkb, polygons_of_column
 from .geometry import Polygons, offsets_of
 from .tables import ObjectTable, palette_color
 
-__all__ = ["read_cells_parquet"]
+__all__ = ["iter_cells_parquet", "read_cells_parquet"]
 
 RESERVED = {"id", "class_name", "class_color"}
 
@@ -140,6 +141,18 @@ class _Classes:
 
 def read_cells_parquet(path: Path, *, scale: float = 1.0, batch: int = 200_000) -> ObjectTable:
     """The cell table of a ``*_parquet_polygons.parquet`` file (read a batch of rows at a time)."""
+    [(table, _done)] = iter_cells_parquet(path, scale=scale, batch=batch)  # the whole table only
+    return table
+
+
+def iter_cells_parquet(
+    path: Path, *, scale: float = 1.0, batch: int = 200_000, partial: bool = False
+) -> Iterator[tuple[ObjectTable, float]]:
+    """The cell table of a Parquet file and the fraction of rows read, the whole table last (1.0).
+
+    With ``partial``, also the cells read so far after the first batch and each time they
+    doubled (so making them costs about one more pass over the cells in all).
+    """
     source = pq.ParquetFile(path)
     schema = source.schema_arrow
     geometry_name = _geometry_column(schema, path)
@@ -154,14 +167,11 @@ def read_cells_parquet(path: Path, *, scale: float = 1.0, batch: int = 200_000) 
     ]
     has_names = "class_name" in schema.names
     has_colors = "class_color" in schema.names
-    coords = _Coordinates(_vertex_bound(source, geometry_name))
-    ring_counts: list[np.ndarray] = []
-    geom_counts: list[np.ndarray] = []
-    codes: list[np.ndarray] = []
-    ids: list[np.ndarray] = []
-    values: dict[str, list[np.ndarray]] = {name: [] for name in numeric}
+    parts = _Parts(_vertex_bound(source, geometry_name), numeric)
     classes = _Classes()
+    total = max(source.metadata.num_rows, 1)
     start = 0
+    shown = 0
     for record in source.iter_batches(batch_size=batch):
         n = record.num_rows
         column = record.column(geometry_name)
@@ -169,15 +179,11 @@ def read_cells_parquet(path: Path, *, scale: float = 1.0, batch: int = 200_000) 
             polygons, rows = polygons_of_column(column)
         except UnsupportedWkb:
             polygons, rows = _shapely_polygons(column)
-        coords.append(polygons.coords)
-        ring_counts.append(np.diff(polygons.ring_offsets))
-        geom_counts.append(np.diff(polygons.geom_offsets))
         code = classes.encode(
             record.column("class_name") if has_names else None,
             record.column("class_color") if has_colors else None,
             n,
         )
-        codes.append(code[rows])
         if "id" in schema.names:
             batch_ids = (
                 pc.cast(record.column("id"), pa.string())
@@ -186,32 +192,73 @@ def read_cells_parquet(path: Path, *, scale: float = 1.0, batch: int = 200_000) 
             )
         else:
             batch_ids = np.char.add("object-", (start + np.arange(n)).astype(str)).astype(object)
-        ids.append(np.asarray(batch_ids, dtype=object)[rows])
-        for name in numeric:
-            column = record.column(name).cast(pa.float32()).fill_null(float("nan"))
-            values[name].append(column.to_numpy(zero_copy_only=False)[rows])
+        columns = {
+            name: record.column(name)
+            .cast(pa.float32())
+            .fill_null(float("nan"))
+            .to_numpy(zero_copy_only=False)[rows]
+            for name in numeric
+        }
+        parts.append(
+            polygons, scale, code[rows], np.asarray(batch_ids, dtype=object)[rows], columns
+        )
         start += n
-    geometry = Polygons(
-        coords.array(),
-        offsets_of(np.concatenate(ring_counts)) if ring_counts else np.zeros(1, np.int64),
-        offsets_of(np.concatenate(geom_counts)) if geom_counts else np.zeros(1, np.int64),
-    )
-    if scale != 1.0:
-        geometry.coords *= scale
-    for name in classes.names:
-        classes.colors.setdefault(name, palette_color(name))
-    all_codes = np.concatenate(codes) if codes else np.zeros(0, dtype=np.int32)
-    # colour-table order is first-seen order, so the 1-based class index is the code + 1
-    colors = {name: classes.colors[name] for name in classes.names}
-    names = np.array(classes.names, dtype=object)
-    measurements = {name: np.concatenate(parts) for name, parts in values.items() if parts}
-    confidence = measurements.pop("confidence", None)
-    return ObjectTable(
-        geometry=geometry,
-        classes=names[all_codes],
-        colors=colors,
-        ids=np.concatenate(ids) if ids else np.empty(0, dtype=object),
-        confidence=confidence,
-        measurements=measurements,
-        _class_index=(all_codes + 1).astype(np.uint16),
-    )
+        if partial and start < total and start >= 2 * shown:
+            shown = start
+            yield parts.table(classes), start / total
+    yield parts.table(classes), 1.0
+
+
+class _Parts:
+    """What the batches gave so far: vertices in one reserved array, the rest as blocks."""
+
+    def __init__(self, capacity: int, numeric: list[str]) -> None:
+        self.coords = _Coordinates(capacity)
+        self.ring_counts: list[np.ndarray] = []
+        self.geom_counts: list[np.ndarray] = []
+        self.codes: list[np.ndarray] = []
+        self.ids: list[np.ndarray] = []
+        self.values: dict[str, list[np.ndarray]] = {name: [] for name in numeric}
+
+    def append(
+        self,
+        polygons: Polygons,
+        scale: float,
+        codes: np.ndarray,
+        ids: np.ndarray,
+        columns: dict[str, np.ndarray],
+    ) -> None:
+        self.coords.append(polygons.coords * scale if scale != 1.0 else polygons.coords)
+        self.ring_counts.append(np.diff(polygons.ring_offsets))
+        self.geom_counts.append(np.diff(polygons.geom_offsets))
+        self.codes.append(codes)
+        self.ids.append(ids)
+        for name, column in columns.items():
+            self.values[name].append(column)
+
+    def table(self, classes: _Classes) -> ObjectTable:
+        """The cells so far (their vertices are a view of the reserved array)."""
+        geometry = Polygons(
+            self.coords.array(),
+            offsets_of(np.concatenate(self.ring_counts))
+            if self.ring_counts
+            else np.zeros(1, np.int64),
+            offsets_of(np.concatenate(self.geom_counts))
+            if self.geom_counts
+            else np.zeros(1, np.int64),
+        )
+        all_codes = np.concatenate(self.codes) if self.codes else np.zeros(0, dtype=np.int32)
+        # colour-table order is first-seen order, so the 1-based class index is the code + 1
+        colors = {name: classes.colors.get(name) or palette_color(name) for name in classes.names}
+        names = np.array(classes.names, dtype=object)
+        measurements = {name: np.concatenate(p) for name, p in self.values.items() if p}
+        confidence = measurements.pop("confidence", None)
+        return ObjectTable(
+            geometry=geometry,
+            classes=names[all_codes],
+            colors=colors,
+            ids=np.concatenate(self.ids) if self.ids else np.empty(0, dtype=object),
+            confidence=confidence,
+            measurements=measurements,
+            _class_index=(all_codes + 1).astype(np.uint16),
+        )

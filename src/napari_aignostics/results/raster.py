@@ -2,8 +2,9 @@
 
 Level ``k`` has one pixel per ``2**k`` level-0 pixels. Only the chunks napari asks for are drawn:
 the spatial index finds the polygons in a chunk; fine levels fill the polygons (PIL), coarse
-levels stamp the centroids (cells are a few level-0 pixels across). Only a bounded cache of drawn
-tiles is held in memory.
+levels stamp the centroids (cells are a few level-0 pixels across), read from the table's
+:class:`~.spatial.CentroidGrid` when it is fine enough. Only a bounded cache of drawn tiles is held
+in memory.
 """
 
 from __future__ import annotations
@@ -45,6 +46,12 @@ def render_chunk(
     """
     values = np.issubdtype(codes.dtype, np.floating)
     background = np.nan if values else 0
+    if not fill and table.centroid_grid.covers(downsample):
+        winners = table.centroid_grid.tile(downsample, y0, x0, height, width)
+        drawn = winners >= 0
+        out = np.full((height, width), background, dtype=codes.dtype)
+        out[drawn] = codes[winners[drawn]]
+        return out
     out = np.full((height, width), background, dtype=codes.dtype)
     hits = table.query(
         (x0 * downsample, y0 * downsample, (x0 + width) * downsample, (y0 + height) * downsample)

@@ -29,6 +29,7 @@ __all__ = [
     "layer_name",
     "measure_layer",
     "overview_features",
+    "overview_layer",
     "region_layer",
     "shapes_data",
 ]
@@ -175,23 +176,8 @@ def cell_layers(
     """Overview raster (lazy multiscale Labels), centroid Points and in-view outlines (Shapes)."""
     table = review.table
     scale, units = world_scale(slide_mpp)
-    raster = class_raster(table, slide_size, review.raster_codes())
     meta = {CELLS_KEY: {"name": name, "source": source}}
-    single = len(raster) == 1  # napari wants a plain array, not a one-level pyramid
-    overview: LayerData = (
-        raster[0] if single else raster,
-        {
-            "name": f"{name}",
-            "multiscale": not single,
-            "scale": scale,
-            "units": units,
-            "colormap": _colormap(review.label_colors()),
-            "opacity": review.opacity,
-            "features": overview_features(review),
-            "metadata": meta,
-        },
-        "labels",
-    )
+    overview = overview_layer(name, review, slide_mpp, slide_size, source)
     points: LayerData = (
         to_data(table.centroids) if len(table) else np.zeros((0, 2)),
         {
@@ -222,6 +208,33 @@ def cell_layers(
         "shapes",
     )
     return [overview, points, outlines]
+
+
+def overview_layer(
+    name: str,
+    review: ReviewModel,
+    slide_mpp: float | None,
+    slide_size: tuple[int, int],
+    source: str | None = None,
+) -> LayerData:
+    """The cells' overview raster: lazy multiscale Labels, coloured by class and confidence."""
+    scale, units = world_scale(slide_mpp)
+    raster = class_raster(review.table, slide_size, review.raster_codes())
+    single = len(raster) == 1  # napari wants a plain array, not a one-level pyramid
+    return (
+        raster[0] if single else raster,
+        {
+            "name": f"{name}",
+            "multiscale": not single,
+            "scale": scale,
+            "units": units,
+            "colormap": _colormap(review.label_colors()),
+            "opacity": review.opacity,
+            "features": overview_features(review),
+            "metadata": {CELLS_KEY: {"name": name, "source": source}},
+        },
+        "labels",
+    )
 
 
 def heatmap_layer(name: str, heatmap: TileHeatmap, key: str, slide_mpp: float | None) -> LayerData:

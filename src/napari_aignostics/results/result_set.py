@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ..platform.results_layout import MANIFEST_NAME, read_manifest
-from .cellcache import cached_table
+from .cellcache import Steps, cached_table, iter_cached_table
 from .geojson import read_geojson
 from .heatmap import TileHeatmap, read_heatmap_tiff, read_tile_csv
-from .parquet import read_cells_parquet
+from .parquet import iter_cells_parquet
 from .provenance import Provenance, provenance_of
 from .readouts import Readout, read_readout
 from .result_layers import (
@@ -21,16 +24,28 @@ from .result_layers import (
     class_map_layer,
     heatmap_layer,
     layer_name,
+    overview_layer,
     region_layer,
 )
 from .review import ReviewModel
 from .segmap import ClassMap, read_segmentation_map
 from .tables import ObjectTable
 
-__all__ = ["ResultSet", "find_item_folders", "load_results", "looks_like_results"]
+__all__ = [
+    "Partial",
+    "ResultSet",
+    "find_item_folders",
+    "iter_results",
+    "load_results",
+    "looks_like_results",
+]
 
 CELL_GEOJSON = "cell_classification_geojson_polygons.json"
 CELL_PARQUET = "cell_classification_parquet_polygons.parquet"
+BATCH = 200_000
+"""Rows of a Parquet cell file read at a time."""
+PROGRESSIVE_BATCH = 50_000
+"""The same when the cells are shown as they come: the first ones are drawn sooner."""
 
 
 @dataclass
@@ -80,7 +95,11 @@ class ResultSet:
             size = self.slide_size or _extent(self.cells)
             layers.extend(
                 cell_layers(
-                    layer_name(self.name, "cells"), self.review, self.slide_mpp, size, self.cells_source
+                    layer_name(self.name, "cells"),
+                    self.review,
+                    self.slide_mpp,
+                    size,
+                    self.cells_source,
                 )
             )
         return layers
@@ -136,6 +155,17 @@ def _scale(meta: dict[str, Any], slide_mpp: float | None) -> float:
     return 1.0
 
 
+@dataclass
+class Partial:
+    """The cells read so far while a big cell file loads: their overview layer, how far it got."""
+
+    name: str
+    cells: int
+    done: float
+    """Fraction of the cell file read."""
+    overview: LayerData
+
+
 def load_results(
     path: Path,
     slide_mpp: float | None = None,
@@ -145,6 +175,31 @@ def load_results(
     metadata: dict[str, dict[str, Any]] | None = None,
 ) -> ResultSet:
     """Load an item folder or a single artifact file (GeoJSON, Parquet, TIFF map, tile CSV)."""
+    steps = iter_results(
+        path, slide_mpp, slide_size, name=name, metadata=metadata, progressive=False
+    )
+    while True:
+        try:
+            next(steps)
+        except StopIteration as finished:
+            result: ResultSet = finished.value
+            return result
+
+
+def iter_results(
+    path: Path,
+    slide_mpp: float | None = None,
+    slide_size: tuple[int, int] | None = None,
+    *,
+    name: str | None = None,
+    metadata: dict[str, dict[str, Any]] | None = None,
+    progressive: bool = True,
+) -> Generator[Partial, None, ResultSet]:
+    """:func:`load_results`, giving the cells read so far while a Parquet cell file loads.
+
+    Each :class:`Partial` (after the first batch, then each time the cells doubled) carries the
+    overview of the cells so far; the whole :class:`ResultSet` is the generator's return value.
+    """
     files = sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else [path]
     meta = metadata or {}
     if path.is_dir() and not meta:
@@ -165,11 +220,19 @@ def load_results(
             if lower.endswith(".parquet"):
                 if stem.startswith("cell") or result.cells is None:
                     scale = _scale(info, slide_mpp)
-                    table = cached_table(
+                    steps = iter_cached_table(
                         file,
-                        partial(read_cells_parquet, file, scale=scale),
+                        partial(
+                            iter_cells_parquet,
+                            file,
+                            scale=scale,
+                            batch=PROGRESSIVE_BATCH if progressive else BATCH,
+                            partial=progressive,
+                        ),
                         how=f"parquet scale={scale!r}",
+                        derive=_overview_codes,
                     )
+                    table = yield from _partials(steps, result, file)
                     _set_cells(result, table, file)
             elif lower.endswith((".json", ".geojson")):
                 if file.name == CELL_GEOJSON and CELL_PARQUET in names:
@@ -179,6 +242,7 @@ def load_results(
                     file,
                     partial(read_geojson, file, scale=scale, slide_size=slide_size),
                     how=f"geojson scale={scale!r} slide={slide_size!r}",
+                    derive=_overview_codes,
                 )
                 result.problems += [f"{file.name}: {p}" for p in table.problems]
                 if _are_cells(stem, table):
@@ -207,11 +271,39 @@ def load_results(
         except MemoryError:
             result.problems.append(f"{file.name}: too large to load into memory; skipped")
     if result.cells is not None:
-        result.review = ReviewModel(result.cells)
+        result.review = _review(result.cells)
         # computed here, in the loading thread, not in the GUI thread when layers are made
-        result.review.raster_codes()
-        _ = result.cells.index, result.cells.centroids
+        _ = result.cells.index, result.cells.centroid_grid
     return result
+
+
+def _partials(steps: Steps, result: ResultSet, file: Path) -> Generator[Partial, None, ObjectTable]:
+    """The overview of each partial table; the whole table is the return value."""
+    for table, done in steps:
+        if done >= 1.0:
+            return table
+        review = _review(table)
+        _ = table.index, table.centroid_grid  # here, not when the GUI thread draws
+        size = result.slide_size or _extent(table)
+        name = layer_name(result.name, "cells")
+        layer = overview_layer(name, review, result.slide_mpp, size, str(file))
+        yield Partial(result.name, len(table), done, layer)
+    raise ValueError(f"{file.name}: no cells were read")
+
+
+def _overview_codes(table: ObjectTable) -> dict[str, np.ndarray]:
+    """The review's overview raster codes, computed once and kept by the reopen cache."""
+    return {"raster_codes": ReviewModel(table).raster_codes()}
+
+
+def _review(table: ObjectTable) -> ReviewModel:
+    """The review of a cell table, with the overview codes the cache kept when it has them."""
+    codes = table.derived.get("raster_codes")
+    if codes is not None and len(codes) == len(table):
+        return ReviewModel(table, _codes=codes)
+    review = ReviewModel(table)
+    review.raster_codes()
+    return review
 
 
 def _are_cells(stem: str, table: ObjectTable) -> bool:

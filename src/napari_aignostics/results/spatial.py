@@ -15,6 +15,8 @@ from .geometry import concat_ranges
 __all__ = ["GridIndex"]
 
 MIN_CELL = 64.0
+FAR = 2.0**40
+"""Centroids farther out (or not finite) are left out of the centroid grid."""
 
 
 class GridIndex:
@@ -89,3 +91,61 @@ class GridIndex:
         b = self.boxes[candidates]
         meets = (b[:, 0] <= x1) & (b[:, 2] >= x0) & (b[:, 1] <= y1) & (b[:, 3] >= y0)
         return np.sort(candidates[meets])
+
+
+class CentroidGrid:
+    """The last object (highest index) whose centroid falls in each pixel of a coarse grid.
+
+    Coarse overview levels stamp one pixel per object at its centroid; where several share a
+    pixel the last one shows. The grid holds that answer once, at ``downsample`` level-0 px per
+    pixel (a power of two, the grid at most :attr:`MAX_SIDE` px across), so a tile of any level
+    at least as coarse is a max over blocks of the grid: no pass over the objects. -1 = none.
+    """
+
+    MAX_SIDE = 2048
+    MIN_DOWNSAMPLE = 4
+
+    def __init__(self, winners: np.ndarray, downsample: int) -> None:
+        self.winners, self.downsample = winners, downsample
+
+    @classmethod
+    def build(cls, centroids: np.ndarray) -> CentroidGrid:
+        """The grid of ``(N, 2)`` level-0 (x, y) centroids (objects left of or above 0 are left out)."""
+        xy = np.asarray(centroids, dtype=np.float64).reshape(-1, 2)
+        with np.errstate(invalid="ignore"):
+            top = float(np.nanmax(xy, initial=0.0)) if len(xy) else 0.0  # inf stays inf
+        extent = min(top, FAR) + 1
+        downsample = cls.MIN_DOWNSAMPLE
+        while extent / downsample > cls.MAX_SIDE:
+            downsample *= 2
+        cells = np.floor(xy / downsample)
+        with np.errstate(invalid="ignore"):  # NaN and inf fail both tests
+            ok = ((cells >= 0) & (cells <= extent / downsample)).all(axis=1)
+        inside = np.flatnonzero(ok)
+        if len(inside) < len(xy):
+            cells = cells[inside]
+        height = int(cells[:, 1].max()) + 1 if len(inside) else 1
+        width = int(cells[:, 0].max()) + 1 if len(inside) else 1
+        winners = np.full((height, width), -1, dtype=np.int32 if len(xy) < 2**31 else np.int64)
+        pixel = cells[:, 1].astype(np.int64) * width + cells[:, 0].astype(np.int64)
+        np.maximum.at(winners.reshape(-1), pixel, inside.astype(winners.dtype))
+        return cls(winners, downsample)
+
+    def covers(self, downsample: float) -> bool:
+        """Whether a level of ``downsample`` can be read from the grid."""
+        factor = downsample / self.downsample
+        return factor >= 1 and factor == int(factor) and int(factor) & (int(factor) - 1) == 0
+
+    def tile(self, downsample: float, y0: int, x0: int, height: int, width: int) -> np.ndarray:
+        """Winners (index or -1) of rows ``y0…`` and columns ``x0…`` of a level (see :meth:`covers`)."""
+        f = int(downsample // self.downsample)
+        out = np.full((height * f, width * f), -1, dtype=self.winners.dtype)
+        rows = self.winners[y0 * f : (y0 + height) * f, x0 * f : (x0 + width) * f]
+        out[: rows.shape[0], : rows.shape[1]] = rows
+        while f > 1:  # halve both sides: the largest of each 2 x 2 block
+            out = np.maximum(
+                np.maximum(out[0::2, 0::2], out[0::2, 1::2]),
+                np.maximum(out[1::2, 0::2], out[1::2, 1::2]),
+            )
+            f //= 2
+        return out

@@ -9,7 +9,7 @@ import numpy as np
 import shapely
 
 from .geometry import Polygons
-from .spatial import GridIndex
+from .spatial import CentroidGrid, GridIndex
 
 __all__ = ["ObjectTable", "concat_columns", "palette_color"]
 
@@ -41,6 +41,10 @@ class ObjectTable:
     _boxes: np.ndarray | None = field(default=None, repr=False)
     _index: GridIndex | None = field(default=None, repr=False)
     _class_index: np.ndarray | None = field(default=None, repr=False)
+    _grid: CentroidGrid | None = field(default=None, repr=False)
+    derived: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    """Arrays other models computed from this table once (e.g. the overview's raster codes);
+    the reopen cache keeps them with it."""
 
     def __len__(self) -> int:
         return len(self.geometry)
@@ -65,6 +69,13 @@ class ObjectTable:
         if self._index is None:
             self._index = GridIndex(self.boxes)
         return self._index
+
+    @property
+    def centroid_grid(self) -> CentroidGrid:
+        """Which object shows at each pixel of the coarse overview levels."""
+        if self._grid is None:
+            self._grid = CentroidGrid.build(self.centroids)
+        return self._grid
 
     def query(self, window: tuple[float, float, float, float]) -> np.ndarray:
         """Indices (ascending) of objects whose box meets level-0 ``(minx, miny, maxx, maxy)``."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,11 +16,12 @@ from qtpy.QtCore import QObject, QTimer, Signal
 from ..platform.results_layout import ArtifactMetadata, artifact_metadata
 from ..platform.run_labels import run_label
 from ..results.result_layers import LayerData
-from ..results.result_set import ResultSet, find_item_folders, load_results
+from ..results.result_set import Partial, ResultSet, find_item_folders, iter_results
 from ..results.results_reader import plan_results
 from ..slides.slide_ref import SlideRef, find_slide
 from ..workflow.session import Session
 from .cell_layers import CellLayers
+from .growing_overview import GrowingOverview
 from .workers import WorkerPool
 
 if TYPE_CHECKING:
@@ -97,16 +98,24 @@ class ResultsLoader(QObject):
         if plan is None:
             return
         folder, slide, name, metadata = plan
+        growing = GrowingOverview(self.viewer)
 
         def loaded(prepared: tuple[ResultSet, list[LayerData]]) -> None:
             result, layer_data = prepared
             if not layer_data and result.problems:
+                growing.discard()
                 show_warning(f"{target.name}: " + "; ".join(result.problems[:5]))
                 self.opened.emit(str(target))
                 return
-            self.add_layers(result, layer_data, then=lambda _layers: self.opened.emit(str(target)))
+            self.add_layers(
+                result,
+                layer_data,
+                then=lambda _layers: self.opened.emit(str(target)),
+                growing=growing,
+            )
 
         def failed(error: BaseException) -> None:
+            growing.discard()
             show_warning(f"{target.name}: could not be opened: {error}")
             self.opened.emit(str(target))
 
@@ -117,6 +126,7 @@ class ResultsLoader(QObject):
             name=name,
             metadata=metadata,
             on_done=loaded,
+            on_yield=growing.update,
             on_error=failed,
         )
 
@@ -194,11 +204,12 @@ class ResultsLoader(QObject):
         slide = self.slide_for(run_id, external_id)
         self._pending[run_id] = self._pending.get(run_id, 0) + 1
         name = Path(external_id).stem
+        growing = GrowingOverview(self.viewer)
 
         def loaded(prepared: tuple[ResultSet, list[LayerData]]) -> None:
             old = self._shown.pop((run_id, external_id), [])
             steps = [partial(self._remove, old)] if old else []
-            _in_turns(steps, lambda: self.add_layers(*prepared, then=shown))
+            _in_turns(steps, lambda: self.add_layers(*prepared, then=shown, growing=growing))
 
         def shown(layers: list[Layer]) -> None:
             self._shown[(run_id, external_id)] = layers
@@ -207,6 +218,7 @@ class ResultsLoader(QObject):
             self._maybe_done(run_id)
 
         def failed(error: BaseException) -> None:
+            growing.discard()
             show_warning(f"{name}: the results could not be shown: {error}")
             self._pending[run_id] -= 1
             self.item_failed.emit(run_id, external_id)
@@ -219,6 +231,7 @@ class ResultsLoader(QObject):
             name=name,
             metadata=metadata,
             on_done=loaded,
+            on_yield=growing.update,
             on_error=failed,
         )
 
@@ -241,19 +254,23 @@ class ResultsLoader(QObject):
         result: ResultSet,
         prepared: list[LayerData] | None = None,
         then: Callable[[list[Layer]], None] | None = None,
+        growing: GrowingOverview | None = None,
     ) -> None:
         """Add a result set's layers on the GUI thread, one per event-loop turn (no long freeze).
 
         ``prepared`` is the result's layer data when a worker has made it already. When all are
-        added, :attr:`cells_shown` hands the cells on and ``then`` gets the layers.
+        added, :attr:`cells_shown` hands the cells on and ``then`` gets the layers. The cells'
+        overview that ``growing`` showed while they loaded becomes their overview layer.
         """
         from napari.layers import Layer
 
         layers: list[Layer] = []
 
         def add(data: LayerData) -> None:
-            layer = Layer.create(*data)
-            self.viewer.add_layer(layer)
+            layer = growing.take(data) if growing is not None and growing.layer else None
+            if layer is None:
+                layer = Layer.create(*data)
+                self.viewer.add_layer(layer)
             layers.append(layer)
 
         def finish() -> None:
@@ -300,8 +317,9 @@ def _load_layer_data(
     slide: SlideRef | None,
     name: str | None,
     metadata: dict[str, ArtifactMetadata] | None,
-) -> tuple[ResultSet, list[LayerData]]:
-    """In a worker: the results of one item placed on ``slide``, and their layer data."""
+) -> Generator[Partial, None, tuple[ResultSet, list[LayerData]]]:
+    """In a worker: the results of one item placed on ``slide``, and their layer data; the
+    cells read so far are yielded while a big cell file loads."""
     mpp, size = (slide.mpp, slide.size) if slide is not None else (None, None)
-    result = load_results(folder, mpp, size, name=name, metadata=metadata)
+    result = yield from iter_results(folder, mpp, size, name=name, metadata=metadata)
     return result, result.layer_data()

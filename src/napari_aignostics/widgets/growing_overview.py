@@ -1,0 +1,109 @@
+"""The overview of cells that are still loading: drawn with the first batch, refreshed per batch."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from qtpy.QtCore import QTimer
+
+from ..results.result_layers import CELLS_KEY, LayerData
+from ..results.result_set import Partial
+
+if TYPE_CHECKING:
+    from napari.components import ViewerModel
+    from napari.layers import Layer
+    from napari.utils import progress
+
+
+class GrowingOverview:
+    """One result's cell overview while its file is read: a Labels layer and a progress bar.
+
+    :meth:`update` takes each :class:`Partial` (GUI thread; the raster was made in the worker);
+    when the whole result lands, :meth:`take` hands the layer over as the final overview, so the
+    window never removes and re-adds it.
+    """
+
+    def __init__(self, viewer: ViewerModel) -> None:
+        self.viewer = viewer
+        self.layer: Layer | None = None
+        self.bar: progress | None = None
+        self._in_bar = False
+        """The bar is changing: napari runs queued events then, this object's own among them."""
+        self._closing = False
+        self._moved: tuple[str, int] | None = None
+
+    def update(self, step: Partial) -> None:
+        """Show the cells read so far and how far the file is read.
+
+        napari's progress bar runs queued events when it changes, so the next step or the whole
+        result may be handled in the middle of this one: the layer is settled first, and the bar
+        is closed only after it finished changing.
+        """
+        from napari.layers import Layer
+
+        if self.layer is None or self.layer not in self.viewer.layers:
+            self.layer = Layer.create(*step.overview)
+            self.viewer.add_layer(self.layer)
+        else:
+            self._refresh(self.layer, step.overview)
+        self._moved = (f"{step.name}: {step.cells:,} cells", int(step.done * 100))
+        QTimer.singleShot(0, self._move_bar)
+
+    def _move_bar(self) -> None:
+        """The bar follows the latest step (from the event loop: changing it runs queued events)."""
+        from napari.utils import progress
+
+        if self._in_bar or self._closing or self._moved is None:
+            return
+        text, percent = self._moved
+        self._in_bar = True
+        try:
+            if self.bar is None:
+                self.bar = progress(total=100)
+            self.bar.set_description(text)
+            self.bar.update(percent - self.bar.n)
+        finally:
+            self._in_bar = False
+        if self._closing:
+            self.close()
+
+    def take(self, data: LayerData) -> Layer | None:
+        """The growing layer, now showing ``data`` when it is the same layer's final data."""
+        layer, self.layer = self.layer, None
+        self.close()
+        if layer is None or layer not in self.viewer.layers:
+            return None
+        if data[2] != "labels" or CELLS_KEY not in data[1].get("metadata", {}):
+            self.viewer.layers.remove(layer)
+            return None
+        self._refresh(layer, data)
+        layer.name = data[1]["name"]
+        return layer
+
+    def discard(self) -> None:
+        """The load failed: the partial overview goes."""
+        if self.layer is not None and self.layer in self.viewer.layers:
+            self.viewer.layers.remove(self.layer)
+        self.layer = None
+        self.close()
+
+    def close(self) -> None:
+        """Close the progress bar (once the bar is no longer in the middle of a change)."""
+        self._closing = True
+        if self._in_bar:
+            return
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+    @staticmethod
+    def _refresh(layer: Layer, data: LayerData) -> None:
+        """Show ``data``; the colours and features are set again only when the classes changed."""
+        values, kwargs, _kind = data
+        layer.data = values
+        classes = kwargs["features"]["class"]
+        known = layer.features["class"].to_numpy() if "class" in layer.features else None
+        if known is None or len(known) != len(classes) or not (known == classes).all():
+            layer.colormap = kwargs["colormap"]
+            layer.features = kwargs["features"]
+        layer.metadata = {**layer.metadata, **kwargs.get("metadata", {})}
