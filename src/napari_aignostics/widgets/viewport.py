@@ -1,8 +1,8 @@
 """Camera glue: show the outlines of only the cells in view when zoomed in (napari imported lazily).
 
-The query (grid index) and vertex preparation are Qt-free (``ReviewModel.in_view`` and
-``layers.shapes_data``); this module runs them in the panel's worker pool on debounced camera changes,
-drops stale answers and swaps the Shapes layer's data on the main thread.
+The query (grid index) and the drawing are Qt-free (``ReviewModel.in_view`` and
+``outlines.draw_outlines``); this module runs them in the panel's worker pool on debounced camera
+changes, drops stale answers and swaps the outline image in on the main thread (one texture upload).
 """
 
 from __future__ import annotations
@@ -11,18 +11,22 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..results.result_layers import shapes_data
+from ..results.outlines import OutlineImage, draw_outlines, empty_outlines
 from ..results.review import ReviewModel
 from .workers import WorkerPool
 
 if TYPE_CHECKING:
     from napari.components import ViewerModel
-    from napari.layers import Labels, Shapes
+    from napari.layers import Image, Labels
 
 __all__ = ["InViewOutlines", "view_bounds"]
 
 MAX_VIEW_PX = 3000.0
 """Outlines appear when the view spans at most this many level-0 pixels."""
+SETTLE_MS = 30
+"""Redraw this long after the camera's last move (a pan moves it every frame)."""
+MIN_PIXEL = 0.125
+"""Finest outline image: 8 image pixels per level-0 pixel."""
 
 
 def view_bounds(raster: Labels) -> tuple[float, float, float, float]:
@@ -37,16 +41,16 @@ def view_bounds(raster: Labels) -> tuple[float, float, float, float]:
 
 
 class InViewOutlines:
-    """Keeps a Shapes layer filled with the shown cells inside the view."""
+    """Keeps an RGBA image layer showing the outlines of the shown cells inside the view."""
 
     def __init__(
         self,
         viewer: ViewerModel,
-        layer: Shapes,
+        layer: Image,
         raster: Labels,
         review: ReviewModel,
         pool: WorkerPool,
-        cap: int = 5000,
+        cap: int = 20000,
     ) -> None:
         from qtpy.QtCore import QTimer
 
@@ -56,7 +60,7 @@ class InViewOutlines:
         self.closed = False
         self._timer = QTimer()
         self._timer.setSingleShot(True)
-        self._timer.setInterval(150)
+        self._timer.setInterval(SETTLE_MS)
         self._timer.timeout.connect(self.refresh)
         viewer.camera.events.center.connect(self._schedule)
         viewer.camera.events.zoom.connect(self._schedule)
@@ -82,23 +86,26 @@ class InViewOutlines:
         self._generation += 1
         generation = self._generation
         if bounds[2] - bounds[0] > MAX_VIEW_PX:
-            self._apply(generation, ([], np.zeros((0, 4))))
+            self._apply(generation, empty_outlines())
             return
-
+        # one image pixel per screen pixel: the camera's zoom is screen pixels per world unit
+        pixel = max(MIN_PIXEL, 1.0 / (self.viewer.camera.zoom * float(self.raster.scale[-1])))
         review, cap = self.review, self.cap
 
-        def query() -> tuple[list[np.ndarray], np.ndarray]:
+        def draw() -> OutlineImage:
             indices = review.in_view(bounds, cap)
-            return shapes_data(review.table, indices), review.face_colors(indices)
+            return draw_outlines(review.table, indices, review.face_colors(indices), bounds, pixel)
 
-        self.pool.start(
-            query, key="in-view", on_done=lambda result: self._apply(generation, result)
-        )
+        self.pool.start(draw, key="in-view", on_done=lambda image: self._apply(generation, image))
 
-    def _apply(self, generation: int, result: tuple[list[np.ndarray], np.ndarray]) -> None:
+    def _apply(self, generation: int, image: OutlineImage) -> None:
         if generation != self._generation or self.closed:
             return  # a newer view was asked for meanwhile, or the layers are gone
-        data, colors = result
-        self.layer.data = []
-        if data:
-            self.layer.add_polygons(data, edge_color=colors, face_color="transparent")
+        sy, sx = (float(s) for s in self.raster.scale[-2:])
+        x0, y0 = image.origin
+        half = image.pixel / 2 - 0.5  # image pixel centres in napari data coordinates
+        with self.layer._block_refresh():  # placement and pixels land in one refresh
+            self.layer.scale = (image.pixel * sy, image.pixel * sx)
+            self.layer.translate = ((y0 + half) * sy, (x0 + half) * sx)
+        self.layer.data = image.rgba
+        self.layer.metadata["cells_drawn"] = image.count
