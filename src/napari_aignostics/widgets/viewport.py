@@ -27,6 +27,8 @@ SETTLE_MS = 30
 """Redraw this long after the camera's last move (a pan moves it every frame)."""
 MIN_PIXEL = 0.125
 """Finest outline image: 8 image pixels per level-0 pixel."""
+MAX_IMAGE_PX = 4096
+"""Largest side of the outline image (a canvas not drawn yet reports the whole slide in view)."""
 
 
 def view_bounds(raster: Labels) -> tuple[float, float, float, float]:
@@ -89,7 +91,9 @@ class InViewOutlines:
             self._apply(generation, empty_outlines())
             return
         # one image pixel per screen pixel: the camera's zoom is screen pixels per world unit
-        pixel = max(MIN_PIXEL, 1.0 / (self.viewer.camera.zoom * float(self.raster.scale[-1])))
+        screen = 1.0 / (self.viewer.camera.zoom * float(self.raster.scale[-1]))
+        widest = max(bounds[2] - bounds[0], bounds[3] - bounds[1]) / MAX_IMAGE_PX
+        pixel = max(MIN_PIXEL, screen, widest)
         review, cap = self.review, self.cap
 
         def draw() -> OutlineImage:
