@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from napari.components import ViewerModel
     from napari.layers import Image, Labels
 
-__all__ = ["InViewOutlines", "view_bounds"]
+__all__ = ["InViewOutlines", "camera_bounds", "view_bounds"]
 
 MAX_VIEW_PX = 3000.0
 """Outlines appear when the view spans at most this many level-0 pixels."""
@@ -40,6 +40,27 @@ def view_bounds(raster: Labels) -> tuple[float, float, float, float]:
     factor = 2.0 ** int(getattr(raster, "data_level", 0))
     (y0, x0), (y1, x1) = corners * factor
     return float(x0), float(y0), float(x1), float(y1)
+
+
+def camera_bounds(viewer: ViewerModel, raster: Labels) -> tuple[float, float, float, float]:
+    """The level-0 (minx, miny, maxx, maxy) in view, from the camera and the canvas size.
+
+    Unlike :func:`view_bounds`, right at once after a camera change (the raster's corner pixels
+    follow only when the canvas next draws); clipped to the raster.
+    """
+    canvas = getattr(viewer, "canvas", None)  # napari >= 0.9 keeps the canvas size in the model
+    if canvas is None:
+        return view_bounds(raster)
+    height, width = canvas.size
+    zoom = viewer.camera.zoom
+    y, x = viewer.camera.center[-2:]
+    corners = [
+        raster.world_to_data((y + dy * height / 2 / zoom, x + dx * width / 2 / zoom))[-2:]
+        for dy, dx in ((-1, -1), (1, 1))
+    ]
+    (r0, c0), (r1, c1) = np.asarray(corners) + 0.5  # napari data → level-0 pixel edges
+    rows, cols = (float(n) for n in raster.level_shapes[0][-2:])
+    return max(0.0, c0), max(0.0, r0), min(cols, c1), min(rows, r1)
 
 
 class InViewOutlines:
@@ -84,10 +105,10 @@ class InViewOutlines:
         """Query the view in a worker; apply the answer unless a newer one was asked for."""
         if self.closed:
             return
-        bounds = view_bounds(self.raster)
+        bounds = camera_bounds(self.viewer, self.raster)
         self._generation += 1
         generation = self._generation
-        if bounds[2] - bounds[0] > MAX_VIEW_PX:
+        if bounds[2] - bounds[0] > MAX_VIEW_PX or bounds[2] <= bounds[0] or bounds[3] <= bounds[1]:
             self._apply(generation, empty_outlines())
             return
         # one image pixel per screen pixel: the camera's zoom is screen pixels per world unit
