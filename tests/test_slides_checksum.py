@@ -68,13 +68,18 @@ def test_pipelined_reads_match_the_reference(
     buffers, more buffers than the ring holds."""
     monkeypatch.setattr(checksum, "PIPELINE_MIN_BYTES", 0)
     monkeypatch.setattr(checksum, "PIPELINE_CHUNK", 4096)
+    monkeypatch.setattr(checksum, "spare_core", lambda: True)
     data = os.urandom(size)
     path = tmp_path / "blob.bin"
     path.write_bytes(data)
     assert crc32c_base64(path, chunk_size=1) == _b64(_reference_crc32c(data))
 
 
-def test_large_file_takes_the_pipeline_and_matches_one_pass(tmp_path: Path) -> None:
+@pytest.mark.parametrize("idle", [True, False])
+def test_large_files_match_one_pass_with_or_without_an_idle_core(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, idle: bool
+) -> None:
+    monkeypatch.setattr(checksum, "spare_core", lambda: idle)
     data = os.urandom(checksum.PIPELINE_MIN_BYTES + 123_457)
     path = tmp_path / "big.bin"
     path.write_bytes(data)
