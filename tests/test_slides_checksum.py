@@ -6,6 +6,9 @@ import base64
 import os
 from pathlib import Path
 
+import pytest
+
+from napari_aignostics.slides import checksum
 from napari_aignostics.slides.checksum import Crc32c, crc32c_base64, crc32c_base64_bytes
 
 
@@ -55,3 +58,51 @@ def test_empty_file(tmp_path: Path) -> None:
     path = tmp_path / "empty"
     path.write_bytes(b"")
     assert crc32c_base64(path) == "AAAAAA=="
+
+
+@pytest.mark.parametrize("size", [0, 4096, 3 * 4096, 300_001])
+def test_pipelined_reads_match_the_reference(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, size: int
+) -> None:
+    """Every file through the two-thread pipeline (4 KiB buffers): empty, whole and partial last
+    buffers, more buffers than the ring holds."""
+    monkeypatch.setattr(checksum, "PIPELINE_MIN_BYTES", 0)
+    monkeypatch.setattr(checksum, "PIPELINE_CHUNK", 4096)
+    monkeypatch.setattr(checksum, "spare_core", lambda: True)
+    data = os.urandom(size)
+    path = tmp_path / "blob.bin"
+    path.write_bytes(data)
+    assert crc32c_base64(path, chunk_size=1) == _b64(_reference_crc32c(data))
+
+
+@pytest.mark.parametrize("idle", [True, False])
+def test_large_files_match_one_pass_with_or_without_an_idle_core(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, idle: bool
+) -> None:
+    monkeypatch.setattr(checksum, "spare_core", lambda: idle)
+    data = os.urandom(checksum.PIPELINE_MIN_BYTES + 123_457)
+    path = tmp_path / "big.bin"
+    path.write_bytes(data)
+    assert crc32c_base64(path) == crc32c_base64_bytes(data)
+
+
+class _FailingFile:
+    """A raw file whose second read fails, as a disk or network file system can."""
+
+    name = "slide.svs"
+
+    def __init__(self) -> None:
+        self.reads = 0
+
+    def readinto(self, buffer: object) -> int:
+        self.reads += 1
+        if self.reads > 1:
+            raise OSError(5, "Input/output error")
+        return 4096
+
+
+def test_a_read_error_reaches_the_caller() -> None:
+    handle = _FailingFile()
+    with pytest.raises(OSError, match="Input/output error"):
+        checksum._pipelined(handle, 4096)  # type: ignore[arg-type]
+    assert handle.reads == 2  # the reader stopped at the error

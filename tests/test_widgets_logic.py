@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import shapely
 from napari.components import ViewerModel
-from napari.layers import Labels, Points, Shapes
+from napari.layers import Image, Labels, Points
 
 from napari_aignostics.apps.schemas import technical_input_schema
 from napari_aignostics.apps.writers import write_geojson
@@ -178,7 +178,7 @@ def test_results_land_on_the_submitted_slide_and_reach_review(
     qtbot.waitUntil(lambda: bool(loaded), timeout=20_000)
 
     assert isinstance(review.raster, Labels) and isinstance(review.points, Points)
-    assert isinstance(review.outlines, Shapes)
+    assert isinstance(review.outlines, Image)
     assert review.points in viewer.layers and len(review.points.data) == 80
     assert tuple(review.points.scale) == (0.5, 0.5)
     assert review.raster.data[0].shape == (3000, 4000)  # the overview spans the reference's size

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage as ndi
 
-__all__ = ["remove_small", "remove_small_labels"]
+__all__ = ["fill_holes", "remove_small", "remove_small_labels"]
 
 
 def remove_small(mask: np.ndarray, min_px: int) -> np.ndarray:
@@ -27,3 +27,16 @@ def remove_small_labels(labels: np.ndarray, min_px: int) -> np.ndarray:
     out = labels.copy()
     out[small[labels]] = 0
     return out
+
+
+def fill_holes(mask: np.ndarray) -> np.ndarray:
+    """The mask with its holes filled, as ``ndimage.binary_fill_holes`` fills them (background
+    4-connected to the border stays) in one labelling pass instead of repeated dilations."""
+    background, count = ndi.label(~mask)
+    if count == 0:
+        return mask.astype(bool)
+    edges = np.concatenate([background[0], background[-1], background[:, 0], background[:, -1]])
+    outside = np.zeros(count + 1, dtype=bool)
+    outside[edges] = True
+    outside[0] = False  # label 0: the mask itself
+    return np.asarray(~outside[background])

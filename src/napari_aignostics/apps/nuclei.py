@@ -26,7 +26,7 @@ from scipy import ndimage as ndi
 from skimage import color, feature, filters, measure, morphology, segmentation
 
 from ..slides.reader import Slide, open_slide
-from .morph import remove_small, remove_small_labels
+from .morph import fill_holes, remove_small, remove_small_labels
 from .polygons import object_polygon
 
 __all__ = ["CELL_CLASSES", "Cells", "detect_cells"]
@@ -94,13 +94,42 @@ def classify(area: np.ndarray, ecc: np.ndarray, hema: np.ndarray) -> tuple[np.nd
     return names, confidence.astype(np.float32)
 
 
+def _stain_tables() -> np.ndarray:
+    """(2, 3, 256): what each 8-bit value of R, G and B adds to hematoxylin and to eosin.
+
+    ``rgb2hed`` is linear in each channel's optical density; the densities of all 256 values come
+    from scikit-image itself (``separate_stains`` with the identity matrix).
+    """
+    levels = np.repeat(np.arange(256, dtype=np.uint8)[:, None], 3, axis=1)[None]
+    density = color.separate_stains(levels, np.eye(3))[0]  # (256, 3)
+    return np.ascontiguousarray((density[:, :, None] * color.hed_from_rgb[None, :, :2]).T)
+
+
+_STAINS = _stain_tables()
+
+
+def hematoxylin_eosin(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The hematoxylin and eosin channels of ``color.rgb2hed`` of an 8-bit RGB tile, by table
+    look-up (no logarithm per pixel, no DAB channel)."""
+    if rgb.dtype != np.uint8:
+        hed = color.rgb2hed(rgb)
+        return hed[..., 0], hed[..., 1]
+    channels = [np.ascontiguousarray(rgb[..., k]) for k in range(3)]
+    stains = []
+    for table in _STAINS:
+        stain = table[0].take(channels[0])
+        stain += table[1].take(channels[1])
+        stain += table[2].take(channels[2])
+        stains.append(np.maximum(stain, 0, out=stain))
+    return stains[0], stains[1]
+
+
 def _tile_cells(
     rgb: np.ndarray, x0: int, y0: int, core: tuple[int, int, int, int], mpp: float
 ) -> Cells:
     """Cells of one tile whose centroids fall inside ``core`` (level-0 x0, y0, x1, y1)."""
     cells = Cells()
-    hed = color.rgb2hed(rgb)
-    hema = hed[..., 0]
+    hema, eosin = hematoxylin_eosin(rgb)
     if hema.max() <= 0.02:
         return cells
     clipped = np.clip(hema, 0, np.percentile(hema, 99.5))  # stain deposits must not set it
@@ -109,7 +138,7 @@ def _tile_cells(
     min_px = max(4, int(8 / (mpp * mpp)))  # nuclei are at least ~8 µm²
     mask = ndi.binary_opening(mask, morphology.disk(max(1, round(0.8 / mpp))))
     mask = remove_small(mask, min_px)
-    mask = ndi.binary_fill_holes(mask)
+    mask = fill_holes(mask)
     if not mask.any():
         return cells
     distance = ndi.distance_transform_edt(mask)
@@ -125,50 +154,82 @@ def _tile_cells(
     labels = remove_small_labels(labels, min_px)
     if labels.max() == 0:
         return cells
-    intensity = np.stack([hema, hed[..., 1]], axis=-1)
-    props = measure.regionprops_table(
-        labels,
-        intensity_image=intensity,
-        properties=(
-            "label",
-            "area",
-            "centroid",
-            "perimeter",
-            "eccentricity",
-            "solidity",
-            "intensity_mean",
-            "bbox",
-        ),
-    )
-    cx = props["centroid-1"] + x0 + 0.5
-    cy = props["centroid-0"] + y0 + 0.5
-    keep = (cx >= core[0]) & (cx < core[2]) & (cy >= core[1]) & (cy < core[3])
-    area_um2 = props["area"] * mpp * mpp
+    shape = _label_shape(labels, hema, eosin)
+    cx = shape.col + x0 + 0.5
+    cy = shape.row + y0 + 0.5
+    keep = (shape.area > 0) & (cx >= core[0]) & (cx < core[2]) & (cy >= core[1]) & (cy < core[3])
+    area_um2 = shape.area * mpp * mpp
     keep &= area_um2 <= 400  # clumps larger than ~20 µm across are not single nuclei
     if not keep.any():
         return cells
-    names, confidence = classify(area_um2, props["eccentricity"], props["intensity_mean-0"])
-    for i in np.flatnonzero(keep):
-        r0, c0, r1, c1 = (int(props[f"bbox-{k}"][i]) for k in range(4))
-        polygon = object_polygon(labels[r0:r1, c0:c1] == props["label"][i], x0 + c0, y0 + r0)
+    kept = np.flatnonzero(keep)
+    wanted = np.zeros(len(keep) + 1, dtype=bool)
+    wanted[kept + 1] = True
+    # outline-based measures (skimage's definitions) only for the nuclei this tile keeps
+    props = measure.regionprops_table(
+        np.where(wanted[labels], labels, 0), properties=("perimeter", "solidity", "bbox")
+    )
+    names, confidence = classify(area_um2[kept], shape.eccentricity[kept], shape.hema[kept])
+    for j, i in enumerate(kept):
+        r0, c0, r1, c1 = (int(props[f"bbox-{k}"][j]) for k in range(4))
+        polygon = object_polygon(labels[r0:r1, c0:c1] == i + 1, x0 + c0, y0 + r0)
         if polygon is None:
             continue
         cells.polygons.append(polygon)
         cells.centroid_x.append(float(cx[i]))
         cells.centroid_y.append(float(cy[i]))
-        cells.class_name.append(str(names[i]))
-        cells.confidence.append(float(confidence[i]))
+        cells.class_name.append(str(names[j]))
+        cells.confidence.append(float(confidence[j]))
         values = {
             "area_um2": float(area_um2[i]),
-            "perimeter_um": float(props["perimeter"][i] * mpp),
-            "eccentricity": float(props["eccentricity"][i]),
-            "solidity": float(props["solidity"][i]),
-            "hematoxylin_mean": float(props["intensity_mean-0"][i]),
-            "eosin_mean": float(props["intensity_mean-1"][i]),
+            "perimeter_um": float(props["perimeter"][j] * mpp),
+            "eccentricity": float(shape.eccentricity[i]),
+            "solidity": float(props["solidity"][j]),
+            "hematoxylin_mean": float(shape.hema[i]),
+            "eosin_mean": float(shape.eosin[i]),
         }
         for name in MEASUREMENTS:
             cells.measurements[name].append(values[name])
     return cells
+
+
+@dataclass(frozen=True)
+class _Shapes:
+    """Per label ``1..n`` (index ``label - 1``): pixel count, centroid, eccentricity, stain means."""
+
+    area: np.ndarray
+    row: np.ndarray
+    col: np.ndarray
+    eccentricity: np.ndarray
+    hema: np.ndarray
+    eosin: np.ndarray
+
+
+def _label_shape(labels: np.ndarray, hema: np.ndarray, eosin: np.ndarray) -> _Shapes:
+    """Moment-based measures of every label at once (sums per label, as ``regionprops`` defines
+    them: eccentricity from the eigenvalues of the inertia tensor); absent labels have area 0."""
+    flat = labels.ravel()
+    pixels = np.flatnonzero(flat)
+    index = flat[pixels]
+    n = int(labels.max()) + 1
+    rows, cols = np.divmod(pixels, labels.shape[1])
+    rows, cols = rows.astype(np.float64), cols.astype(np.float64)
+
+    def total(weights: np.ndarray | None = None) -> np.ndarray:
+        return np.bincount(index, weights=weights, minlength=n)[1:]
+
+    area = total()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        row, col = total(rows) / area, total(cols) / area
+        dr, dc = rows - row[index - 1], cols - col[index - 1]  # two passes: no cancellation
+        var_r, var_c, cov = total(dr * dr) / area, total(dc * dc) / area, total(dr * dc) / area
+        half = (var_r + var_c) / 2
+        spread = np.sqrt(((var_r - var_c) / 2) ** 2 + cov * cov)
+        major, minor = half + spread, np.clip(half - spread, 0, None)
+        eccentricity = np.where(major > 0, np.sqrt(np.clip(1 - minor / major, 0, 1)), 0.0)
+        hema_mean = total(hema.ravel()[pixels]) / area
+        eosin_mean = total(eosin.ravel()[pixels]) / area
+    return _Shapes(area, row, col, eccentricity, hema_mean, eosin_mean)
 
 
 def _tiles(

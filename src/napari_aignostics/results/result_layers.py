@@ -11,6 +11,7 @@ from ..slides.layers import LayerData
 from .coords import raster_placement, to_data, world_scale
 from .density import DensityMap, Hotspot
 from .heatmap import TileHeatmap
+from .outlines import empty_outlines
 from .raster import class_raster
 from .review import CONFIDENCE_STEPS, ReviewModel
 from .segmap import ClassMap
@@ -173,7 +174,7 @@ def cell_layers(
     slide_size: tuple[int, int],
     source: str | None = None,
 ) -> list[LayerData]:
-    """Overview raster (lazy multiscale Labels), centroid Points and in-view outlines (Shapes)."""
+    """Overview raster (lazy multiscale Labels), centroid Points and in-view outlines (an RGBA Image)."""
     table = review.table
     scale, units = world_scale(slide_mpp)
     meta = {CELLS_KEY: {"name": name, "source": source}}
@@ -195,17 +196,15 @@ def cell_layers(
         "points",
     )
     outlines: LayerData = (
-        [],
+        empty_outlines().rgba,
         {
             "name": f"{name} · outlines",
-            "shape_type": "polygon",
+            "rgb": True,
             "scale": scale,
             "units": units,
-            "face_color": "transparent",
-            "edge_width": 1.5,
             "metadata": meta,
         },
-        "shapes",
+        "image",
     )
     return [overview, points, outlines]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from napari.layers import Labels, Layer, Points, Shapes
+from napari.layers import Image, Labels, Layer, Points
 
 from ..results.raster import RasterLevel
 from ..results.result_layers import CELLS_KEY
@@ -27,7 +27,8 @@ class CellLayers:
 
     raster: Labels | None = None
     points: Points | None = None
-    outlines: Shapes | None = None
+    outlines: Image | None = None
+    """An RGBA image of the cells in view, redrawn in a worker when the camera settles."""
 
     @classmethod
     def among(cls, layers: Sequence[Layer]) -> CellLayers:
@@ -36,5 +37,5 @@ class CellLayers:
         return cls(
             raster=next((lay for lay in cells if isinstance(lay, Labels)), None),
             points=next((lay for lay in cells if isinstance(lay, Points)), None),
-            outlines=next((lay for lay in cells if isinstance(lay, Shapes)), None),
+            outlines=next((lay for lay in cells if isinstance(lay, Image)), None),
         )

@@ -134,7 +134,11 @@ def frame_results(viewer: Viewer, widget: AignosticsWidget) -> None:
     pump(2.0)
     outlines = widget.review.outlines
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and outlines is not None and not outlines.nshapes:
+    while (
+        time.monotonic() < deadline
+        and outlines is not None
+        and not outlines.metadata.get("cells_drawn")
+    ):
         pump(0.1)
 
 

@@ -62,7 +62,7 @@ class ReviewPanel(QWidget):
         self.raster: Labels | None = None
         self.points: Points | None = None
         self._point_colors: tuple[object, ...] = ()
-        self.outlines: Shapes | None = None
+        self.outlines: Image | None = None
         self._in_view: InViewOutlines | None = None
 
         self.title = QLabel("Load results from the Runs tab, or open a results folder.")

@@ -1,8 +1,8 @@
 """Camera glue: show the outlines of only the cells in view when zoomed in (napari imported lazily).
 
-The query (grid index) and vertex preparation are Qt-free (``ReviewModel.in_view`` and
-``layers.shapes_data``); this module runs them in the panel's worker pool on debounced camera changes,
-drops stale answers and swaps the Shapes layer's data on the main thread.
+The query (grid index) and the drawing are Qt-free (``ReviewModel.in_view`` and
+``outlines.draw_outlines``); this module runs them in the panel's worker pool on debounced camera
+changes, drops stale answers and swaps the outline image in on the main thread (one texture upload).
 """
 
 from __future__ import annotations
@@ -11,18 +11,24 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..results.result_layers import shapes_data
+from ..results.outlines import OutlineImage, draw_outlines, empty_outlines
 from ..results.review import ReviewModel
 from .workers import WorkerPool
 
 if TYPE_CHECKING:
     from napari.components import ViewerModel
-    from napari.layers import Labels, Shapes
+    from napari.layers import Image, Labels
 
-__all__ = ["InViewOutlines", "view_bounds"]
+__all__ = ["InViewOutlines", "camera_bounds", "view_bounds"]
 
 MAX_VIEW_PX = 3000.0
 """Outlines appear when the view spans at most this many level-0 pixels."""
+SETTLE_MS = 30
+"""Redraw this long after the camera's last move (a pan moves it every frame)."""
+MIN_PIXEL = 0.125
+"""Finest outline image: 8 image pixels per level-0 pixel."""
+MAX_IMAGE_PX = 4096
+"""Largest side of the outline image (a canvas not drawn yet reports the whole slide in view)."""
 
 
 def view_bounds(raster: Labels) -> tuple[float, float, float, float]:
@@ -36,17 +42,38 @@ def view_bounds(raster: Labels) -> tuple[float, float, float, float]:
     return float(x0), float(y0), float(x1), float(y1)
 
 
+def camera_bounds(viewer: ViewerModel, raster: Labels) -> tuple[float, float, float, float]:
+    """The level-0 (minx, miny, maxx, maxy) in view, from the camera and the canvas size.
+
+    Unlike :func:`view_bounds`, right at once after a camera change (the raster's corner pixels
+    follow only when the canvas next draws); clipped to the raster.
+    """
+    canvas = getattr(viewer, "canvas", None)  # napari >= 0.9 keeps the canvas size in the model
+    if canvas is None:
+        return view_bounds(raster)
+    height, width = canvas.size
+    zoom = viewer.camera.zoom
+    y, x = viewer.camera.center[-2:]
+    corners = [
+        raster.world_to_data((y + dy * height / 2 / zoom, x + dx * width / 2 / zoom))[-2:]
+        for dy, dx in ((-1, -1), (1, 1))
+    ]
+    (r0, c0), (r1, c1) = np.asarray(corners) + 0.5  # napari data → level-0 pixel edges
+    rows, cols = (float(n) for n in raster.level_shapes[0][-2:])
+    return max(0.0, c0), max(0.0, r0), min(cols, c1), min(rows, r1)
+
+
 class InViewOutlines:
-    """Keeps a Shapes layer filled with the shown cells inside the view."""
+    """Keeps an RGBA image layer showing the outlines of the shown cells inside the view."""
 
     def __init__(
         self,
         viewer: ViewerModel,
-        layer: Shapes,
+        layer: Image,
         raster: Labels,
         review: ReviewModel,
         pool: WorkerPool,
-        cap: int = 5000,
+        cap: int = 20000,
     ) -> None:
         from qtpy.QtCore import QTimer
 
@@ -56,7 +83,7 @@ class InViewOutlines:
         self.closed = False
         self._timer = QTimer()
         self._timer.setSingleShot(True)
-        self._timer.setInterval(150)
+        self._timer.setInterval(SETTLE_MS)
         self._timer.timeout.connect(self.refresh)
         viewer.camera.events.center.connect(self._schedule)
         viewer.camera.events.zoom.connect(self._schedule)
@@ -78,27 +105,32 @@ class InViewOutlines:
         """Query the view in a worker; apply the answer unless a newer one was asked for."""
         if self.closed:
             return
-        bounds = view_bounds(self.raster)
+        bounds = camera_bounds(self.viewer, self.raster)
         self._generation += 1
         generation = self._generation
-        if bounds[2] - bounds[0] > MAX_VIEW_PX:
-            self._apply(generation, ([], np.zeros((0, 4))))
+        if bounds[2] - bounds[0] > MAX_VIEW_PX or bounds[2] <= bounds[0] or bounds[3] <= bounds[1]:
+            self._apply(generation, empty_outlines())
             return
-
+        # one image pixel per screen pixel: the camera's zoom is screen pixels per world unit
+        screen = 1.0 / (self.viewer.camera.zoom * float(self.raster.scale[-1]))
+        widest = max(bounds[2] - bounds[0], bounds[3] - bounds[1]) / MAX_IMAGE_PX
+        pixel = max(MIN_PIXEL, screen, widest)
         review, cap = self.review, self.cap
 
-        def query() -> tuple[list[np.ndarray], np.ndarray]:
+        def draw() -> OutlineImage:
             indices = review.in_view(bounds, cap)
-            return shapes_data(review.table, indices), review.face_colors(indices)
+            return draw_outlines(review.table, indices, review.face_colors(indices), bounds, pixel)
 
-        self.pool.start(
-            query, key="in-view", on_done=lambda result: self._apply(generation, result)
-        )
+        self.pool.start(draw, key="in-view", on_done=lambda image: self._apply(generation, image))
 
-    def _apply(self, generation: int, result: tuple[list[np.ndarray], np.ndarray]) -> None:
+    def _apply(self, generation: int, image: OutlineImage) -> None:
         if generation != self._generation or self.closed:
             return  # a newer view was asked for meanwhile, or the layers are gone
-        data, colors = result
-        self.layer.data = []
-        if data:
-            self.layer.add_polygons(data, edge_color=colors, face_color="transparent")
+        sy, sx = (float(s) for s in self.raster.scale[-2:])
+        x0, y0 = image.origin
+        half = image.pixel / 2 - 0.5  # image pixel centres in napari data coordinates
+        with self.layer._block_refresh():  # placement and pixels land in one refresh
+            self.layer.scale = (image.pixel * sy, image.pixel * sx)
+            self.layer.translate = ((y0 + half) * sy, (x0 + half) * sx)
+        self.layer.data = image.rgba
+        self.layer.metadata["cells_drawn"] = image.count
