@@ -1,4 +1,4 @@
-"""Camera glue: show the outlines of only the cells in view when zoomed in (napari imported lazily).
+"""Camera glue: show the outlines (or centroids) of only the cells in view when zoomed in.
 
 The query (grid index) and vertex preparation are Qt-free (``ReviewModel.in_view`` and
 ``layers.shapes_data``); this module runs them in the panel's worker pool on debounced camera changes,
@@ -7,19 +7,20 @@ drops stale answers and swaps the Shapes layer's data on the main thread.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
+from ..results.coords import to_data
 from ..results.result_layers import shapes_data
 from ..results.review import ReviewModel
 from .workers import WorkerPool
 
 if TYPE_CHECKING:
     from napari.components import ViewerModel
-    from napari.layers import Labels, Shapes
+    from napari.layers import Labels, Points, Shapes
 
-__all__ = ["InViewOutlines", "view_bounds"]
+__all__ = ["InViewCentroids", "InViewOutlines", "view_bounds"]
 
 MAX_VIEW_PX = 3000.0
 """Outlines appear when the view spans at most this many level-0 pixels."""
@@ -42,7 +43,7 @@ class InViewOutlines:
     def __init__(
         self,
         viewer: ViewerModel,
-        layer: Shapes,
+        layer: Shapes | Points,
         raster: Labels,
         review: ReviewModel,
         pool: WorkerPool,
@@ -50,7 +51,8 @@ class InViewOutlines:
     ) -> None:
         from qtpy.QtCore import QTimer
 
-        self.viewer, self.layer, self.raster, self.review = viewer, layer, raster, review
+        self.viewer, self.raster, self.review = viewer, raster, review
+        self.layer = layer
         self.pool, self.cap = pool, cap
         self._generation = 0
         self.closed = False
@@ -65,7 +67,7 @@ class InViewOutlines:
         """Stop following the camera and drop pending answers (the layers are going away)."""
         self._timer.stop()
         self._generation += 1
-        self.pool.drop("in-view")
+        self.pool.drop(self.key)
         for emitter in (self.viewer.camera.events.center, self.viewer.camera.events.zoom):
             emitter.disconnect(self._schedule)
         self.closed = True
@@ -86,19 +88,57 @@ class InViewOutlines:
             return
 
         review, cap = self.review, self.cap
-
-        def query() -> tuple[list[np.ndarray], np.ndarray]:
-            indices = review.in_view(bounds, cap)
-            return shapes_data(review.table, indices), review.face_colors(indices)
-
         self.pool.start(
-            query, key="in-view", on_done=lambda result: self._apply(generation, result)
+            lambda: self.query(review, bounds, cap),
+            key=self.key,
+            on_done=lambda result: self._apply(generation, result),
         )
+
+    key = "in-view"
+    """The worker pool key of this view's queries (a newer query supersedes an older one)."""
+
+    @staticmethod
+    def query(
+        review: ReviewModel, bounds: tuple[float, float, float, float], cap: int
+    ) -> tuple[list[np.ndarray], np.ndarray]:
+        """In a worker: the outlines of the shown cells in ``bounds`` and their colours."""
+        indices = review.in_view(bounds, cap)
+        return shapes_data(review.table, indices), review.face_colors(indices)
 
     def _apply(self, generation: int, result: tuple[list[np.ndarray], np.ndarray]) -> None:
         if generation != self._generation or self.closed:
             return  # a newer view was asked for meanwhile, or the layers are gone
-        data, colors = result
-        self.layer.data = []
+        self.show(*result)
+
+    def show(self, data: list[np.ndarray], colors: np.ndarray) -> None:
+        """On the main thread: the layer takes the answer."""
+        layer = cast("Shapes", self.layer)
+        layer.data = []
         if data:
-            self.layer.add_polygons(data, edge_color=colors, face_color="transparent")
+            layer.add_polygons(data, edge_color=colors, face_color="transparent")
+
+
+class InViewCentroids(InViewOutlines):
+    """Keeps a small Points layer filled with the centroids of the shown cells inside the view.
+
+    A change of a million-point layer costs napari seconds on the main thread (every point's
+    symbol, colour and position sent again); the view holds at most ``cap`` cells, so a class
+    toggle, a correction or a colour change costs what those few cost.
+    """
+
+    key = "in-view-centroids"
+
+    @staticmethod
+    def query(  # type: ignore[override]
+        review: ReviewModel, bounds: tuple[float, float, float, float], cap: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """In a worker: the (row, col) data of the shown cells' centroids in ``bounds``, colours."""
+        indices = review.in_view(bounds, cap)
+        return to_data(review.table.centroids[indices]), review.face_colors(indices)
+
+    def show(self, data: np.ndarray, colors: np.ndarray) -> None:  # type: ignore[override]
+        """On the main thread: the points and their colours in one data change."""
+        layer = cast("Points", self.layer)
+        layer.data = data
+        if len(data):
+            layer.face_color = colors
