@@ -386,8 +386,7 @@ class ReviewPanel(QWidget):
         """The in-view outlines and (when shown) centroids take the model's state, in a worker."""
         if self._in_view is not None:
             self._in_view.refresh()
-        centroids = self.centroids
-        if self._in_view_centroids is not None and centroids is not None and centroids.visible:
+        if self._in_view_centroids is not None:
             self._in_view_centroids.refresh()
 
     def show_counts(self) -> None:
@@ -470,7 +469,7 @@ class ReviewPanel(QWidget):
             self.centroids.visible = mode == "Centroids" and self._zoomed_in
             if overview is not None and mode == "Centroids":
                 overview.visible = not self._zoomed_in
-            self._refresh_in_view()
+        self._refresh_in_view()
 
     def toggle_detections(self) -> None:
         """Show or hide every cell layer at once (QuPath's D)."""

@@ -77,8 +77,11 @@ class InViewOutlines:
             self._timer.start()
 
     def refresh(self) -> None:
-        """Query the view in a worker; apply the answer unless a newer one was asked for."""
-        if self.closed:
+        """Query the view in a worker; apply the answer unless a newer one was asked for.
+
+        Nothing while the layer is hidden: it is refreshed when shown again.
+        """
+        if self.closed or not self.layer.visible:
             return
         bounds = view_bounds(self.raster)
         self._generation += 1
