@@ -67,6 +67,8 @@ class ReviewPanel(QWidget):
         self.outlines: Shapes | None = None
         self._in_view: InViewOutlines | None = None
         self.centroids: Points | None = None
+        self._raster_stale = False
+        """The overview's colours wait until it is shown again."""
         """The centroids of the shown cells in view (the Centroids display when zoomed in)."""
         self._in_view_centroids: InViewCentroids | None = None
 
@@ -180,6 +182,8 @@ class ReviewPanel(QWidget):
             )
         if self.points is not None and self.raster is not None:
             self._make_centroids(self.points, self.raster)
+        if self.raster is not None:
+            self.raster.events.visible.connect(self._color_raster)
         self.title.setText(f"<b>{result.name}</b>: {len(self.review.table)} cells")
         self._fill_classes()
         self._show_readouts()
@@ -346,7 +350,6 @@ class ReviewPanel(QWidget):
         review = self.review
         if review is None:
             return
-        from napari.utils.colormaps import DirectLabelColormap
 
         if self.points is not None and self.points.visible:
             # seconds at 1M: only when someone shows all the points (the display shows those in view)
@@ -355,11 +358,21 @@ class ReviewPanel(QWidget):
                 self.points.face_color = review.face_colors()
                 self._point_colors = colors
             self.points.shown = review.shown()
-        if self.raster is not None:
-            self.raster.colormap = DirectLabelColormap(color_dict=review.label_colors())
+        self._raster_stale = True
+        self._color_raster()
         self._refresh_measure_values()
         self._refresh_in_view()
         self.show_counts()
+
+    def _color_raster(self, *_: Any) -> None:
+        """The overview takes the class colours, only while shown (~0.3 s at 1M in napari)."""
+        from napari.utils.colormaps import DirectLabelColormap
+
+        raster, review = self.raster, self.review
+        if raster is None or review is None or not self._raster_stale or not raster.visible:
+            return
+        raster.colormap = DirectLabelColormap(color_dict=review.label_colors())
+        self._raster_stale = False
 
     def _make_centroids(self, points: Points, raster: Labels) -> None:
         """The small Points layer of the centroids in view, styled like the all-cells one."""
