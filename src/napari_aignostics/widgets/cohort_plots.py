@@ -77,10 +77,7 @@ class CohortPlots(QWidget):
             self.points = draw_scatter(self.figure, self.table)
         elif kind == "scatter":
             self.points = draw_scatter(
-                self.figure,
-                self.table,
-                self.x_box.currentText() or None,
-                self.y_box.currentText() or None,
+                self.figure, self.table, self.x_box.currentText() or None, self.y_box.currentText() or None
             )
         else:
             style = "box" if kind.startswith("boxes") else "bar"

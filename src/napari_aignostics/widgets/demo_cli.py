@@ -50,10 +50,6 @@ def run_demo(args: argparse.Namespace) -> int:
     from .demo import run
 
     return run(
-        slide=args.slide,
-        auto=args.auto,
-        screenshot=args.screenshot,
-        large=args.large,
-        tabs_dir=args.tab_screenshots,
-        review_dir=args.review_screenshots,
+        slide=args.slide, auto=args.auto, screenshot=args.screenshot, large=args.large,
+        tabs_dir=args.tab_screenshots, review_dir=args.review_screenshots,
     )

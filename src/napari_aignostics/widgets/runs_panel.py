@@ -70,9 +70,7 @@ class RunsPanel(QWidget):
                 header.setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)
             metrics = self.table.fontMetrics()
             # widths that fit the dock's default width; longer states elide (full text as tooltip)
-            for column, sample in enumerate(
-                ("0123abcd", "scheduled (99)", "999/999", "12-31 23:59")
-            ):
+            for column, sample in enumerate(("0123abcd", "scheduled (99)", "999/999", "12-31 23:59")):
                 self.table.setColumnWidth(column, metrics.horizontalAdvance(sample) + 14)
         self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QTableWidget.SelectionMode.SingleSelection)
@@ -207,14 +205,8 @@ class RunsPanel(QWidget):
         for index, run in enumerate(self.runs):
             note, tags = note_and_tags(run)
             haystack = " ".join(
-                [
-                    run.run_id,
-                    run.application_id,
-                    run.version_number,
-                    self._labels.get(run.run_id, ""),
-                    note,
-                    *tags,
-                ]
+                [run.run_id, run.application_id, run.version_number, self._labels.get(run.run_id, ""),
+                 note, *tags]
             ).lower()
             self.table.setRowHidden(index, not all(word in haystack for word in words))
 
@@ -264,11 +256,8 @@ class RunsPanel(QWidget):
             reason = getattr(item.termination_reason, "value", item.termination_reason)
             queue = item.queue_position_org
             where = f" (queue position {queue})" if queue is not None and state == "PENDING" else ""
-            texts = (
-                Path(item.external_id).name or item.external_id,
-                f"{state} {reason or ''}".strip() + where,
-                item.error_message or "",
-            )
+            texts = (Path(item.external_id).name or item.external_id,
+                     f"{state} {reason or ''}".strip() + where, item.error_message or "")
             tips = (item.external_id, texts[1], texts[2])
             for column, (text, tip) in enumerate(zip(texts, tips, strict=True)):
                 cell = QTableWidgetItem(text)

@@ -90,11 +90,8 @@ class SharePanel(QGroupBox):
         self._set_shares([])
         if self.run_id is not None and self.session.client is not None:
             self.pool.start(
-                self.session.shares,
-                self.run_id,
-                on_done=self._set_shares,
-                on_error=self._failed,
-                key="shares",
+                self.session.shares, self.run_id, on_done=self._set_shares,
+                on_error=self._failed, key="shares",
             )
 
     def _set_shares(self, shares: list[Share]) -> None:
@@ -122,9 +119,7 @@ class SharePanel(QGroupBox):
             return
         self.status.setText(f"Sharing with {who}…")
         self.pool.start(
-            self.session.share_with,
-            self.run_id,
-            who,
+            self.session.share_with, self.run_id, who,
             on_done=lambda _: self._changed(f"{who} can now view the run."),
             on_error=self._failed,
         )
@@ -150,10 +145,8 @@ class SharePanel(QGroupBox):
         chosen = [self.shares[i] for i in selected_rows(self.table)]
         for share in chosen:
             self.pool.start(
-                self.session.revoke_share,
-                share,
-                on_done=self._revoked(share.label),
-                on_error=self._failed,
+                self.session.revoke_share, share,
+                on_done=self._revoked(share.label), on_error=self._failed,
             )
 
     def _revoked(self, label: str) -> Callable[[object], None]:
@@ -171,6 +164,4 @@ class SharePanel(QGroupBox):
     def _failed(self, error: BaseException) -> None:
         from .workers import error_message
 
-        self.status.setText(
-            f"<span style='color:#e55'>Sharing failed</span>: {error_message(error)}"
-        )
+        self.status.setText(f"<span style='color:#e55'>Sharing failed</span>: {error_message(error)}")

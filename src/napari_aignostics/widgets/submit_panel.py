@@ -55,7 +55,9 @@ class SubmitPanel(QWidget):
     """run id, {external id: SlideRef}"""
 
     def __init__(
-        self, viewer: ViewerModel, session: Session, pool: WorkerPool, parent: QWidget | None = None
+        self,
+        viewer: ViewerModel,
+        session: Session, pool: WorkerPool, parent: QWidget | None = None
     ) -> None:
         super().__init__(parent)
         self.viewer = viewer
@@ -79,13 +81,8 @@ class SubmitPanel(QWidget):
         header = self.table.horizontalHeader()
         if header is not None:
             metrics = self.table.fontMetrics()
-            for column, sample in (
-                (0, "Use"),
-                (VALID, "Valid"),
-                (SLIDE, "CMU-1-Small-Reg"),
-                (CHECKSUM, "AAAAAA=="),
-                (MPP, "0.000"),
-            ):
+            for column, sample in ((0, "Use"), (VALID, "Valid"), (SLIDE, "CMU-1-Small-Reg"),
+                                   (CHECKSUM, "AAAAAA=="), (MPP, "0.000")):
                 header.setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)
                 self.table.setColumnWidth(column, metrics.horizontalAdvance(sample) + 18)
         self.problems = QLabel()
@@ -377,11 +374,8 @@ class SubmitPanel(QWidget):
             return ["choose an application"]
         problems: list[str] = row["metadata"].submission_problems()
         values = self.form_values()
-        unchosen = [
-            f"choose {f.title}"
-            for f in self.fields
-            if f.required and f.kind == "enum" and not values.get(f.key)
-        ]
+        unchosen = [f"choose {f.title}" for f in self.fields
+                    if f.required and f.kind == "enum" and not values.get(f.key)]
         if unchosen:
             return problems + unchosen
         metadata = build_metadata(self.schema, row["metadata"].as_artifact_metadata(), values)
@@ -395,16 +389,12 @@ class SubmitPanel(QWidget):
             if row["metadata"] is None and not row["error"]:
                 self._set_cell(index, VALID, "…")
                 continue
-            self._set_cell(
-                index, VALID, "✔" if not problems else "✘", "\n".join(problems) or "ready"
-            )
+            self._set_cell(index, VALID, "✔" if not problems else "✘", "\n".join(problems) or "ready")
             cell = self.table.item(index, VALID)
             if cell is not None:
                 cell.setForeground(Qt.GlobalColor.darkGreen if not problems else Qt.GlobalColor.red)
             if problems:
-                reasons.append(
-                    f"✘ <b>{escape(row['path'].name)}</b>: {escape('; '.join(problems))}"
-                )
+                reasons.append(f"✘ <b>{escape(row['path'].name)}</b>: {escape('; '.join(problems))}")
             if not problems and row["use"].isChecked():
                 ready += 1
         self.problems.setText("<br>".join(reasons))
