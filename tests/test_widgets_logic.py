@@ -185,7 +185,7 @@ def test_results_land_on_the_submitted_slide_and_reach_review(
     centroid = review.points.data[:, ::-1].mean(axis=0)  # (x, y) in slide pixels
     assert np.allclose(centroid, (corners + 4).mean(axis=0) / 2, atol=0.5)
     review.set_class_visible("A", False)
-    assert int(review.points.shown.sum()) == 40
+    assert int(review.review.shown().sum()) == 40  # the display (overview, cells in view) follows
 
 
 @pytest.mark.slow

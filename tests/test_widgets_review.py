@@ -20,6 +20,7 @@ from napari_aignostics.results.segmap import ClassMap
 from napari_aignostics.results.tables import ObjectTable
 from napari_aignostics.widgets.cell_layers import CellLayers
 from napari_aignostics.widgets.review_panel import ReviewPanel
+from napari_aignostics.widgets.viewport import view_bounds
 
 MPP = 0.25
 SLIDE = (2000, 2000)
@@ -89,12 +90,28 @@ def test_colour_by_measurement_range_and_back(shown: Any, qtbot: Any) -> None:
     assert review.color_by is None and not panel.color_range.isVisibleTo(panel)
 
 
-def test_display_modes_keys_and_status_names(shown: Any) -> None:
+def test_display_modes_keys_and_status_names(shown: Any, qtbot: Any) -> None:
     viewer, panel, result = shown
     assert isinstance(panel.raster, Labels) and isinstance(panel.points, Points)
     panel.display.setCurrentText("Centroids")
-    assert panel.points.visible and not panel.raster.visible
+    review = panel.review
+    cx, cy = review.table.centroids[0]
+    viewer.camera.center = ((cy - 0.5) * MPP, (cx - 0.5) * MPP)
+    viewer.camera.zoom = 4.0  # zoomed in: the centroids of the shown cells in view, in a worker
+    qtbot.waitUntil(lambda: len(panel.centroids.data) > 0, timeout=5000)
+    assert panel.centroids.visible and not panel.raster.visible and not panel.points.visible
+    x0, y0, x1, y1 = view_bounds(panel.raster)
+    expected = review.in_view((x0, y0, x1, y1))
+    assert len(panel.centroids.data) == len(expected)
+    assert np.allclose(panel.centroids.face_color, review.face_colors(expected))
+    hidden = review.classes_of(expected[:1])[0]
+    panel.set_class_visible(hidden, False)  # a toggle: only the shown ones stay
+    qtbot.waitUntil(lambda: len(panel.centroids.data) == len(review.in_view((x0, y0, x1, y1))),
+                    timeout=5000)
+    assert len(panel.centroids.data) < len(expected)
+    panel.set_class_visible(hidden, True)
     panel.display.setCurrentText("Fill")
+    assert not panel.centroids.visible
     assert panel.raster.visible and not panel.points.visible
     panel.toggle_detections()
     assert not panel.raster.visible and not panel.outlines.visible

@@ -174,12 +174,12 @@ def load_review(item_dir: Path, review: ReviewModel) -> tuple[Corrections, list[
         try:
             rows = np.asarray(entry["rows"], dtype=np.int64)
             code = codes[entry["class"]]
-            saved_ids = [str(i) for i in entry["ids"]]
+            saved_ids = np.asarray([str(i) for i in entry["ids"]], dtype=str)
             if len(rows) != len(saved_ids) or (
                 len(rows) and (rows.min() < 0 or rows.max() >= len(ids))
             ):
                 raise ValueError("rows outside the cells")
-            if any(str(ids[r]) != i for r, i in zip(rows.tolist(), saved_ids, strict=True)):
+            if not np.array_equal(ids[rows].astype(str), saved_ids):  # one vectorised comparison
                 raise ValueError("cell ids differ from the saved ones")
         except (KeyError, TypeError, ValueError) as exc:
             problems.append(f"{where}: edit {number} skipped ({exc})")

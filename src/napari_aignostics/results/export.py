@@ -7,6 +7,8 @@ Cells carry their corrected class when the review has corrections; the AI's clas
 from __future__ import annotations
 
 import csv
+import itertools
+import math
 import os
 import tempfile
 import uuid
@@ -43,11 +45,6 @@ def atomic_write(path: Path, write: Callable[[Any], object], text: bool = False)
     return path
 
 
-def _closed(ring: np.ndarray) -> np.ndarray:
-    """A GeoJSON linear ring ends where it starts."""
-    return ring if len(ring) and (ring[0] == ring[-1]).all() else np.vstack([ring, ring[:1]])
-
-
 def _rows(mask: np.ndarray | None, table: ObjectTable, codes: np.ndarray | None) -> np.ndarray:
     keep = np.ones(len(table), dtype=bool) if mask is None else mask.astype(bool)
     if codes is not None:
@@ -70,25 +67,37 @@ def export_geojson(
     """
     indices = _rows(mask, table, codes)
     names = table.class_names
+    original = table.classes[indices].tolist()
+    corrected = original if codes is None else [names[c - 1] for c in codes[indices].tolist()]
+    colors = {name: list(table.colors[name]) for name in set(corrected)}
+    columns = dict(table.measurements)
+    if table.confidence is not None:
+        columns["confidence"] = table.confidence
+    stacked = [columns[k][indices].astype(np.float64) for k in columns]
+    finite = (
+        np.isfinite(np.column_stack(stacked)).all(axis=1)
+        if stacked
+        else np.ones(len(indices), bool)
+    )
+    values = [column.tolist() for column in stacked]
+    rows = zip(*values, strict=True) if values else itertools.repeat((), len(indices))
+    ids = table.ids[indices].tolist()
     features = []
-    for i in indices:
-        rings = [_closed(np.round(ring, 2)).tolist() for ring in table.geometry.rings(int(i))]
-        measurements = {k: float(v[i]) for k, v in table.measurements.items() if np.isfinite(v[i])}
-        if table.confidence is not None and np.isfinite(table.confidence[i]):
-            measurements["confidence"] = float(table.confidence[i])
-        original = str(table.classes[i])
-        name = original if codes is None else names[int(codes[i]) - 1]
+    for k, (rings, row) in enumerate(zip(_polygon_rings(table, indices), rows, strict=True)):
+        name = corrected[k]
         properties: dict[str, object] = {
             "objectType": object_type,
-            "classification": {"name": name, "color": list(table.colors[name])},
-            "measurements": measurements,
+            "classification": {"name": name, "color": colors[name]},
+            "measurements": dict(zip(columns, row, strict=True))
+            if finite[k]
+            else {key: v for key, v in zip(columns, row, strict=True) if math.isfinite(v)},
         }
-        if name != original:
-            properties["metadata"] = {"original_class": original}
+        if name != original[k]:
+            properties["metadata"] = {"original_class": original[k]}
         features.append(
             {
                 "type": "Feature",
-                "id": str(table.ids[i]),
+                "id": str(ids[k]),
                 "geometry": {"type": "Polygon", "coordinates": rings},
                 "properties": properties,
             }
@@ -96,8 +105,29 @@ def export_geojson(
     collection: dict[str, object] = {"type": "FeatureCollection", "features": features}
     if provenance:
         collection["provenance"] = dict(provenance)
-    data = orjson.dumps(collection)
+    data = orjson.dumps(collection, option=orjson.OPT_SERIALIZE_NUMPY)
     return atomic_write(path, lambda handle: handle.write(data))
+
+
+def _polygon_rings(table: ObjectTable, indices: np.ndarray) -> list[list[np.ndarray]]:
+    """Per polygon its closed rings (level-0 px, 2 decimals), as arrays orjson writes directly."""
+    sub = table.geometry.take(indices)
+    coords = np.round(sub.coords.astype(np.float64), 2)
+    starts, ends = sub.ring_offsets[:-1], sub.ring_offsets[1:]
+    open_rings = np.flatnonzero(
+        (ends > starts) & (coords[starts] != coords[np.maximum(ends - 1, 0)]).any(axis=1)
+    )
+    if len(open_rings):  # a GeoJSON ring ends where it starts
+        coords = np.insert(coords, ends[open_rings], coords[starts[open_rings]], axis=0)
+        shift = np.zeros(len(ends) + 1, dtype=np.int64)
+        shift[open_rings + 1] = 1
+        offsets = sub.ring_offsets + np.cumsum(shift)
+    else:
+        offsets = sub.ring_offsets
+    coords = np.ascontiguousarray(coords)
+    rings = np.split(coords, offsets[1:-1]) if len(offsets) > 1 else []
+    groups = sub.geom_offsets.tolist()
+    return [rings[a:b] for a, b in zip(groups[:-1], groups[1:], strict=True)]
 
 
 def export_csv(

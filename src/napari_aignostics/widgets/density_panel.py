@@ -80,14 +80,22 @@ class DensityPanel(QGroupBox):
         self._again.setInterval(300)  # corrections come in bursts: recompute once after them
         self._again.timeout.connect(self._recompute)
 
+        for combo in (self.cell_class, self.region):  # long class names never widen the dock
+            combo.setSizeAdjustPolicy(
+                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+            )
+            combo.setMinimumContentsLength(10)
+        self.top.setPrefix("top ")
         form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         form.addRow("Cells", self.cell_class)
         form.addRow("Within", self.region)
         form.addRow("Grid", self.grid)
         windows = QHBoxLayout()
-        windows.addWidget(self.window_um)
-        windows.addWidget(self.top)
-        form.addRow("Window, top", windows)
+        windows.addWidget(self.window_um, 2)
+        windows.addWidget(self.top, 1)
+        form.addRow("Hotspots", windows)
         buttons = QHBoxLayout()
         buttons.addWidget(self.map_button)
         buttons.addWidget(self.hotspot_button)

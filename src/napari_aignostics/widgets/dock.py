@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from qtpy.QtCore import Signal
 from qtpy.QtWidgets import QTabWidget, QVBoxLayout, QWidget
@@ -69,7 +69,10 @@ class AignosticsWidget(QWidget):
         self.loader.cells_shown.connect(
             lambda result, _layers: self.cell_table.show_results(result)
         )
-        self.destroyed.connect(self._shutdown)
+        # napari deletes the dock with its window: a slot of the deleted widget itself is never
+        # called then, so the pool and the session are closed by a function that holds only them
+        pool, session = self.pool, self.session
+        self.destroyed.connect(lambda *_: _close(pool, session))
 
     def _connected(self, _info: ConnectionInfo) -> None:
         self.submit_panel.refresh_applications()
@@ -87,11 +90,13 @@ class AignosticsWidget(QWidget):
         self.runs.refresh()
         self.run_finished.emit(run_id, label)
 
-    def _shutdown(self, *_: Any) -> None:
-        self.shutdown()
-
     def shutdown(self) -> None:
         """Stop workers and the local platform (when the widget or napari closes)."""
         self.runs.stop_polling()
-        self.pool.cancel_all()
-        self.session.close()
+        _close(self.pool, self.session)
+
+
+def _close(pool: WorkerPool, session: Session) -> None:
+    """No answer of a worker reaches a widget any more; the local platform stops."""
+    pool.cancel_all()
+    session.close()

@@ -57,7 +57,7 @@ class ResultsLoader(QObject):
         self._finished: dict[str, str] = {}
         self._shown: dict[tuple[str, str], list[Layer]] = {}
         """The layers shown for each (run id, external id): loading an item again replaces them."""
-        ResultsLoader._by_viewer[id(viewer)] = self
+        ResultsLoader._by_viewer[_viewer_key(viewer)] = self
         viewer.layers.events.removed.connect(self._layer_removed)
         freeze_long_lived_heap()
 
@@ -80,8 +80,8 @@ class ResultsLoader(QObject):
     @classmethod
     def of(cls, viewer: ViewerModel) -> ResultsLoader:
         """The viewer's loader: the dock's when it is open, else one made for File → Open."""
-        loader = cls._by_viewer.get(id(viewer))
-        if loader is None or loader.viewer is not viewer:
+        loader = cls._by_viewer.get(_viewer_key(viewer))
+        if loader is None or _viewer_key(loader.viewer) != _viewer_key(viewer):
             loader = cls(viewer, Session(), WorkerPool())
             window = getattr(getattr(viewer, "window", None), "_qt_window", None)
             loader.setParent(window)  # lives as long as the viewer's window
@@ -300,6 +300,11 @@ def freeze_long_lived_heap() -> None:
     if not _HEAP_FROZEN:
         _HEAP_FROZEN = True
         gc.freeze()
+
+
+def _viewer_key(viewer: ViewerModel) -> int:
+    """One key per viewer, whether napari hands it to a plugin widget wrapped in a proxy or not."""
+    return id(getattr(viewer, "__wrapped__", viewer))
 
 
 def _in_turns(steps: Sequence[Callable[[], None]], then: Callable[[], None]) -> None:

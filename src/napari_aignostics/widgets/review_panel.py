@@ -40,13 +40,15 @@ if TYPE_CHECKING:
     from napari.components import ViewerModel
     from napari.layers import Image, Labels, Points, Shapes
 
-    from .viewport import InViewOutlines
+    from .viewport import InViewCentroids, InViewOutlines
 
 CLASS_COLUMNS = ("Show", "Class", "Colour", "Cells")
 BY_CLASS = "Class"
 TISSUE_MODES = ("Contours", "Fill")
 """Tissue maps as class-coloured contours (the H&E visible) or as a translucent fill."""
 DISPLAY_MODES = ("Outlines", "Fill", "Centroids")
+IN_VIEW_CENTROIDS = 20_000
+"""At most this many centroids are shown in view (zoomed in, a view holds a few thousand cells)."""
 """Outlines: the overview when zoomed out, class-coloured outlines (nuclei visible) when zoomed in;
 Fill: filled cells at every zoom; Centroids: one dot per cell."""
 
@@ -64,6 +66,11 @@ class ReviewPanel(QWidget):
         self._point_colors: tuple[object, ...] = ()
         self.outlines: Image | None = None
         self._in_view: InViewOutlines | None = None
+        self.centroids: Points | None = None
+        self._raster_stale = False
+        """The overview's colours wait until it is shown again."""
+        """The centroids of the shown cells in view (the Centroids display when zoomed in)."""
+        self._in_view_centroids: InViewCentroids | None = None
 
         self.title = QLabel("Load results from the Runs tab, or open a results folder.")
         self.title.setWordWrap(True)
@@ -173,6 +180,10 @@ class ReviewPanel(QWidget):
             self._in_view = InViewOutlines(
                 self.viewer, self.outlines, self.raster, self.review, self.pool
             )
+        if self.points is not None and self.raster is not None:
+            self._make_centroids(self.points, self.raster)
+        if self.raster is not None:
+            self.raster.events.visible.connect(self._color_raster)
         self.title.setText(f"<b>{result.name}</b>: {len(self.review.table)} cells")
         self._fill_classes()
         self._show_readouts()
@@ -208,6 +219,12 @@ class ReviewPanel(QWidget):
         if self._in_view is not None:
             self._in_view.close()
             self._in_view = None
+        if self._in_view_centroids is not None:
+            self._in_view_centroids.close()
+            self._in_view_centroids = None
+        if self.centroids is not None and self.centroids in self.viewer.layers:
+            self.viewer.layers.remove(self.centroids)
+        self.centroids = None
         if self.review is not None and self._classes_changed in self.review.on_classes_changed:
             self.review.on_classes_changed.remove(self._classes_changed)
         self.pool.drop("colour-by")
@@ -247,8 +264,7 @@ class ReviewPanel(QWidget):
             if invalidate_objects(raster_levels(layer), boxes):
                 layer.refresh()
         self._point_colors = ()  # the points take the new colours when next shown
-        if self._in_view is not None:
-            self._in_view.refresh()
+        self._refresh_in_view()
         self.show_counts()
 
     def _fill_classes(self) -> None:
@@ -319,7 +335,7 @@ class ReviewPanel(QWidget):
     def _opacity_changed(self, value: int) -> None:
         if self.review is not None:
             self.review.opacity = value / 100
-            for layer in (self.raster, self.points, self.outlines):
+            for layer in (self.raster, self.points, self.centroids, self.outlines):
                 if layer is not None:
                     layer.opacity = value / 100
 
@@ -334,22 +350,57 @@ class ReviewPanel(QWidget):
         review = self.review
         if review is None:
             return
-        from napari.utils.colormaps import DirectLabelColormap
 
-        shown = review.shown()
-        if self.points is not None:
+        if self.points is not None and self.points.visible:
+            # seconds at 1M: only when someone shows all the points (the display shows those in view)
             colors = self._colors_key()
-            # ~0.2 s for 1M: only on change, and only while the points are on screen
-            if colors != self._point_colors and len(shown) and self.points.visible:
+            if colors != self._point_colors and len(self.points.data):
                 self.points.face_color = review.face_colors()
                 self._point_colors = colors
-            self.points.shown = shown
-        if self.raster is not None:
-            self.raster.colormap = DirectLabelColormap(color_dict=review.label_colors())
+            self.points.shown = review.shown()
+        self._raster_stale = True
+        self._color_raster()
         self._refresh_measure_values()
+        self._refresh_in_view()
+        self.show_counts()
+
+    def _color_raster(self, *_: Any) -> None:
+        """The overview takes the class colours, only while shown (~0.3 s at 1M in napari)."""
+        from napari.utils.colormaps import DirectLabelColormap
+
+        raster, review = self.raster, self.review
+        if raster is None or review is None or not self._raster_stale or not raster.visible:
+            return
+        raster.colormap = DirectLabelColormap(color_dict=review.label_colors())
+        self._raster_stale = False
+
+    def _make_centroids(self, points: Points, raster: Labels) -> None:
+        """The small Points layer of the centroids in view, styled like the all-cells one."""
+        from .viewport import InViewCentroids
+
+        assert self.review is not None
+        size = float(points.size[0]) if len(points.size) else 8.0
+        self.centroids = self.viewer.add_points(
+            np.zeros((0, 2)),
+            name=f"{points.name} in view",
+            scale=points.scale,
+            units=points.units,
+            size=size,
+            border_width=0,
+            opacity=points.opacity,
+            visible=False,
+            metadata={"provenance": points.metadata.get("provenance", {})},
+        )
+        self._in_view_centroids = InViewCentroids(
+            self.viewer, self.centroids, raster, self.review, self.pool, cap=IN_VIEW_CENTROIDS
+        )
+
+    def _refresh_in_view(self) -> None:
+        """The in-view outlines and (when shown) centroids take the model's state, in a worker."""
         if self._in_view is not None:
             self._in_view.refresh()
-        self.show_counts()
+        if self._in_view_centroids is not None:
+            self._in_view_centroids.refresh()
 
     def show_counts(self) -> None:
         """The shown and total cells per class, and in all (from the model's tallies)."""
@@ -426,16 +477,18 @@ class ReviewPanel(QWidget):
         if self.outlines is not None:
             self.outlines.visible = mode in ("Outlines", "Fill")
         if self.points is not None:
-            self.points.visible = mode == "Centroids"
-            if mode == "Centroids":
-                self._point_colors = ()  # colours may have changed while the points were hidden
-                self.apply()
+            self.points.visible = False  # a million points stall napari at every change
+        if self.centroids is not None:
+            self.centroids.visible = mode == "Centroids" and self._zoomed_in
+            if overview is not None and mode == "Centroids":
+                overview.visible = not self._zoomed_in
+        self._refresh_in_view()
 
     def toggle_detections(self) -> None:
         """Show or hide every cell layer at once (QuPath's D)."""
         layers = [
             lay
-            for lay in (self.raster, self.points, self.outlines, self.measure_layer)
+            for lay in (self.raster, self.points, self.centroids, self.outlines, self.measure_layer)
             if lay is not None
         ]
         if any(lay.visible for lay in layers):

@@ -46,6 +46,8 @@ __all__ = ["RoiPanel"]
 ROI_LAYER = "ROIs"
 SELECTION_LAYER = "selected cells"
 STATS_DELAY_MS = 200
+ROI_EDGE_PX = 2.5
+"""ROI outlines are this many screen pixels wide at any zoom (a slide spans 100,000 pixels)."""
 ROI_COLUMNS = ("ROI", "Area mm²", "Cells", "Cells/mm²", "Classes", "Mean")
 
 
@@ -139,6 +141,7 @@ class RoiPanel(QWidget):
         self.export_csv_button.clicked.connect(lambda: self.export("csv"))
         self.export_geojson_button.clicked.connect(lambda: self.export("geojson"))
         viewer.layers.events.removed.connect(self._layer_removed)
+        viewer.camera.events.zoom.connect(self._fit_edges)
         self._update_buttons()
 
     # --- results ----------------------------------------------------------------------------------
@@ -216,10 +219,24 @@ class RoiPanel(QWidget):
             },
         )
         self.rois_layer = layer
+        self._fit_edges()
         for roi in rois:
             self._add_roi(roi)
         layer.events.data.connect(lambda _e: self.schedule())
         layer.events.set_data.connect(lambda _e: self.schedule())
+
+    def _fit_edges(self, *_: Any) -> None:
+        """The ROI outlines keep their width on screen as the view zooms (widths are in pixels
+        of the slide): only when it changed by more than a fifth."""
+        layer, result = self.rois_layer, self.result
+        if layer is None or result is None:
+            return
+        width = ROI_EDGE_PX / (self.viewer.camera.zoom * (result.slide_mpp or 1.0))
+        if abs(width - layer.current_edge_width) <= 0.2 * layer.current_edge_width:
+            return
+        layer.current_edge_width = width
+        if layer.nshapes:
+            layer.edge_width = width
 
     def _add_roi(self, roi: Roi) -> None:
         assert self.rois_layer is not None

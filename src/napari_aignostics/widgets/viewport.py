@@ -1,25 +1,28 @@
-"""Camera glue: show the outlines of only the cells in view when zoomed in (napari imported lazily).
+"""Camera glue: show the outlines (or centroids) of only the cells in view when zoomed in.
 
 The query (grid index) and the drawing are Qt-free (``ReviewModel.in_view`` and
 ``outlines.draw_outlines``); this module runs them in the panel's worker pool on debounced camera
-changes, drops stale answers and swaps the outline image in on the main thread (one texture upload).
+changes, drops stale answers and swaps the answer in on the main thread (one texture upload for the
+outline image, one data change for the centroids).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
+from ..results.coords import to_data
 from ..results.outlines import OutlineImage, draw_outlines, empty_outlines
 from ..results.review import ReviewModel
 from .workers import WorkerPool
 
 if TYPE_CHECKING:
     from napari.components import ViewerModel
-    from napari.layers import Image, Labels
+    from napari.layers import Image, Labels, Points
 
-__all__ = ["InViewOutlines", "camera_bounds", "view_bounds"]
+__all__ = ["InViewCentroids", "InViewOutlines", "camera_bounds", "view_bounds"]
 
 MAX_VIEW_PX = 3000.0
 """Outlines appear when the view spans at most this many level-0 pixels."""
@@ -69,7 +72,7 @@ class InViewOutlines:
     def __init__(
         self,
         viewer: ViewerModel,
-        layer: Image,
+        layer: Image | Points,
         raster: Labels,
         review: ReviewModel,
         pool: WorkerPool,
@@ -92,7 +95,7 @@ class InViewOutlines:
         """Stop following the camera and drop pending answers (the layers are going away)."""
         self._timer.stop()
         self._generation += 1
-        self.pool.drop("in-view")
+        self.pool.drop(self.key)
         for emitter in (self.viewer.camera.events.center, self.viewer.camera.events.zoom):
             emitter.disconnect(self._schedule)
         self.closed = True
@@ -101,16 +104,39 @@ class InViewOutlines:
         if not self.closed:
             self._timer.start()
 
+    key = "in-view"
+    """The worker pool key of this view's queries (a newer query supersedes an older one)."""
+
     def refresh(self) -> None:
-        """Query the view in a worker; apply the answer unless a newer one was asked for."""
-        if self.closed:
+        """Query the view in a worker; apply the answer unless a newer one was asked for.
+
+        Nothing while the layer is hidden: it is refreshed when shown again.
+        """
+        if self.closed or not self.layer.visible:
             return
         bounds = camera_bounds(self.viewer, self.raster)
         self._generation += 1
         generation = self._generation
         if bounds[2] - bounds[0] > MAX_VIEW_PX or bounds[2] <= bounds[0] or bounds[3] <= bounds[1]:
-            self._apply(generation, empty_outlines())
+            self.show(self.empty())
             return
+        self.pool.start(
+            self.job(bounds),
+            key=self.key,
+            on_done=lambda result: self._apply(generation, result),
+        )
+
+    def _apply(self, generation: int, result: Any) -> None:
+        if generation != self._generation or self.closed:
+            return  # a newer view was asked for meanwhile, or the layers are gone
+        self.show(result)
+
+    def empty(self) -> OutlineImage:
+        """The answer for a view too wide (or empty) to show single cells."""
+        return empty_outlines()
+
+    def job(self, bounds: tuple[float, float, float, float]) -> Callable[[], OutlineImage]:
+        """On the main thread: the worker's job that draws the outlines of the cells in ``bounds``."""
         # one image pixel per screen pixel: the camera's zoom is screen pixels per world unit
         screen = 1.0 / (self.viewer.camera.zoom * float(self.raster.scale[-1]))
         widest = max(bounds[2] - bounds[0], bounds[3] - bounds[1]) / MAX_IMAGE_PX
@@ -121,16 +147,50 @@ class InViewOutlines:
             indices = review.in_view(bounds, cap)
             return draw_outlines(review.table, indices, review.face_colors(indices), bounds, pixel)
 
-        self.pool.start(draw, key="in-view", on_done=lambda image: self._apply(generation, image))
+        return draw
 
-    def _apply(self, generation: int, image: OutlineImage) -> None:
-        if generation != self._generation or self.closed:
-            return  # a newer view was asked for meanwhile, or the layers are gone
+    def show(self, image: OutlineImage) -> None:
+        """On the main thread: the outline image and its placement in one refresh."""
+        layer = cast("Image", self.layer)
         sy, sx = (float(s) for s in self.raster.scale[-2:])
         x0, y0 = image.origin
         half = image.pixel / 2 - 0.5  # image pixel centres in napari data coordinates
-        with self.layer._block_refresh():  # placement and pixels land in one refresh
-            self.layer.scale = (image.pixel * sy, image.pixel * sx)
-            self.layer.translate = ((y0 + half) * sy, (x0 + half) * sx)
-        self.layer.data = image.rgba
-        self.layer.metadata["cells_drawn"] = image.count
+        with layer._block_refresh():  # placement and pixels land in one refresh
+            layer.scale = (image.pixel * sy, image.pixel * sx)
+            layer.translate = ((y0 + half) * sy, (x0 + half) * sx)
+        layer.data = image.rgba
+        layer.metadata["cells_drawn"] = image.count
+
+
+Centroids = tuple[np.ndarray, np.ndarray]
+
+
+class InViewCentroids(InViewOutlines):
+    """Keeps a small Points layer filled with the centroids of the shown cells inside the view.
+
+    A change of a million-point layer costs napari seconds on the main thread (every point's
+    symbol, colour and position sent again); the view holds at most ``cap`` cells, so a class
+    toggle, a correction or a colour change costs what those few cost.
+    """
+
+    key = "in-view-centroids"
+
+    def empty(self) -> Centroids:  # type: ignore[override]
+        return np.zeros((0, 2)), np.zeros((0, 4))
+
+    def job(self, bounds: tuple[float, float, float, float]) -> Callable[[], Centroids]:  # type: ignore[override]
+        review, cap = self.review, self.cap
+
+        def query() -> Centroids:
+            indices = review.in_view(bounds, cap)
+            return to_data(review.table.centroids[indices]), review.face_colors(indices)
+
+        return query
+
+    def show(self, result: Centroids) -> None:  # type: ignore[override]
+        """On the main thread: the points and their colours in one data change."""
+        data, colors = result
+        layer = cast("Points", self.layer)
+        layer.data = data
+        if len(data):
+            layer.face_color = colors
