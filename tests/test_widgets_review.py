@@ -20,7 +20,7 @@ from napari_aignostics.results.segmap import ClassMap
 from napari_aignostics.results.tables import ObjectTable
 from napari_aignostics.widgets.cell_layers import CellLayers
 from napari_aignostics.widgets.review_panel import ReviewPanel
-from napari_aignostics.widgets.viewport import view_bounds
+from napari_aignostics.widgets.viewport import camera_bounds
 
 MPP = 0.25
 SLIDE = (2000, 2000)
@@ -100,7 +100,7 @@ def test_display_modes_keys_and_status_names(shown: Any, qtbot: Any) -> None:
     viewer.camera.zoom = 4.0  # zoomed in: the centroids of the shown cells in view, in a worker
     qtbot.waitUntil(lambda: len(panel.centroids.data) > 0, timeout=5000)
     assert panel.centroids.visible and not panel.raster.visible and not panel.points.visible
-    x0, y0, x1, y1 = view_bounds(panel.raster)
+    x0, y0, x1, y1 = camera_bounds(viewer, panel.raster)
     expected = review.in_view((x0, y0, x1, y1))
     assert len(panel.centroids.data) == len(expected)
     assert np.allclose(panel.centroids.face_color, review.face_colors(expected))
