@@ -194,7 +194,7 @@ def viewer(visits: int) -> None:
     steps = sorted(rss)
     flat = rss[steps[-1]] <= rss[steps[min(1, len(steps) - 1)]] * 1.10
     print("RSS after visiting " + ", ".join(f"{k}: {rss[k]:.0f} MB" for k in steps)
-          + f" ({table['layers']} layers open at the end) goal flat within 15 %: "
+          + f" ({table['layers']} layers open at the end) goal flat within 10 %: "
           f"{_verdict(flat)}")
 
 
