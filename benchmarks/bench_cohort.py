@@ -9,7 +9,9 @@ each a copy of CMU-1-Small-Region with real local-tme results:
 - open from the table (the previous slide's layers closed) to the results drawn (median over the
   visits after the first) vs opening such a slide with its results alone through the results loader
   in a viewer without a cohort (after one warm-up slide) (goal <= 1.25x);
-- RSS after visiting 1, 10 and N slides (goal: after N within 15 % of after 10).
+- RSS after visiting 1, 10 and N slides (goal: after N within 10 % of after 10); the slides are
+  opened while Qt's event loop runs, as in napari, since napari lets go of a removed layer's
+  controls (and through them the layer) from the event loop.
 ``--no-viewer`` skips the viewer part.
 """
 
@@ -18,6 +20,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import resource
 import sys
 import tempfile
@@ -112,6 +115,7 @@ def _make_visits(root: Path, visits: int) -> Path:
 def _viewer_child(run: Path, mode: str, visits: int) -> dict[str, Any]:
     """In a fresh process: open slides through the Cohort tab (or one alone), timing each."""
     import napari
+    from qtpy.QtCore import QEventLoop, QTimer
     from qtpy.QtWidgets import QApplication
 
     from napari_aignostics.widgets.dock import AignosticsWidget
@@ -128,6 +132,11 @@ def _viewer_child(run: Path, mode: str, visits: int) -> dict[str, Any]:
     widget.loader.item_loaded.connect(lambda _run, external: done.add(external))
 
     def open_and_wait(index: int) -> float:
+        """Open a slide and run Qt's event loop (as napari does) until its results are drawn.
+
+        A running event loop matters: napari deletes a removed layer's controls later, from the
+        loop, and only then lets go of the layer.
+        """
         row = table.rows[index]
         start = time.perf_counter()
         if mode == "alone":
@@ -136,8 +145,9 @@ def _viewer_child(run: Path, mode: str, visits: int) -> dict[str, Any]:
         else:
             widget.cohort.open_row(index)
         while row.external_id not in done:
-            app.processEvents()
-            time.sleep(0.002)
+            loop = QEventLoop()
+            QTimer.singleShot(5, loop.quit)
+            loop.exec()
             if time.perf_counter() - start > 300:
                 raise SystemExit(f"{row.name}: its results were not shown within 300 s")
         viewer.window._qt_viewer.canvas._scene_canvas.render()  # the first drawn frame
@@ -182,9 +192,9 @@ def viewer(visits: int) -> None:
           f"{_verdict(ratio <= 1.25)}")
     rss = {int(k): v for k, v in table["rss"].items()}
     steps = sorted(rss)
-    flat = rss[steps[-1]] <= rss[steps[min(1, len(steps) - 1)]] * 1.15
+    flat = rss[steps[-1]] <= rss[steps[min(1, len(steps) - 1)]] * 1.10
     print("RSS after visiting " + ", ".join(f"{k}: {rss[k]:.0f} MB" for k in steps)
-          + f" ({table['layers']} layers open at the end) goal flat within 15 %: "
+          + f" ({table['layers']} layers open at the end) goal flat within 10 %: "
           f"{_verdict(flat)}")
 
 
@@ -202,6 +212,8 @@ def main() -> int:
     core(args.items)
     if not args.no_viewer:
         viewer(args.visits)
+    load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
+    print(f"load average (1, 5, 15 min) at the end: {load} on {os.cpu_count()} cores")
     return 0
 
 

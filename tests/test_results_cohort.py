@@ -8,6 +8,7 @@ import importlib.util
 import json
 import shutil
 import subprocess
+import zipfile
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -16,11 +17,12 @@ import pytest
 
 from napari_aignostics.cli import main
 from napari_aignostics.platform import models as m
-from napari_aignostics.results.cohort import CohortTable, find_run_folder
+from napari_aignostics.results.cohort import CohortTable, find_run_folder, read_item_readouts
+from napari_aignostics.results.cohort_figures import read_cell_points
 from napari_aignostics.results.cohort_report import render_report
 from napari_aignostics.results.phenotype import Phenotype, PhenotypeRule
 from napari_aignostics.results.qupath_project import write_qupath_project
-from napari_aignostics.results.readouts import read_readout
+from napari_aignostics.results.readouts import count_rows, find_readouts, read_readout
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -136,6 +138,70 @@ def test_a_folder_without_a_run_says_what_to_pick(tmp_path: Path) -> None:
     assert "readout_generation_slide_readouts.csv: not a readout CSV" in table.rows[0].message
 
 
+# --- he-tme 2.0: readouts in a zip bundle -------------------------------------------------------
+
+BUNDLE = "readout_generation_readouts_bundle.zip"
+LOOSE = ("readout_generation_slide_readouts.csv", "readout_generation_cell_readouts.csv")
+
+
+def _bundle(item: Path, members: tuple[str, str] = ("readouts/slide_readouts.csv",
+                                                     "readouts/cell_readouts.csv")) -> Path:
+    """The item's two readout CSVs moved into one zip, as he-tme 2.0 delivers them."""
+    bundle = item / BUNDLE
+    with zipfile.ZipFile(bundle, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("readouts/", "")  # a folder entry, and a stray file, are passed over
+        archive.writestr("__MACOSX/readouts/._slide_readouts.csv", b"\x00\x05")
+        for name, member in zip(LOOSE, members, strict=True):
+            archive.write(item / name, member)
+            (item / name).unlink()
+    return bundle
+
+
+def test_readouts_in_a_zip_bundle_read_like_the_csvs(cohort: Path) -> None:
+    loose = CohortTable.from_folder(cohort)
+    points = read_cell_points(cohort / "slide-0000")
+    for row in loose.rows:
+        if row.folder is not None:
+            _bundle(row.folder)
+    assert not list(cohort.glob("*/*.csv"))
+    bundled = CohortTable.from_folder(cohort)
+    assert [(r.readouts, r.cells, r.message) for r in bundled.rows] == [
+        (r.readouts, r.cells, r.message) for r in loose.rows]
+    assert sum(bool(r.readouts) for r in bundled.rows) == 11
+    again = read_cell_points(cohort / "slide-0000")
+    assert again[0].shape == (50, 2) and (again[0] == points[0]).all() and again[1] == points[1]
+
+
+def test_bundle_members_are_told_apart_by_header_when_their_names_do_not_say(
+    cohort: Path,
+) -> None:
+    item = cohort / "slide-0000"
+    expected = read_item_readouts(item)
+    bundle = _bundle(item, ("summary.csv", "objects.csv"))
+    slide, cell = find_readouts(item)
+    assert slide is not None and cell is not None
+    assert (slide.path, slide.member, cell.member) == (bundle, "summary.csv", "objects.csv")
+    assert count_rows(cell) == 50
+    assert read_item_readouts(item) == expected
+
+
+def test_an_ambiguous_or_damaged_bundle_keeps_the_row_and_says_why(cohort: Path) -> None:
+    two = cohort / "slide-0000"
+    _bundle(two, ("slide_readouts.csv", "cell_readouts.csv"))
+    with zipfile.ZipFile(two / BUNDLE, "a") as archive:
+        archive.writestr("slide_readouts_old.csv", "# v0\nA,B\n1,2\n")
+    broken = cohort / "slide-0001"
+    _bundle(broken)
+    (broken / BUNDLE).write_bytes((broken / BUNDLE).read_bytes()[:200])
+    table = CohortTable.from_folder(cohort)
+    first, second = table.rows[0], table.rows[1]
+    assert first.readouts == {} and first.state == "SUCCEEDED"
+    assert "2 members look like the slide readouts (slide_readouts.csv, slide_readouts_old.csv)" \
+        in first.message
+    assert f"{BUNDLE}: not a readable zip" in second.message and second.readouts == {}
+    assert len(table.rows) == 12 and table.rows[2].readouts  # the other items are read as before
+
+
 # --- exports ------------------------------------------------------------------------------------
 
 
@@ -231,6 +297,14 @@ def test_a_real_run_becomes_a_cohort(server: Any, wsi_dir: Path, tmp_path: Path)
     regions = json.loads((qp / entry["metadata"]["aignostics_objects"] / "regions.geojson").read_text())
     assert {f["properties"]["objectType"] for f in regions["features"]} == {"annotation"}
     _screenshot_in_chromium(report, tmp_path / "report.png")
+
+    # the same real readouts bundled as he-tme 2.0 delivers them read the same
+    assert good.folder is not None
+    points = read_cell_points(good.folder)
+    _bundle(good.folder)
+    assert read_item_readouts(good.folder) == (good.readouts, good.cells)
+    again = read_cell_points(good.folder)
+    assert len(again[0]) == len(points[0]) > 0 and (again[0] == points[0]).all()
 
 
 def _screenshot_in_chromium(report: Path, png: Path) -> None:

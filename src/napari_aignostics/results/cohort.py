@@ -22,19 +22,15 @@ from ..platform.results_layout import (
     read_manifest,
 )
 from .phenotype import Phenotype, PhenotypeRule
-from .readouts import read_readout
+from .readouts import count_rows, find_readouts, read_readout
 
 __all__ = [
-    "CELL_READOUTS",
     "FIXED_COLUMNS",
-    "SLIDE_READOUTS",
     "CohortRow",
     "CohortTable",
     "find_run_folder",
 ]
 
-SLIDE_READOUTS = "readout_generation_slide_readouts.csv"
-CELL_READOUTS = "readout_generation_cell_readouts.csv"
 FIXED_COLUMNS = ("slide", "state", "message", "cells", "phenotype")
 Value = str | float | None
 
@@ -82,35 +78,18 @@ def _numbers(values: dict[str, str]) -> dict[str, float]:
     return found
 
 
-def _cell_rows(path: Path) -> int:
-    """Data rows of a cell readout CSV (preamble and header not counted)."""
-    with path.open("rb") as handle:
-        first = handle.readline()
-        lines = 1 + sum(1 for line in handle if line.strip())
-    return max(0, lines - (2 if first.startswith(b"#") or b"," not in first else 1))
-
-
 def read_item_readouts(folder: Path) -> tuple[dict[str, float], int | None]:
     """(numeric slide readouts, cell count) of an item folder; empty when it has none.
 
-    The cell count is ``CELL_COUNT_TOTAL`` when the readouts have it, else the rows of the cell
-    readout CSV. A damaged CSV raises :class:`ValueError` naming the file.
+    The readouts are loose CSVs or a zip bundle (:func:`.readouts.find_readouts`). The cell count
+    is ``CELL_COUNT_TOTAL`` when the slide readouts have it, else the rows of the cell readouts.
+    A damaged table or bundle raises :class:`ValueError` naming it.
     """
-    readouts: dict[str, float] = {}
-    slide_csv = folder / SLIDE_READOUTS
-    try:
-        if slide_csv.is_file():
-            readouts = _numbers(read_readout(slide_csv).as_dict())
-        cells: int | None = None
-        if "CELL_COUNT_TOTAL" in readouts:
-            cells = int(readouts["CELL_COUNT_TOTAL"])
-        elif (folder / CELL_READOUTS).is_file():
-            cells = _cell_rows(folder / CELL_READOUTS)
-    except (UnicodeDecodeError, csv.Error) as exc:
-        raise ValueError(
-            f"{slide_csv}: not a readout CSV ({exc}); download the item again"
-        ) from None
-    return readouts, cells
+    slide, cell = find_readouts(folder)
+    readouts = _numbers(read_readout(slide).as_dict()) if slide is not None else {}
+    if "CELL_COUNT_TOTAL" in readouts:
+        return readouts, int(readouts["CELL_COUNT_TOTAL"])
+    return readouts, count_rows(cell) if cell is not None else None
 
 
 def find_run_folder(folder: Path) -> Path:

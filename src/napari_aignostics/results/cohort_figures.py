@@ -10,9 +10,9 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from .cohort import CELL_READOUTS, CohortTable
+from .cohort import CohortTable
 from .phenotype import PHENOTYPE_COLORS, Phenotype
-from .readouts import read_readout
+from .readouts import find_readouts, read_readout
 
 __all__ = [
     "CLASS_PREFIXES",
@@ -119,10 +119,13 @@ def draw_classes(
 
 def read_cell_points(folder: Path, limit: int = MAX_POINTS) -> tuple[np.ndarray, list[str]]:
     """Level-0 centroids (n, 2: x, y) and classes from an item's cell readout CSV (evenly thinned)."""
-    path = folder / CELL_READOUTS
-    if not path.is_file():
+    try:
+        source = find_readouts(folder)[1]
+        table = read_readout(source) if source is not None else None
+    except (OSError, ValueError):  # a damaged cell table: the thumbnail goes without cells
+        table = None
+    if table is None:
         return np.zeros((0, 2)), []
-    table = read_readout(path)
     try:
         ix, iy = table.columns.index("CENTROID_X"), table.columns.index("CENTROID_Y")
     except ValueError:
