@@ -201,6 +201,19 @@ def test_cell_table_sorts_filters_and_jumps(
     review.set_classes(model.rows[:3], NOT_A_CELL)  # a correction leaves the filtered rows
     qtbot.waitUntil(lambda: model.rowCount() == expected - 3, timeout=10_000)
 
+    assert not panel.low.isEnabled()  # no range until a column is picked
+    panel.column.setCurrentText("area_um2")  # the range spans the column: nothing left out yet
+    assert panel.low.isEnabled() and panel.low.value() < area.min() <= area.max() < panel.high.value()
+    qtbot.wait(50)
+    qtbot.waitUntil(lambda: model.rowCount() == expected - 3, timeout=10_000)
+    median = float(np.median(area[model.rows]))
+    panel.low.setValue(median)
+    panel.low.editingFinished.emit()
+    kept = int((area[model.rows] >= round(median, 3)).sum())
+    qtbot.waitUntil(lambda: model.rowCount() == kept, timeout=10_000)
+    assert area[model.rows].min() >= round(median, 3)
+    panel.column.setCurrentIndex(0)
+
     index = panel.jump_to(0)
     assert index == model.rows[0]
     center, zoom = review.jump_target(index, MPP)

@@ -13,7 +13,7 @@ import numpy as np
 from .review import ReviewModel
 from .tables import ObjectTable
 
-__all__ = ["RowFilter", "filter_rows", "numeric_columns", "sort_rows"]
+__all__ = ["RowFilter", "column_range", "filter_rows", "numeric_columns", "sort_rows"]
 
 
 def numeric_columns(table: ObjectTable, mpp: float | None) -> dict[str, np.ndarray]:
@@ -25,6 +25,15 @@ def numeric_columns(table: ObjectTable, mpp: float | None) -> dict[str, np.ndarr
     columns["area_um2" if mpp else "area_px"] = area * (mpp * mpp) if mpp else area
     columns.update(table.measurements)
     return columns
+
+
+def column_range(values: np.ndarray) -> tuple[float, float]:
+    """The smallest and largest finite value of a column ((0, 0) when it has none)."""
+    finite = np.asarray(values, dtype=np.float64)
+    finite = finite[np.isfinite(finite)]
+    if not len(finite):
+        return 0.0, 0.0
+    return float(finite.min()), float(finite.max())
 
 
 def sort_rows(rows: np.ndarray, values: np.ndarray, descending: bool = False) -> np.ndarray:

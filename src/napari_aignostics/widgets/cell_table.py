@@ -23,7 +23,13 @@ from qtpy.QtWidgets import (
 )
 
 from ..results.coords import to_data, world_scale
-from ..results.object_columns import RowFilter, filter_rows, numeric_columns, sort_rows
+from ..results.object_columns import (
+    RowFilter,
+    column_range,
+    filter_rows,
+    numeric_columns,
+    sort_rows,
+)
 from ..results.result_set import ResultSet
 from ..results.review import ReviewModel
 from .workers import WorkerPool
@@ -115,10 +121,8 @@ class CellTablePanel(QWidget):
         self.low = QDoubleSpinBox()
         self.high = QDoubleSpinBox()
         for box in (self.low, self.high):
-            box.setRange(-1e12, 1e12)
             box.setDecimals(3)
-        self.high.setValue(1e12)
-        self.low.setValue(-1e12)
+            box.setEnabled(False)  # a range only once a column is picked (its min and max)
         self.text = QLineEdit()
         self.text.setPlaceholderText("id contains…")
         self.count = QLabel("No results loaded.")
@@ -149,8 +153,8 @@ class CellTablePanel(QWidget):
         layout.addWidget(self.count)
 
         self.source.currentIndexChanged.connect(self._source_changed)
-        for signal in (self.class_filter.currentIndexChanged, self.column.currentIndexChanged):
-            signal.connect(self.refilter)
+        self.class_filter.currentIndexChanged.connect(self.refilter)
+        self.column.currentIndexChanged.connect(self._column_changed)
         for box in (self.low, self.high):
             box.editingFinished.connect(self.refilter)
         self.text.editingFinished.connect(self.refilter)
@@ -206,6 +210,20 @@ class CellTablePanel(QWidget):
             combo.clear()
             combo.addItems(items)
             combo.blockSignals(False)
+        self._column_changed(self.column.currentIndex())
+
+    def _column_changed(self, position: int) -> None:
+        """The range boxes span the picked column's values (all of them, until narrowed)."""
+        model = self.model
+        name = self.column.currentText() if position > 0 else None
+        low, high = column_range(model.columns[name]) if model is not None and name else (0.0, 0.0)
+        step = 10.0 ** -self.low.decimals()
+        for box, value in ((self.low, low - step), (self.high, high + step)):
+            box.blockSignals(True)
+            box.setRange(low - step, high + step)
+            box.setValue(value)
+            box.setEnabled(name is not None)
+            box.blockSignals(False)
         self.refilter()
 
     def row_filter(self) -> RowFilter:
