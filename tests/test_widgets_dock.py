@@ -74,13 +74,14 @@ def test_submit_follow_review_export(dock: Any, qtbot: Any, tmp_path: Path,
     total = len(points.data)
     lymph = int((points.features["class"] == "LYMPHOCYTE").sum())
     review.set_class_visible("LYMPHOCYTE", False)
-    assert int(points.shown.sum()) == total - lymph
+    model = review.review  # the million-point layer stays hidden; the model's mask is what shows
+    assert model is not None and int(model.shown().sum()) == total - lymph
     review.confidence.setValue(60)
-    assert (points.features["confidence"][points.shown] >= 0.6).all()
+    assert (points.features["confidence"][model.shown()] >= 0.6).all()
     assert "cells shown" in review.total.text()
     exported = review._export("geojson", tmp_path / "out" / "cells.geojson")
     data = json.loads(exported.read_text())
-    assert len(data["features"]) == int(points.shown.sum())
+    assert len(data["features"]) == int(model.shown().sum())
     assert {f["properties"]["classification"]["name"] for f in data["features"]} <= {
         "EPITHELIAL", "FIBROBLAST", "OTHER"}
 
