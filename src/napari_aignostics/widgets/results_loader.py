@@ -15,8 +15,14 @@ from qtpy.QtCore import QObject, QTimer, Signal
 
 from ..platform.results_layout import ArtifactMetadata, artifact_metadata
 from ..platform.run_labels import run_label
-from ..results.result_layers import LayerData
-from ..results.result_set import Partial, ResultSet, find_item_folders, iter_results
+from ..results.result_layers import LayerData, layer_name, placeholder_overview
+from ..results.result_set import (
+    Partial,
+    ResultSet,
+    find_item_folders,
+    iter_results,
+    loads_progressively,
+)
 from ..results.results_reader import plan_results
 from ..slides.slide_ref import SlideRef, find_slide
 from ..workflow.session import Session
@@ -98,7 +104,7 @@ class ResultsLoader(QObject):
         if plan is None:
             return
         folder, slide, name, metadata = plan
-        growing = GrowingOverview(self.viewer)
+        growing = _growing(self.viewer, folder, slide, name or folder.stem)
 
         def loaded(prepared: tuple[ResultSet, list[LayerData]]) -> None:
             result, layer_data = prepared
@@ -204,7 +210,7 @@ class ResultsLoader(QObject):
         slide = self.slide_for(run_id, external_id)
         self._pending[run_id] = self._pending.get(run_id, 0) + 1
         name = Path(external_id).stem
-        growing = GrowingOverview(self.viewer)
+        growing = _growing(self.viewer, folder, slide, name)
 
         def loaded(prepared: tuple[ResultSet, list[LayerData]]) -> None:
             old = self._shown.pop((run_id, external_id), [])
@@ -305,6 +311,17 @@ def freeze_long_lived_heap() -> None:
 def _viewer_key(viewer: ViewerModel) -> int:
     """One key per viewer, whether napari hands it to a plugin widget wrapped in a proxy or not."""
     return id(getattr(viewer, "__wrapped__", viewer))
+
+
+def _growing(
+    viewer: ViewerModel, folder: Path, slide: SlideRef | None, name: str
+) -> GrowingOverview:
+    """The overview of cells as they load, added empty at once when they load in batches."""
+    growing = GrowingOverview(viewer)
+    if loads_progressively(folder):
+        mpp = slide.mpp if slide is not None else None
+        growing.start(placeholder_overview(layer_name(name, "cells"), mpp))
+    return growing
 
 
 def _in_turns(steps: Sequence[Callable[[], None]], then: Callable[[], None]) -> None:
