@@ -37,9 +37,11 @@ class GrowingOverview:
         """The layer is the placeholder :meth:`start` added: no cells shown yet."""
 
     def start(self, placeholder: LayerData) -> None:
-        """Add the empty overview now, before the first cells are read."""
+        """Add the empty overview now, unless the first cells were shown already."""
         from napari.layers import Layer
 
+        if self.layer is not None:
+            return
         self.layer = Layer.create(*placeholder)
         self.viewer.add_layer(self.layer)
         self._empty = True

@@ -104,7 +104,7 @@ class ResultsLoader(QObject):
         if plan is None:
             return
         folder, slide, name, metadata = plan
-        growing = _growing(self.viewer, folder, slide, name or folder.stem)
+        growing = GrowingOverview(self.viewer)
 
         def loaded(prepared: tuple[ResultSet, list[LayerData]]) -> None:
             result, layer_data = prepared
@@ -135,6 +135,7 @@ class ResultsLoader(QObject):
             on_yield=growing.update,
             on_error=failed,
         )
+        _start_empty(growing, folder, slide, name or folder.stem)
 
     # --- slides ----------------------------------------------------------------------------------
 
@@ -210,7 +211,7 @@ class ResultsLoader(QObject):
         slide = self.slide_for(run_id, external_id)
         self._pending[run_id] = self._pending.get(run_id, 0) + 1
         name = Path(external_id).stem
-        growing = _growing(self.viewer, folder, slide, name)
+        growing = GrowingOverview(self.viewer)
 
         def loaded(prepared: tuple[ResultSet, list[LayerData]]) -> None:
             old = self._shown.pop((run_id, external_id), [])
@@ -240,6 +241,7 @@ class ResultsLoader(QObject):
             on_yield=growing.update,
             on_error=failed,
         )
+        _start_empty(growing, folder, slide, name)
 
     def _maybe_done(self, run_id: str) -> None:
         if run_id in self._finished and self._pending.get(run_id, 0) == 0:
@@ -313,15 +315,12 @@ def _viewer_key(viewer: ViewerModel) -> int:
     return id(getattr(viewer, "__wrapped__", viewer))
 
 
-def _growing(
-    viewer: ViewerModel, folder: Path, slide: SlideRef | None, name: str
-) -> GrowingOverview:
-    """The overview of cells as they load, added empty at once when they load in batches."""
-    growing = GrowingOverview(viewer)
+def _start_empty(growing: GrowingOverview, folder: Path, slide: SlideRef | None, name: str) -> None:
+    """Cells that load in batches: their overview is added empty now, while the worker (started
+    first) reads the first batch."""
     if loads_progressively(folder):
         mpp = slide.mpp if slide is not None else None
         growing.start(placeholder_overview(layer_name(name, "cells"), mpp))
-    return growing
 
 
 def _in_turns(steps: Sequence[Callable[[], None]], then: Callable[[], None]) -> None:
