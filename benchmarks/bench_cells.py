@@ -76,14 +76,18 @@ def main() -> int:
                 rows.append((label, count, path.stat().st_size / 1e6, base["seconds"],
                              ours["seconds"], ours["peak_mb"], base["peak_mb"]))
                 ratio = ours["seconds"] / base["seconds"]
-                ok = (ratio <= GOALS[fmt] and again["seconds"] < 1.0
-                      and (count < 10_000_000 or ours["peak_mb"] <= 8192))
-                misses += not ok
+                goals = {  # each goal on its own: one miss does not mark the others
+                    "ratio": ratio <= GOALS[fmt],
+                    "reopen": again["seconds"] < 1.0,
+                    "peak": count < 10_000_000 or ours["peak_mb"] <= 8192,
+                }
+                misses += sum(not met for met in goals.values())
                 print(f"{label:>24} {count:>10,} cells {rows[-1][2]:7.0f} MB | baseline "
                       f"{base['seconds']:6.2f} s ({base['peak_mb']:5.0f} MB) | first frame "
-                      f"{ours['seconds']:6.2f} s ({ours['peak_mb']:5.0f} MB) | "
-                      f"{ratio:4.2f}x (goal <= {GOALS[fmt]:.1f}x) | reopen {again['seconds']:5.2f} s "
-                      f"(goal < 1 s) {'ok' if ok else 'MISS'}",
+                      f"{ours['seconds']:6.2f} s ({ours['peak_mb']:5.0f} MB"
+                      f"{'' if count < 10_000_000 else ', goal <= 8 GB ' + _flag(goals['peak'])}) | "
+                      f"{ratio:4.2f}x (goal <= {GOALS[fmt]:.1f}x) {_flag(goals['ratio'])} | "
+                      f"reopen {again['seconds']:5.2f} s (goal < 1 s) {_flag(goals['reopen'])}",
                       flush=True)
                 if fmt == "parquet" and args.viewer:
                     shown = run_child(__file__, ["--child", "viewer", str(path)],
@@ -91,7 +95,7 @@ def main() -> int:
                     ok = shown["first_frame"] < 1.0
                     misses += not ok
                     print(f"{'progressive, in napari':>24} first overview frame "
-                          f"{shown['first_frame']:5.2f} s (goal < 1 s) {'ok' if ok else 'MISS'} | "
+                          f"{shown['first_frame']:5.2f} s (goal < 1 s) {_flag(ok)} | "
                           f"whole result added {shown['whole']:6.2f} s | "
                           f"{shown['partials']} partial frames", flush=True)
                 if fmt != "parquet" and importlib.util.find_spec("geopandas"):
@@ -101,6 +105,10 @@ def main() -> int:
     print(f"load average at end: {os.getloadavg()[0]:.1f}")
     print("all goals met" if not misses else f"{misses} goal(s) MISSED")
     return 1 if misses else 0
+
+
+def _flag(met: bool) -> str:
+    return "ok" if met else "MISS"
 
 
 def _make(tmp: Path, n: int, with_geojson: bool) -> dict[str, tuple[str, Path, int]]:
@@ -212,11 +220,12 @@ def _progressive_in_viewer(path: Path) -> dict[str, Any]:
     def counted(self: GrowingOverview, step: Any) -> None:
         partials[0] += 1
         update(self, step)
+        marks.setdefault("cells", time.perf_counter())
 
     GrowingOverview.update = counted  # type: ignore[method-assign]
 
-    def drawn(_event: object) -> None:
-        if "first" not in marks and any(type(x).__name__ == "Labels" for x in viewer.layers):
+    def drawn(_event: object) -> None:  # the first draw once cells are in the overview
+        if "first" not in marks and "cells" in marks:
             marks["first"] = time.perf_counter()
 
     viewer.window._qt_viewer.canvas._scene_canvas.events.draw.connect(drawn)
@@ -224,13 +233,14 @@ def _progressive_in_viewer(path: Path) -> dict[str, Any]:
     loader.opened.connect(lambda _path: marks.setdefault("whole", time.perf_counter()))
     start = time.perf_counter()
     loader.open_path(path)
-    while "whole" not in marks or "first" not in marks:
+    while "whole" not in marks or ("first" not in marks and "cells" in marks):
         app.processEvents()
         time.sleep(0.002)
         if time.perf_counter() - start > 900:
             raise SystemExit("the results did not arrive within 15 minutes")
     viewer.close()
-    return {"first_frame": marks["first"] - start, "whole": marks["whole"] - start,
+    first = marks.get("first", marks["whole"])  # no partial frame: the whole result came first
+    return {"first_frame": first - start, "whole": marks["whole"] - start,
             "partials": partials[0]}
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -12,7 +13,8 @@ import pyarrow.parquet as pq
 import pytest
 import shapely
 
-from napari_aignostics.results.cellcache import cached_table, cell_cache_dir
+from napari_aignostics.results import cellcache
+from napari_aignostics.results.cellcache import cached_table, cell_cache_dir, wait_for_writes
 from napari_aignostics.results.parquet import read_cells_parquet
 from napari_aignostics.results.tables import ObjectTable
 
@@ -22,25 +24,30 @@ def _own_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NAPARI_AIGNOSTICS_CACHE", str(tmp_path / "cache"))
 
 
-def _write(path: Path, n: int = 400, seed: int = 0, reverse: bool = False,
-           ids: list[str] | None = None) -> None:
+def _write(
+    path: Path, n: int = 400, seed: int = 0, reverse: bool = False, ids: list[str] | None = None
+) -> None:
     rng = np.random.default_rng(seed)
     centers = rng.uniform(0, 4000, (n, 2))
     polygons = [shapely.Polygon(shapely.Point(c).buffer(5, 3).exterior) for c in centers]
-    table = pa.table({
-        "id": ids or [f"c{seed}-{i}" for i in range(n)],
-        "geometry": shapely.to_wkb(polygons),
-        "class_name": rng.choice(["tumor", "stroma", "immune"], n),
-        "confidence": rng.uniform(0, 1, n),
-        "area": rng.uniform(10, 90, n).astype(np.float32),
-    })
+    table = pa.table(
+        {
+            "id": ids or [f"c{seed}-{i}" for i in range(n)],
+            "geometry": shapely.to_wkb(polygons),
+            "class_name": rng.choice(["tumor", "stroma", "immune"], n),
+            "confidence": rng.uniform(0, 1, n),
+            "area": rng.uniform(10, 90, n).astype(np.float32),
+        }
+    )
     if reverse:  # the same values in another order: the same size
         table = table.take(np.arange(n)[::-1])
     pq.write_table(table, path, compression="none", use_dictionary=False, write_statistics=False)
 
 
 def _files() -> list[Path]:
-    """The entries and temporary files of the cache (not its folder of remembered checksums)."""
+    """The entries and temporary files of the cache (not its folder of remembered checksums),
+    once the writes under way finished."""
+    wait_for_writes()
     return [p for p in cell_cache_dir().iterdir() if p.is_file()]
 
 
@@ -98,13 +105,53 @@ def test_a_changed_file_is_never_served_stale(tmp_path: Path) -> None:
     _same(new, read_cells_parquet(path))
 
 
+def test_the_entry_is_written_after_the_hand_over(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The table is handed over first; the entry follows from a snapshot taken then (a later
+    correction of the codes does not reach it), byte for byte what a write in place gives."""
+    path = tmp_path / "cells.parquet"
+    _write(path, n=3000)
+
+    def derive(table: ObjectTable) -> dict[str, np.ndarray]:
+        return {"codes": (np.arange(len(table)) % 7).astype(np.uint16)}
+
+    gate = threading.Event()
+    store = cellcache._store
+
+    def held(*args: object) -> None:
+        gate.wait(30)
+        store(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(cellcache, "_store", held)
+    table = cached_table(path, _Reader(path), how="t", derive=derive, min_bytes=0)
+    assert not [p for p in cell_cache_dir().iterdir() if p.is_file()]  # not written yet
+    table.derived["codes"][:10] = 6  # a correction, made after the hand-over
+    gate.set()
+    [entry] = _files()
+    written = entry.read_bytes()
+
+    fresh = read_cells_parquet(path)
+    fresh.derived.update(derive(fresh))
+    in_place = tmp_path / "in_place" / entry.name
+    store(in_place.parent, in_place, cellcache._snapshot(fresh))
+    assert written == in_place.read_bytes()
+
+    reader = _Reader(path)
+    again = cached_table(path, reader, how="t", derive=derive, min_bytes=0)
+    assert reader.calls == 0
+    _same(again, fresh)
+    np.testing.assert_array_equal(again.derived["codes"], derive(fresh)["codes"])
+
+
 def test_concurrent_opens_and_damaged_entries(tmp_path: Path) -> None:
     path = tmp_path / "cells.parquet"
     _write(path)
     reference = read_cells_parquet(path)
     with ThreadPoolExecutor(4) as pool:
-        tables = list(pool.map(lambda _: cached_table(path, _Reader(path), how="t", min_bytes=0),
-                               range(8)))
+        tables = list(
+            pool.map(lambda _: cached_table(path, _Reader(path), how="t", min_bytes=0), range(8))
+        )
     for table in tables:
         _same(table, reference)
     entries = _files()
@@ -128,6 +175,7 @@ def test_cache_is_trimmed_least_recently_used_first(tmp_path: Path) -> None:
     size = _files()[0].stat().st_size
     cached_table(paths[0], _Reader(paths[0]), how="t", min_bytes=0)  # used again: newest
     cached_table(paths[0], _Reader(paths[0]), how="u", min_bytes=0, limit_bytes=int(2.5 * size))
+    wait_for_writes()  # the trim after the last write
     reader = _Reader(paths[1])
     cached_table(paths[1], reader, how="t", min_bytes=0)
     assert reader.calls == 1  # the least recently used entry went
@@ -138,8 +186,10 @@ def test_cache_is_trimmed_least_recently_used_first(tmp_path: Path) -> None:
 def test_ids_come_back_exactly(tmp_path: Path, odd: str) -> None:
     """Short ids are mapped back as a fixed-width array; one very long id or a trailing NUL (which
     fixed-width strings would bloat or drop) take the exact UTF-8 path."""
-    for name, ids in {"plain": None, odd: [f"k{i}" for i in range(399)]
-                      + ["é" * 20_000 if odd == "long" else "tail\0"]}.items():
+    for name, ids in {
+        "plain": None,
+        odd: [f"k{i}" for i in range(399)] + ["é" * 20_000 if odd == "long" else "tail\0"],
+    }.items():
         path = tmp_path / f"{name}.parquet"
         _write(path, ids=ids)
         reader = _Reader(path)
@@ -168,12 +218,19 @@ def test_reopen_maps_the_overview_and_derived_arrays(
     assert not again.cells.centroid_grid.winners.flags.owndata  # mapped from the entry
     assert not again.review.raster_codes().flags.owndata
     np.testing.assert_array_equal(first.review.raster_codes(), again.review.raster_codes())
-    fresh = ObjectTable(first.cells.geometry, first.cells.classes, first.cells.colors,
-                        first.cells.ids, first.cells.confidence)
+    fresh = ObjectTable(
+        first.cells.geometry,
+        first.cells.classes,
+        first.cells.colors,
+        first.cells.ids,
+        first.cells.confidence,
+    )
     codes = again.review.raster_codes()
     for ds in (8.0, 16.0):
-        np.testing.assert_array_equal(render_chunk(again.cells, codes, ds, 0, 0, 200, 200, False),
-                                      render_chunk(fresh, codes, ds, 0, 0, 200, 200, False))
+        np.testing.assert_array_equal(
+            render_chunk(again.cells, codes, ds, 0, 0, 200, 200, False),
+            render_chunk(fresh, codes, ds, 0, 0, 200, 200, False),
+        )
     again.review.set_classes(np.arange(10), 0)  # an edit changes this process's copy only
     third = load_results(path, slide_size=(4000, 4000))
     assert third.review is not None

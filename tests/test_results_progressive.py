@@ -73,10 +73,13 @@ def test_the_viewer_shows_cells_as_they_load(make_napari_viewer: Any, qtbot: Any
     path = tmp_path / "cell_classification_parquet_polygons.parquet"
     _write(path)
     seen: list[tuple[int, int, int]] = []
+    waiting: list[float] = []  # the overview's opacity before the first cells came
     update = GrowingOverview.update
 
     def recorded(self: GrowingOverview, step: Partial) -> None:
         layers = list(viewer.layers)
+        if not seen and self.layer is not None:
+            waiting.append(self.layer.opacity)
         update(self, step)
         layer = self.layer or next(x for x in viewer.layers if x not in layers)
         seen.append((id(layer), step.cells, _drawn(step.overview[0])))
@@ -87,9 +90,11 @@ def test_the_viewer_shows_cells_as_they_load(make_napari_viewer: Any, qtbot: Any
     with qtbot.waitSignal(loader.opened, timeout=60_000):
         loader.open_path(path)
     assert [cells for _, cells, _ in seen] == [50_000, 100_000]
+    assert waiting == [0.0]  # added empty and transparent as the open started
     assert seen[0][2] < seen[1][2]
     overview = [layer for layer in viewer.layers if type(layer).__name__ == "Labels"]
     assert len(overview) == 1 and id(overview[0]) == seen[0][0]  # the same layer, now whole
+    assert overview[0].opacity > 0.0
     assert _drawn(overview[0].data) > seen[1][2]
     assert len(viewer.layers) == 3  # overview, centroids, outlines
     assert overview[0].name.endswith("· cells")

@@ -7,9 +7,11 @@ objects); the next open maps them back instead of parsing the file, so it reads 
 the first frame touches. An entry is keyed by the file's size, modification time and CRC32C (and
 how it was read: scale, slide size), so a changed file is never served stale. The CRC32C of a file
 is remembered by its identity (device, inode, size, modification and change times; the change time
-cannot be set back), so a reopen does not read the whole file again. Entries
-are written to a temporary name and renamed into place, so concurrent opens see a whole entry or
-none; the folder is trimmed to :data:`LIMIT_BYTES`, least recently used first.
+cannot be set back), so a reopen does not read the whole file again. An entry is written after the
+table was handed over, by one background thread, from a snapshot taken before (later edits do not
+reach it); it goes to a temporary name and is renamed into place, so concurrent opens, and a
+process that exits mid-write, leave a whole entry or none. The folder is trimmed to
+:data:`LIMIT_BYTES`, least recently used first.
 """
 
 from __future__ import annotations
@@ -18,9 +20,11 @@ import hashlib
 import json
 import mmap
 import os
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +43,7 @@ __all__ = [
     "cached_table",
     "cell_cache_dir",
     "iter_cached_table",
+    "wait_for_writes",
 ]
 
 VERSION = 3
@@ -52,6 +57,11 @@ STALE_TMP_SECONDS = 3600
 STALE_HASH_SECONDS = 30 * 86400
 IDENTITY = ("st_dev", "st_ino", "st_size", "st_mtime_ns", "st_ctime_ns")
 
+_WRITER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cell-cache")
+"""Writes entries one at a time; Python waits for it at exit, so a started entry is finished."""
+_PENDING: dict[Path, Future[None]] = {}
+_PENDING_LOCK = threading.Lock()
+
 
 def cell_cache_dir() -> Path:
     """``<plugin cache>/cells`` (``NAPARI_AIGNOSTICS_CACHE`` moves the plugin cache)."""
@@ -61,6 +71,8 @@ def cell_cache_dir() -> Path:
 Derive = Callable[[ObjectTable], dict[str, np.ndarray]]
 Steps = Iterator[tuple[ObjectTable, float]]
 """Tables read so far and the fraction of the file read; the whole table last (1.0)."""
+_Snapshot = tuple[dict[str, np.ndarray], np.ndarray]
+"""An entry's arrays (all but the ids) and the ids, taken when the table is handed over."""
 
 
 def cached_table(
@@ -110,6 +122,7 @@ def iter_cached_table(
     folder = cell_cache_dir()
     key = _key(path, before, how, folder)
     entry = folder / f"{key}.cells"
+    _wait_for(entry)  # this process is still writing it
     if entry.is_file():
         try:
             table = _load(entry)
@@ -123,12 +136,47 @@ def iter_cached_table(
             yield table, done
     after = path.stat()
     if (after.st_size, after.st_mtime_ns) == (before.st_size, before.st_mtime_ns):
-        try:  # else it changed while it was read: nothing to remember
-            _store(folder, entry, table)
-            _trim(folder, LIMIT_BYTES if limit_bytes is None else limit_bytes)
-        except OSError:
-            pass
+        # else it changed while it was read: nothing to remember
+        limit = LIMIT_BYTES if limit_bytes is None else limit_bytes
+        _write_later(folder, entry, _snapshot(table), limit)
     yield table, 1.0
+
+
+def wait_for_writes(timeout: float | None = None) -> None:
+    """Wait until the entries this process started writing are in place (or given up)."""
+    with _PENDING_LOCK:
+        pending = list(_PENDING.values())
+    for future in pending:
+        future.exception(timeout)
+
+
+def _wait_for(entry: Path) -> None:
+    with _PENDING_LOCK:
+        future = _PENDING.get(entry)
+    if future is not None:
+        future.exception()
+
+
+def _write_later(folder: Path, entry: Path, snapshot: _Snapshot, limit_bytes: int) -> None:
+    """Store ``snapshot`` as ``entry`` in the background thread, then trim the folder."""
+
+    def write() -> None:
+        try:
+            _store(folder, entry, snapshot)
+            _trim(folder, limit_bytes)
+        except (OSError, ValueError, TypeError, MemoryError):
+            pass  # the cache is an optimisation: the next open reads the file again
+        finally:
+            with _PENDING_LOCK:
+                if _PENDING.get(entry) is future:
+                    del _PENDING[entry]
+
+    with _PENDING_LOCK:
+        try:
+            future = _WRITER.submit(write)
+        except RuntimeError:  # the interpreter is shutting down
+            return
+        _PENDING[entry] = future
 
 
 def _read(read: Callable[[], Steps], derive: Derive | None) -> Steps:
@@ -213,24 +261,16 @@ def _unstrings(data: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     return np.asarray(array.to_numpy(zero_copy_only=False), dtype=object)
 
 
-def _store(folder: Path, entry: Path, table: ObjectTable) -> None:
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    ids = np.asarray(table.ids, dtype=object)
-    id_data, id_offsets = _strings(ids)
-    fixed_ids = _fixed_width(ids, id_data.nbytes)
-    id_arrays = (
-        {"id_fixed": fixed_ids}
-        if fixed_ids is not None
-        else {"id_data": id_data, "id_offsets": id_offsets}
-    )
+def _snapshot(table: ObjectTable) -> _Snapshot:
+    """What :func:`_store` writes, taken now: the lazy arrays are made here (the caller needs them
+    next anyway); the class and derived codes are copied, as corrections edit the codes in place."""
     names = list(table.colors)
     arrays: dict[str, np.ndarray] = {
         "coords": table.geometry.coords,
         "ring_offsets": table.geometry.ring_offsets,
         "geom_offsets": table.geometry.geom_offsets,
-        "class_index": table.class_index(),
+        "class_index": table.class_index().copy(),
         "colors": np.asarray([table.colors[n] for n in names], dtype=np.int64).reshape(-1, 3),
-        **id_arrays,
         "centroids": table.centroids,
         "meta": np.frombuffer(
             json.dumps(
@@ -247,13 +287,27 @@ def _store(folder: Path, entry: Path, table: ObjectTable) -> None:
         **{f"m_{i}": v for i, v in enumerate(table.measurements.values())},
         "grid": table.centroid_grid.winners,
         "grid_downsample": np.array([table.centroid_grid.downsample], dtype=np.int64),
-        **{f"d_{name}": v for name, v in table.derived.items()},
+        **{f"d_{name}": v.copy() for name, v in table.derived.items()},
     }
     if table.confidence is not None:
         arrays["confidence"] = table.confidence
+    return arrays, np.asarray(table.ids, dtype=object)
+
+
+def _store(folder: Path, entry: Path, snapshot: _Snapshot) -> None:
+    """Write ``snapshot`` to a temporary name, then rename it to ``entry``."""
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    arrays, ids = snapshot
+    id_data, id_offsets = _strings(ids)
+    fixed_ids = _fixed_width(ids, id_data.nbytes)
+    id_arrays = (
+        {"id_fixed": fixed_ids}
+        if fixed_ids is not None
+        else {"id_data": id_data, "id_offsets": id_offsets}
+    )
     tmp = folder / f".{entry.stem}.{uuid.uuid4().hex}.tmp"
     try:
-        _write_arrays(tmp, arrays)
+        _write_arrays(tmp, {**arrays, **id_arrays})
         os.replace(tmp, entry)
     finally:
         tmp.unlink(missing_ok=True)

@@ -31,6 +31,7 @@ __all__ = [
     "measure_layer",
     "overview_features",
     "overview_layer",
+    "placeholder_overview",
     "region_layer",
     "shapes_data",
 ]
@@ -231,6 +232,24 @@ def overview_layer(
             "opacity": review.opacity,
             "features": overview_features(review),
             "metadata": {CELLS_KEY: {"name": name, "source": source}},
+        },
+        "labels",
+    )
+
+
+def placeholder_overview(name: str, slide_mpp: float | None) -> LayerData:
+    """An empty, transparent cells overview (multiscale, like a big slide's): added as a big cell
+    file starts loading, so napari makes the layer and its visual while the file is read."""
+    scale, units = world_scale(slide_mpp)
+    return (
+        [np.zeros((2, 2), np.uint8), np.zeros((1, 1), np.uint8)],
+        {
+            "name": name,
+            "multiscale": True,
+            "scale": scale,
+            "units": units,
+            "colormap": _colormap({None: (0.0, 0.0, 0.0, 0.0)}),
+            "opacity": 0.0,
         },
         "labels",
     )

@@ -37,6 +37,7 @@ __all__ = [
     "find_item_folders",
     "iter_results",
     "load_results",
+    "loads_progressively",
     "looks_like_results",
 ]
 
@@ -121,6 +122,16 @@ def looks_like_results(folder: Path) -> bool:
         )
         for n in names
     )
+
+
+def loads_progressively(path: Path) -> bool:
+    """Whether :func:`iter_results` reads cells from ``path`` in batches (a Parquet cell file)."""
+    if path.is_file():
+        return path.suffix.lower() == ".parquet"
+    try:
+        return any(p.suffix.lower() == ".parquet" and p.is_file() for p in path.iterdir())
+    except OSError:
+        return False
 
 
 def find_item_folders(folder: Path) -> list[tuple[str, Path, dict[str, Any]]]:

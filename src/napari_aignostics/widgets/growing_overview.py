@@ -18,7 +18,9 @@ if TYPE_CHECKING:
 class GrowingOverview:
     """One result's cell overview while its file is read: a Labels layer and a progress bar.
 
-    :meth:`update` takes each :class:`Partial` (GUI thread; the raster was made in the worker);
+    :meth:`start` may add the layer empty as the open starts (napari makes the layer and its
+    visual, seconds on a busy machine, while the worker reads); :meth:`update` takes each
+    :class:`Partial` (GUI thread; the raster was made in the worker);
     when the whole result lands, :meth:`take` hands the layer over as the final overview, so the
     window never removes and re-adds it.
     """
@@ -31,6 +33,18 @@ class GrowingOverview:
         """The bar is changing: napari runs queued events then, this object's own among them."""
         self._closing = False
         self._moved: tuple[str, int] | None = None
+        self._empty = False
+        """The layer is the placeholder :meth:`start` added: no cells shown yet."""
+
+    def start(self, placeholder: LayerData) -> None:
+        """Add the empty overview now, unless the first cells were shown already."""
+        from napari.layers import Layer
+
+        if self.layer is not None:
+            return
+        self.layer = Layer.create(*placeholder)
+        self.viewer.add_layer(self.layer)
+        self._empty = True
 
     def update(self, step: Partial) -> None:
         """Show the cells read so far and how far the file is read.
@@ -41,11 +55,13 @@ class GrowingOverview:
         """
         from napari.layers import Layer
 
+        if self.layer is not None and not self._fits(step.overview, self.layer):
+            self._drop()
         if self.layer is None or self.layer not in self.viewer.layers:
             self.layer = Layer.create(*step.overview)
             self.viewer.add_layer(self.layer)
         else:
-            self._refresh(self.layer, step.overview)
+            self._fill(self.layer, step.overview)
         self._moved = (f"{step.name}: {step.cells:,} cells", int(step.done * 100))
         QTimer.singleShot(0, self._move_bar)
 
@@ -73,19 +89,36 @@ class GrowingOverview:
         self.close()
         if layer is None or layer not in self.viewer.layers:
             return None
-        if data[2] != "labels" or CELLS_KEY not in data[1].get("metadata", {}):
+        cells = data[2] == "labels" and CELLS_KEY in data[1].get("metadata", {})
+        if not cells or not self._fits(data, layer):
             self.viewer.layers.remove(layer)
             return None
-        self._refresh(layer, data)
+        self._fill(layer, data)
         layer.name = data[1]["name"]
         return layer
 
+    @staticmethod
+    def _fits(data: LayerData, layer: Layer) -> bool:
+        """``layer`` can show ``data``: napari cannot switch a layer to or from multiscale."""
+        return bool(getattr(layer, "multiscale", False)) == bool(data[1].get("multiscale"))
+
+    def _fill(self, layer: Layer, data: LayerData) -> None:
+        """:meth:`_refresh`; the placeholder also takes the overview's opacity when first filled."""
+        self._refresh(layer, data)
+        if self._empty:
+            self._empty = False
+            layer.opacity = data[1]["opacity"]
+
     def discard(self) -> None:
         """The load failed: the partial overview goes."""
+        self._drop()
+        self.close()
+
+    def _drop(self) -> None:
         if self.layer is not None and self.layer in self.viewer.layers:
             self.viewer.layers.remove(self.layer)
         self.layer = None
-        self.close()
+        self._empty = False
 
     def close(self) -> None:
         """Close the progress bar (once the bar is no longer in the middle of a change)."""

@@ -15,8 +15,14 @@ from qtpy.QtCore import QObject, QTimer, Signal
 
 from ..platform.results_layout import ArtifactMetadata, artifact_metadata
 from ..platform.run_labels import run_label
-from ..results.result_layers import LayerData
-from ..results.result_set import Partial, ResultSet, find_item_folders, iter_results
+from ..results.result_layers import LayerData, layer_name, placeholder_overview
+from ..results.result_set import (
+    Partial,
+    ResultSet,
+    find_item_folders,
+    iter_results,
+    loads_progressively,
+)
 from ..results.results_reader import plan_results
 from ..slides.slide_ref import SlideRef, find_slide
 from ..workflow.session import Session
@@ -129,6 +135,7 @@ class ResultsLoader(QObject):
             on_yield=growing.update,
             on_error=failed,
         )
+        _start_empty(growing, folder, slide, name or folder.stem)
 
     # --- slides ----------------------------------------------------------------------------------
 
@@ -234,6 +241,7 @@ class ResultsLoader(QObject):
             on_yield=growing.update,
             on_error=failed,
         )
+        _start_empty(growing, folder, slide, name)
 
     def _maybe_done(self, run_id: str) -> None:
         if run_id in self._finished and self._pending.get(run_id, 0) == 0:
@@ -305,6 +313,14 @@ def freeze_long_lived_heap() -> None:
 def _viewer_key(viewer: ViewerModel) -> int:
     """One key per viewer, whether napari hands it to a plugin widget wrapped in a proxy or not."""
     return id(getattr(viewer, "__wrapped__", viewer))
+
+
+def _start_empty(growing: GrowingOverview, folder: Path, slide: SlideRef | None, name: str) -> None:
+    """Cells that load in batches: their overview is added empty now, while the worker (started
+    first) reads the first batch."""
+    if loads_progressively(folder):
+        mpp = slide.mpp if slide is not None else None
+        growing.start(placeholder_overview(layer_name(name, "cells"), mpp))
 
 
 def _in_turns(steps: Sequence[Callable[[], None]], then: Callable[[], None]) -> None:
