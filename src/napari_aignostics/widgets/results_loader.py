@@ -198,17 +198,26 @@ class ResultsLoader(QObject):
         self.pool.start(self.session.download, run_id, on_done=done)
 
     def load_item(
-        self, run_id: str, external_id: str, folder: Path, metadata: dict[str, ArtifactMetadata]
+        self,
+        run_id: str,
+        external_id: str,
+        folder: Path,
+        metadata: dict[str, ArtifactMetadata],
+        replacing: Sequence[Layer] = (),
     ) -> None:
-        """Show one item's results on its slide (opened from its path when not open yet)."""
+        """Show one item's results on its slide (opened from its path when not open yet).
+
+        ``replacing`` (another slide's layers) leave the viewer in one batch once the item's
+        results are read, just before its layers are added.
+        """
         slide = self.slide_for(run_id, external_id)
         self._pending[run_id] = self._pending.get(run_id, 0) + 1
         name = Path(external_id).stem
         growing = GrowingOverview(self.viewer)
 
         def loaded(prepared: tuple[ResultSet, list[LayerData]]) -> None:
-            old = self._shown.pop((run_id, external_id), [])
-            steps = [partial(self._remove, old)] if old else []
+            old = [*replacing, *self._shown.pop((run_id, external_id), [])]
+            steps = [partial(self.remove_layers, old)] if old else []
             _in_turns(steps, lambda: self.add_layers(*prepared, then=shown, growing=growing))
 
         def shown(layers: list[Layer]) -> None:
@@ -241,7 +250,7 @@ class ResultsLoader(QObject):
             self._pending.pop(run_id, None)
             self.run_followed.emit(run_id, label)
 
-    def _remove(self, layers: list[Layer]) -> None:
+    def remove_layers(self, layers: Sequence[Layer]) -> None:
         """Remove layers in one batch: napari then cleans up (a full ``gc.collect()``) once, not per layer."""
         batch = getattr(self.viewer.layers, "batched_update", contextlib.nullcontext)
         with batch():
