@@ -196,8 +196,6 @@ class CohortPanel(QWidget):
         self.model = CohortModel(self)
         self.current: int | None = None
         self._layers: list[Layer] = []
-        self._replacing: list[Layer] = []
-        """The last slide's layers, removed when the slide being opened has its results read."""
         self._collecting = False
         self._collecting_id = ""
         self._queued: int | None = None
@@ -368,24 +366,18 @@ class CohortPanel(QWidget):
         if self._collecting:  # the last slide's layers are still arriving: open this one next
             self._queued = index
             return
-        self._replacing, self._layers = self._take_current(), []
+        self.close_current()
         self._collecting, self._collecting_id = True, row.external_id
-        self.loader.load_item(
-            self.table.run_id, row.external_id, row.folder, row.artifacts, self._replacing
-        )
+        self.loader.load_item(self.table.run_id, row.external_id, row.folder, row.artifacts)
         self.slide_opened.emit(row.external_id)
 
     def close_current(self) -> None:
         """Remove the layers of the slide shown last (kept when pinned), in one batch."""
-        self.loader.remove_layers(self._take_current())
-
-    def _take_current(self) -> list[Layer]:
-        """The layers of the slide shown last, now forgotten here; none when pinned (they stay)."""
         layers, self._layers = self._layers, []
         if self.pin.isChecked():
             self.pin.setChecked(False)
-            return []
-        return layers
+            return
+        self.loader.remove_layers(layers)
 
     def step(self, delta: int) -> None:
         """Open the previous (-1) or next (+1) slide in the table's current order."""
@@ -399,12 +391,9 @@ class CohortPanel(QWidget):
         self.open_row(order[position])
 
     def _item_shown(self, _run_id: str, external_id: str) -> None:
-        """The opened slide's results are on screen (or failed; then the slide before stays
-        the current one): later layers are not the slide's."""
+        """The opened slide's results are on screen: later layers are not the slide's."""
         if self._collecting and external_id == self._collecting_id:
             self._collecting = False
-            kept = [layer for layer in self._replacing if layer in self.viewer.layers]
-            self._layers, self._replacing = [*kept, *self._layers], []
             queued, self._queued = self._queued, None
             if queued is not None:
                 self.open_row(queued)

@@ -198,25 +198,16 @@ class ResultsLoader(QObject):
         self.pool.start(self.session.download, run_id, on_done=done)
 
     def load_item(
-        self,
-        run_id: str,
-        external_id: str,
-        folder: Path,
-        metadata: dict[str, ArtifactMetadata],
-        replacing: Sequence[Layer] = (),
+        self, run_id: str, external_id: str, folder: Path, metadata: dict[str, ArtifactMetadata]
     ) -> None:
-        """Show one item's results on its slide (opened from its path when not open yet).
-
-        ``replacing`` (another slide's layers) leave the viewer in one batch once the item's
-        results are read, just before its layers are added.
-        """
+        """Show one item's results on its slide (opened from its path when not open yet)."""
         slide = self.slide_for(run_id, external_id)
         self._pending[run_id] = self._pending.get(run_id, 0) + 1
         name = Path(external_id).stem
         growing = GrowingOverview(self.viewer)
 
         def loaded(prepared: tuple[ResultSet, list[LayerData]]) -> None:
-            old = [*replacing, *self._shown.pop((run_id, external_id), [])]
+            old = self._shown.pop((run_id, external_id), [])
             steps = [partial(self.remove_layers, old)] if old else []
             _in_turns(steps, lambda: self.add_layers(*prepared, then=shown, growing=growing))
 
