@@ -79,3 +79,32 @@ def test_the_real_he_sample_ships_with_its_licence() -> None:
     assert kind == "image" and data[0].shape == (2967, 2220, 3)
     assert tuple(kwargs["scale"]) == pytest.approx((0.499, 0.499))
     assert data[0][1500:1756, 1000:1256].std() > 10  # tissue, not glass
+
+
+def test_a_closed_slides_chunks_leave_napari_dask_cache(cmu_slide: Path) -> None:
+    from napari.components import ViewerModel
+    from napari.layers import Layer
+    from napari.utils import resize_dask_cache
+
+    from napari_aignostics.slides.layers import close_slide_of, slide_layer_data
+    from napari_aignostics.slides.reader import open_slide
+
+    cache = resize_dask_cache().cache
+    viewer = ViewerModel()
+    layer = Layer.create(*slide_layer_data(open_slide(cmu_slide)))
+    viewer.add_layer(layer)  # sliced: napari computes the chunks in view through its cache
+    names = {level.name for level in layer.data}
+
+    def cached() -> int:
+        keys = {key: str(key[0] if isinstance(key, tuple) else key) for key in cache.nbytes}
+        return sum(
+            cache.nbytes[key]
+            for key, name in keys.items()
+            if name in names or name.startswith("finalize-")
+        )
+
+    assert cached() > 100_000
+    viewer.layers.remove(layer)
+    assert close_slide_of(layer.data)
+    assert cached() == 0
+    assert len(cache.heap) == len(cache.data)  # evicted keys leave no score behind

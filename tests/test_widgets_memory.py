@@ -1,6 +1,6 @@
 """Going from slide to slide keeps memory flat: once a slide's layers leave the viewer, its
 ReviewModel, cell table, layers and slide file are let go (checked by weak references and the
-process's open files)."""
+process's open files), and napari's dask cache holds none of its decoded chunks."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 import pytest
 import shapely
+from napari.layers import Image
+from napari.utils import resize_dask_cache
 
 from napari_aignostics.apps.writers import write_geojson
 from napari_aignostics.widgets.dock import AignosticsWidget
@@ -32,8 +34,22 @@ def _open_files(folder: Path) -> int:
     return count
 
 
+def _cached_bytes(names: set[str]) -> int:
+    """Bytes in napari's dask cache under keys named ``names`` (or ``finalize-*`` for "finalize")."""
+    cache = resize_dask_cache().cache
+    total = 0
+    for key in cache.data:
+        name = str(key[0] if isinstance(key, tuple) else key)
+        if name in names or ("finalize" in names and name.startswith("finalize-")):
+            total += cache.nbytes[key]
+    return total
+
+
 def test_closed_results_and_slides_are_released(
-    make_napari_viewer: Any, qtbot: Any, cmu_slide: Path, tmp_path: Path,
+    make_napari_viewer: Any,
+    qtbot: Any,
+    cmu_slide: Path,
+    tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("NAPARI_AIGNOSTICS_CONFIG", str(tmp_path / "config"))
@@ -41,10 +57,16 @@ def test_closed_results_and_slides_are_released(
     folder = tmp_path / "item"
     folder.mkdir()
     corners = np.random.default_rng(3).uniform(0, 1500, (400, 2))
-    artifact = write_geojson(folder, "cell_classification:geojson_polygons",
-                             [shapely.box(x, y, x + 8, y + 8) for x, y in corners],
-                             ["A", "B"] * 200, {"A": (255, 0, 0), "B": (0, 0, 255)},
-                             [{"confidence": 0.9}] * 400, object_type="cell", polygon_mpp=0.499)
+    artifact = write_geojson(
+        folder,
+        "cell_classification:geojson_polygons",
+        [shapely.box(x, y, x + 8, y + 8) for x, y in corners],
+        ["A", "B"] * 200,
+        {"A": (255, 0, 0), "B": (0, 0, 255)},
+        [{"confidence": 0.9}] * 400,
+        object_type="cell",
+        polygon_mpp=0.499,
+    )
     metadata = {artifact.path.name: artifact.metadata}
     slides = tmp_path / "slides"
     slides.mkdir()
@@ -54,6 +76,7 @@ def test_closed_results_and_slides_are_released(
     loaded: list[str] = []
     widget.loader.item_loaded.connect(lambda _run, external_id: loaded.append(external_id))
     kept: list[list[weakref.ref[Any]]] = []
+    closed: set[str] = set()  # the dask names of the closed slides' levels
     try:
         for k in range(3):
             slide = slides / f"slide-{k}.svs"
@@ -67,8 +90,17 @@ def test_closed_results_and_slides_are_released(
             kept.append([weakref.ref(review), weakref.ref(review.table)])
             kept[-1] += [weakref.ref(layer) for layer in viewer.layers]
             del review
+            slide_layer = next(
+                la for la in viewer.layers if isinstance(la, Image) and la.multiscale
+            )
+            names = {level.name for level in slide_layer.data}
+            del slide_layer
+            assert _cached_bytes(names) > 0  # napari cached the chunks drawn
             viewer.layers.clear()  # the slide and its results close (as the Cohort tab does)
             qtbot.waitUntil(lambda: not widget.pool.busy, timeout=20_000)
+            closed |= names
+            assert _cached_bytes(closed) == 0
+            assert _cached_bytes({"finalize"}) == 0  # nor views assembled from them
     finally:
         widget.shutdown()
     qtbot.wait(100)  # napari deletes the removed layers' controls from the event loop

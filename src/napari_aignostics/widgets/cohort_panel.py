@@ -372,15 +372,12 @@ class CohortPanel(QWidget):
         self.slide_opened.emit(row.external_id)
 
     def close_current(self) -> None:
-        """Remove the layers of the slide shown last (kept when pinned)."""
+        """Remove the layers of the slide shown last (kept when pinned), in one batch."""
+        layers, self._layers = self._layers, []
         if self.pin.isChecked():
             self.pin.setChecked(False)
-            self._layers = []
             return
-        for layer in self._layers:
-            if layer in self.viewer.layers:
-                self.viewer.layers.remove(layer)
-        self._layers = []
+        self.loader.remove_layers(layers)
 
     def step(self, delta: int) -> None:
         """Open the previous (-1) or next (+1) slide in the table's current order."""

@@ -215,7 +215,7 @@ class ResultsLoader(QObject):
 
         def loaded(prepared: tuple[ResultSet, list[LayerData]]) -> None:
             old = self._shown.pop((run_id, external_id), [])
-            steps = [partial(self._remove, old)] if old else []
+            steps = [partial(self.remove_layers, old)] if old else []
             _in_turns(steps, lambda: self.add_layers(*prepared, then=shown, growing=growing))
 
         def shown(layers: list[Layer]) -> None:
@@ -249,7 +249,7 @@ class ResultsLoader(QObject):
             self._pending.pop(run_id, None)
             self.run_followed.emit(run_id, label)
 
-    def _remove(self, layers: list[Layer]) -> None:
+    def remove_layers(self, layers: Sequence[Layer]) -> None:
         """Remove layers in one batch: napari then cleans up (a full ``gc.collect()``) once, not per layer."""
         batch = getattr(self.viewer.layers, "batched_update", contextlib.nullcontext)
         with batch():
