@@ -23,11 +23,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import shapely
 from scipy import ndimage as ndi
-from skimage import color, feature, filters, measure, morphology, segmentation
+from skimage import color, filters, measure, morphology, segmentation
 
 from ..slides.reader import Slide, open_slide
+from .label_measures import label_convex_areas, label_perimeters
 from .morph import fill_holes, remove_small, remove_small_labels
-from .polygons import object_polygon
+from .peaks import object_peaks
+from .polygons import object_polygons
 
 __all__ = ["CELL_CLASSES", "Cells", "detect_cells"]
 
@@ -142,12 +144,7 @@ def _tile_cells(
     if not mask.any():
         return cells
     distance = ndi.distance_transform_edt(mask)
-    peaks = feature.peak_local_max(
-        distance,
-        min_distance=max(2, round(2.5 / mpp)),
-        labels=measure.label(mask),
-        exclude_border=False,
-    )
+    peaks = object_peaks(distance, measure.label(mask), max(2, round(2.5 / mpp)))
     markers = np.zeros(mask.shape, dtype=np.int32)
     markers[tuple(peaks.T)] = np.arange(1, len(peaks) + 1)
     labels = segmentation.watershed(-distance, markers, mask=mask)
@@ -163,16 +160,13 @@ def _tile_cells(
     if not keep.any():
         return cells
     kept = np.flatnonzero(keep)
-    wanted = np.zeros(len(keep) + 1, dtype=bool)
-    wanted[kept + 1] = True
     # outline-based measures (skimage's definitions) only for the nuclei this tile keeps
-    props = measure.regionprops_table(
-        np.where(wanted[labels], labels, 0), properties=("perimeter", "solidity", "bbox")
-    )
+    perimeter, border = label_perimeters(labels)
+    solidity = shape.area[kept] / label_convex_areas(labels, border, kept + 1)
+    polygons = object_polygons(labels, kept + 1, x0, y0)
     names, confidence = classify(area_um2[kept], shape.eccentricity[kept], shape.hema[kept])
     for j, i in enumerate(kept):
-        r0, c0, r1, c1 = (int(props[f"bbox-{k}"][j]) for k in range(4))
-        polygon = object_polygon(labels[r0:r1, c0:c1] == i + 1, x0 + c0, y0 + r0)
+        polygon = polygons[j]
         if polygon is None:
             continue
         cells.polygons.append(polygon)
@@ -182,9 +176,9 @@ def _tile_cells(
         cells.confidence.append(float(confidence[j]))
         values = {
             "area_um2": float(area_um2[i]),
-            "perimeter_um": float(props["perimeter"][j] * mpp),
+            "perimeter_um": float(perimeter[i + 1] * mpp),
             "eccentricity": float(shape.eccentricity[i]),
-            "solidity": float(props["solidity"][j]),
+            "solidity": float(solidity[j]),
             "hematoxylin_mean": float(shape.hema[i]),
             "eosin_mean": float(shape.eosin[i]),
         }
