@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+import edt
 import numpy as np
 import shapely
 from scipy import ndimage as ndi
@@ -143,7 +144,9 @@ def _tile_cells(
     mask = fill_holes(mask)
     if not mask.any():
         return cells
-    distance = ndi.distance_transform_edt(mask)
+    # squared distances (exact integers): the same order, so the same peaks and basins as
+    # scipy's distance_transform_edt, several times faster
+    distance = edt.edtsq(mask, black_border=False, parallel=1)
     peaks = object_peaks(distance, measure.label(mask), max(2, round(2.5 / mpp)))
     markers = np.zeros(mask.shape, dtype=np.int32)
     markers[tuple(peaks.T)] = np.arange(1, len(peaks) + 1)
@@ -260,8 +263,7 @@ def _slide_tile(slide: Slide, core: tuple[int, int, int, int], mpp: float) -> Ce
     width, height = slide.width, slide.height
     x0, y0 = max(0, core[0] - OVERLAP), max(0, core[1] - OVERLAP)
     x1, y1 = min(width, core[2] + OVERLAP), min(height, core[3] + OVERLAP)
-    # threads, never a distributed client: the slide's file handle stays in this process
-    rgb = np.asarray(slide.levels[0][y0:y1, x0:x1].compute(scheduler="threads"))[..., :3]
+    rgb = slide.read_region(0, x0, y0, x1 - x0, y1 - y0)[..., :3]
     return _tile_cells(rgb, x0, y0, core, mpp)
 
 

@@ -39,8 +39,7 @@ def read_overview(slide: Slide, mpp: float, target_mpp: float = TARGET_MPP) -> O
     strip = max(factor, (STRIP_PX // factor) * factor)
     for y0 in range(0, out_h * factor, strip):
         y1 = min(y0 + strip, out_h * factor)
-        # threads, never a distributed client: the slide's file handle stays in this process
-        block = np.asarray(array[y0:y1, : out_w * factor].compute(scheduler="threads"))
+        block = slide.read_region(level, 0, y0, out_w * factor, y1 - y0)
         block = block[..., :3].astype(np.float32)
         rows = (y1 - y0) // factor
         pooled = block.reshape(rows, factor, out_w, factor, 3).mean(axis=(1, 3))

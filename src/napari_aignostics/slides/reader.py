@@ -56,6 +56,8 @@ class Slide:
     warnings: list[str] = field(default_factory=list)
     backend: str = "tiffslide"
     _closer: Callable[[], None] | None = None
+    _sources: list[Any] = field(default_factory=list)
+    """Per level, the array the lazy level reads (regions read from it in one call, no dask)."""
 
     @property
     def width(self) -> int:
@@ -66,9 +68,15 @@ class Slide:
         return self.level_dimensions[0][1]
 
     def read_region(self, level: int, x: int, y: int, width: int, height: int) -> np.ndarray:
-        """Pixels (height, width, 3) of ``level`` from (x, y) in that level's coordinates, clipped."""
+        """Pixels (height, width, 3) of ``level`` from (x, y) in that level's coordinates, clipped.
+
+        Read in one call when the level's array is at hand (a tile that fails to decode then
+        blackens the whole region, or raises when strict); otherwise chunk by chunk."""
+        if self._sources:
+            return np.asarray(self._sources[level][y : y + height, x : x + width])
         array = self.levels[level]
-        return np.asarray(array[y : y + height, x : x + width].compute())
+        # threads, never a distributed client: the file handle stays in this process
+        return np.asarray(array[y : y + height, x : x + width].compute(scheduler="threads"))
 
     def best_level_for_downsample(self, downsample: float) -> int:
         """The coarsest level whose downsample does not exceed ``downsample``."""
@@ -147,7 +155,12 @@ def lazy_level(
     strict: bool = False,
 ) -> da.Array:
     """One pyramid level as a dask array whose chunks read ``source`` lazily (errors reported once)."""
-    safe = _SafeLevel(source, path, reported, strict)
+    return _dask_level(_SafeLevel(source, path, reported, strict), chunks, path, index, strict)
+
+
+def _dask_level(
+    safe: _SafeLevel, chunks: tuple[int, ...], path: Path, index: int, strict: bool
+) -> da.Array:
     kind = "strict" if strict else "safe"
     name = f"napari-aignostics-{kind}-{abs(hash((str(path), path.stat().st_mtime_ns)))}-{index}"
     meta = np.empty((0,) * safe.ndim, dtype=safe.dtype)
@@ -223,10 +236,11 @@ def _open_tiff(path: Path, strict: bool = False) -> Slide:
         _check_decodable(path, series.levels[0].keyframe)
         group = ts.zarr_group
         reported = threading.Event()
-        levels = []
+        levels, sources = [], []
         for index in range(ts.level_count):
             array: Any = group[str(index)]
-            levels.append(lazy_level(array, tuple(array.chunks), path, index, reported, strict))
+            sources.append(_SafeLevel(array, path, reported, strict))
+            levels.append(_dask_level(sources[-1], tuple(array.chunks), path, index, strict))
         props = dict(ts.properties)
         warnings: list[str] = []
         raw_mpp = props.get("tiffslide.mpp-x")
@@ -257,6 +271,7 @@ def _open_tiff(path: Path, strict: bool = False) -> Slide:
             warnings=warnings,
             backend="tiffslide",
             _closer=ts.close,
+            _sources=sources,
         )
     except SlideError:
         ts.close()
