@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import ndimage as ndi
+from skimage import morphology
 
-__all__ = ["fill_holes", "remove_small", "remove_small_labels"]
+__all__ = ["fill_holes", "open_disk", "remove_small", "remove_small_labels"]
 
 
 def remove_small(mask: np.ndarray, min_px: int) -> np.ndarray:
@@ -40,3 +41,22 @@ def fill_holes(mask: np.ndarray) -> np.ndarray:
     outside[edges] = True
     outside[0] = False  # label 0: the mask itself
     return np.asarray(~outside[background])
+
+
+def open_disk(mask: np.ndarray, radius: int) -> np.ndarray:
+    """``ndimage.binary_opening(mask, morphology.disk(radius))`` (outside the image is background)
+    as an AND, then an OR, of the mask shifted by each offset of the disk: whole-array operations,
+    many times faster than scipy's pixel-by-pixel structuring element."""
+    r = radius
+    offsets = np.argwhere(morphology.disk(r)) - r
+    h, w = mask.shape
+    padded = np.zeros((h + 2 * r, w + 2 * r), dtype=bool)
+    padded[r : r + h, r : r + w] = mask
+    eroded = np.ones((h, w), dtype=bool)
+    for dy, dx in offsets:
+        eroded &= padded[r + dy : r + dy + h, r + dx : r + dx + w]
+    padded[r : r + h, r : r + w] = eroded
+    opened = np.zeros((h, w), dtype=bool)
+    for dy, dx in offsets:
+        opened |= padded[r + dy : r + dy + h, r + dx : r + dx + w]
+    return opened

@@ -23,12 +23,11 @@ from dataclasses import dataclass, field
 import edt
 import numpy as np
 import shapely
-from scipy import ndimage as ndi
-from skimage import color, filters, measure, morphology, segmentation
+from skimage import color, filters, measure, segmentation
 
 from ..slides.reader import Slide, open_slide
 from .label_measures import label_convex_areas, label_perimeters
-from .morph import fill_holes, remove_small, remove_small_labels
+from .morph import fill_holes, open_disk, remove_small, remove_small_labels
 from .peaks import object_peaks
 from .polygons import object_polygons
 
@@ -139,7 +138,7 @@ def _tile_cells(
     threshold = max(float(filters.threshold_otsu(clipped)), 0.06)
     mask = hema > threshold
     min_px = max(4, int(8 / (mpp * mpp)))  # nuclei are at least ~8 µm²
-    mask = ndi.binary_opening(mask, morphology.disk(max(1, round(0.8 / mpp))))
+    mask = open_disk(mask, max(1, round(0.8 / mpp)))
     mask = remove_small(mask, min_px)
     mask = fill_holes(mask)
     if not mask.any():
