@@ -212,6 +212,9 @@ def _readouts(
         "CONFIDENCE",
         *[f"IN_{_column_name(r)}" for r in regions],
     ]
+    # IN_<REGION> flags as text, one table look-up for all cells
+    membership = cell_region[:, None] == np.arange(1, len(regions) + 1)
+    flags = np.asarray(["False", "True"])[membership.astype(np.intp)].tolist()
     cell_rows = (
         [
             ids[i],
@@ -220,7 +223,7 @@ def _readouts(
             round(cells.centroid_y[i], 2),
             round(cells.measurements["area_um2"][i], 2),
             round(cells.confidence[i], 3),
-            *[str(bool(cell_region[i] == k + 1)) for k in range(len(regions))],
+            *flags[i],
         ]
         for i in range(len(cells))
     )

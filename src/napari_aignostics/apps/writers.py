@@ -84,10 +84,20 @@ def write_class_csv(
     return _finish(name, tmp, target, {"media_type": "text/csv"})
 
 
-def _rings(polygon: shapely.Polygon) -> list[np.ndarray]:
-    """Rings as arrays (orjson writes them as it writes lists, without a float object each)."""
-    rings = [polygon.exterior, *polygon.interiors]
-    return [np.round(np.asarray(r.coords), 2) for r in rings]
+def _rings(polygons: Sequence[shapely.Polygon]) -> list[list[np.ndarray]]:
+    """Per polygon, its rings (exterior first) as arrays rounded to 0.01 px, all read in one call
+    (orjson writes arrays as it writes lists, without a float object per coordinate)."""
+    rings, owner = shapely.get_rings(np.asarray(polygons, dtype=object), return_index=True)
+    coords, ring = shapely.get_coordinates(rings, return_index=True)
+    coords = np.round(coords, 2)
+    counts = np.bincount(ring, minlength=len(rings))
+    ends = np.cumsum(counts)
+    out: list[list[np.ndarray]] = [[] for _ in polygons]
+    for index, start, end in zip(
+        owner.tolist(), (ends - counts).tolist(), ends.tolist(), strict=True
+    ):
+        out[index].append(coords[start:end])
+    return out
 
 
 def write_geojson(
@@ -104,18 +114,24 @@ def write_geojson(
     """A QuPath-style FeatureCollection in level-0 pixels."""
     target = folder / artifact_file_name(name, "application/geo+json")
     tmp = target.with_suffix(".tmp")
+    random = os.urandom(16 * len(polygons))  # one read for every feature's random id
+    ids = [
+        str(uuid.UUID(bytes=random[16 * i : 16 * i + 16], version=4)) for i in range(len(polygons))
+    ]
     features = [
         {
             "type": "Feature",
-            "id": str(uuid.uuid4()),
-            "geometry": {"type": "Polygon", "coordinates": _rings(polygon)},
+            "id": feature_id,
+            "geometry": {"type": "Polygon", "coordinates": rings},
             "properties": {
                 "objectType": object_type,
                 "classification": {"name": class_name, "color": list(colors[class_name])},
                 "measurements": values,
             },
         }
-        for polygon, class_name, values in zip(polygons, classes, measurements, strict=True)
+        for feature_id, rings, class_name, values in zip(
+            ids, _rings(polygons), classes, measurements, strict=True
+        )
     ]
     collection = {"type": "FeatureCollection", "features": features}
     tmp.write_bytes(orjson.dumps(collection, option=orjson.OPT_SERIALIZE_NUMPY))
