@@ -7,7 +7,9 @@ objects); the next open maps them back instead of parsing the file, so it reads 
 the first frame touches. An entry is keyed by the file's size, modification time and CRC32C (and
 how it was read: scale, slide size), so a changed file is never served stale. The CRC32C of a file
 is remembered by its identity (device, inode, size, modification and change times; the change time
-cannot be set back), so a reopen does not read the whole file again. An entry is written after the
+cannot be set back), so a reopen does not read the whole file again; a file that was never hashed
+and has no entry of its size, modification time and reading is hashed after the reader's first
+batch, not before it. An entry is written after the
 table was handed over, by one background thread, from a snapshot taken before (later edits do not
 reach it); it goes to a temporary name and is renamed into place, so concurrent opens, and a
 process that exits mid-write, leave a whole entry or none. The folder is trimmed to

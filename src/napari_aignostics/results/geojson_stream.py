@@ -28,6 +28,8 @@ __all__ = ["iter_geojson"]
 FIRST_BLOCK = 4 * 1024 * 1024
 """Bytes read before the first table (a few thousand cells: the first frame costs one block)."""
 BLOCK = 32 * 1024 * 1024
+LAST_PARTIAL = 0.75
+"""No partial table once this much of the file was read: the whole one comes soon after."""
 MEMBERS = (b"type", b"geometry", b"properties", b"id", b"bbox")
 SPACES = bytes.maketrans(b"\r\n", b"  ")
 
@@ -78,7 +80,7 @@ def _stream(path: Path, scale: float, slide_size: tuple[int, int] | None,
                 batches.append(_batch(buf, data, np.concatenate([[edge], commas])))
                 edge = int(commas[-1])
                 cells += batches[-1].count
-                if partial and cells >= 2 * shown:
+                if partial and cells >= 2 * shown and edge < LAST_PARTIAL * size:
                     shown = cells
                     yield assemble(batches, scale=scale, slide_size=slide_size), edge / size
             got = handle.readinto(view[filled : filled + BLOCK]) or 0
@@ -109,7 +111,7 @@ def iter_geojson(
     """The table of a GeoJSON file and the fraction read, the whole table last (1.0).
 
     With ``partial``, also the features read so far after the first block and each time they
-    doubled. A layout the streaming reader does not take is read whole (no partial tables after).
+    doubled (until three quarters of the file were read). A layout the streaming reader does not take is read whole (no partial tables after).
     """
     import pyarrow as pa
 
