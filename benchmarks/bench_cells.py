@@ -10,13 +10,15 @@ same run as its baseline:
 - GeoParquet: ``pyarrow.parquet.read_table`` alone (the columns are already flat; goal <= 2.0x);
 - GeoJSON: read + ``orjson.loads`` with the garbage collector off (goal <= 1.0x).
 
-Ours is the first overview frame: load the file as the plugin does, build the layer data, draw
-the coarsest overview tile (today this is also the full load); then the same again in another
+Ours is the first overview frame: read the file as the plugin's loader does (``iter_results``:
+Parquet and big GeoJSON cell files give the overview of the first batch while the rest is read)
+and compute the coarsest tile of that first overview; the whole load (every batch, the layer
+data, the coarsest tile) is printed next to it. Then the same again in another
 fresh process, served from the reopen cache the first open wrote (goal < 1 s). Peak memory is the process's
 ``VmHWM`` (goal: 10M cells within 8 GB). Peer rows (geopandas) run when it is installed.
 
 Progressive first frame (``--viewer``, under Xvfb without a display): a real napari viewer opens
-the Parquet file through the plugin's results loader (as File → Open does) with an empty cache;
+the file through the plugin's results loader (as File → Open does) with an empty cache;
 the figure is the time from the open to the first canvas draw showing the cells' overview (goal
 < 1 s at every size), next to the time until the whole result was added.
 
@@ -75,6 +77,7 @@ def main() -> int:
                 again = _child("ours", path, cache)
                 rows.append((label, count, path.stat().st_size / 1e6, base["seconds"],
                              ours["seconds"], ours["peak_mb"], base["peak_mb"]))
+                whole = ours["whole"] / base["seconds"]
                 ratio = ours["seconds"] / base["seconds"]
                 goals = {  # each goal on its own: one miss does not mark the others
                     "ratio": ratio <= GOALS[fmt],
@@ -87,9 +90,10 @@ def main() -> int:
                       f"{ours['seconds']:6.2f} s ({ours['peak_mb']:5.0f} MB"
                       f"{'' if count < 10_000_000 else ', goal <= 8 GB ' + _flag(goals['peak'])}) | "
                       f"{ratio:4.2f}x (goal <= {GOALS[fmt]:.1f}x) {_flag(goals['ratio'])} | "
-                      f"reopen {again['seconds']:5.2f} s (goal < 1 s) {_flag(goals['reopen'])}",
+                      f"reopen {again['seconds']:5.2f} s (goal < 1 s) {_flag(goals['reopen'])} | "
+                      f"whole load {ours['whole']:6.2f} s ({whole:4.2f}x)",
                       flush=True)
-                if fmt == "parquet" and args.viewer:
+                if args.viewer:
                     shown = run_child(__file__, ["--child", "viewer", str(path)],
                                       what="the viewer run")
                     ok = shown["first_frame"] < 1.0
@@ -161,13 +165,23 @@ def _child_run(kind: str, path: Path) -> dict[str, Any]:
         import napari.utils.colormaps  # noqa: F401
         import pandas  # noqa: F401
 
-        from napari_aignostics.results.result_set import load_results
+        from napari_aignostics.results.result_set import iter_results
 
         start = time.perf_counter()
-        data = load_results(path).layer_data()
-        coarse = data[0][0][-1]
-        np.asarray(coarse[: min(1024, coarse.shape[0]), : min(1024, coarse.shape[1])])
-        return {"seconds": time.perf_counter() - start}
+        steps = iter_results(path)  # as the dock's loader reads it: partial overviews first
+        first = None
+        while True:
+            try:
+                partial = next(steps)
+            except StopIteration as finished:
+                result = finished.value
+                break
+            if first is None:
+                _coarsest_tile(partial.overview[0])
+                first = time.perf_counter() - start
+        _coarsest_tile(result.layer_data()[0][0])
+        whole = time.perf_counter() - start
+        return {"seconds": whole if first is None else first, "whole": whole}
     if kind == "viewer":
         return _progressive_in_viewer(path)
     if kind == "baseline-geojson":
@@ -195,6 +209,12 @@ def _child_run(kind: str, path: Path) -> dict[str, Any]:
         frame.geometry.centroid  # noqa: B018
         return {"seconds": time.perf_counter() - start}
     raise SystemExit(f"unknown measurement {kind}")
+
+
+def _coarsest_tile(levels: Any) -> None:
+    """Draw (compute) the coarsest overview level's first tile."""
+    coarse = levels[-1]
+    np.asarray(coarse[: min(1024, coarse.shape[0]), : min(1024, coarse.shape[1])])
 
 
 def _progressive_in_viewer(path: Path) -> dict[str, Any]:

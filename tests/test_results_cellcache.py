@@ -256,3 +256,29 @@ def test_reopen_does_not_read_the_file_for_its_checksum(
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     table = cached_table(path, reader, how="t", min_bytes=0)
     assert (reader.calls, len(sums)) == (2, 2) and table.ids[0] == "c0-399"
+
+
+def test_the_checksum_is_taken_after_the_first_batch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "cells.parquet"
+    _write(path)
+    events: list[str] = []
+    real = cellcache.crc32c_base64
+    monkeypatch.setattr(cellcache, "crc32c_base64",
+                        lambda p: events.append("checksum") or real(p))
+    whole = read_cells_parquet(path)
+
+    def read() -> cellcache.Steps:
+        events.append("first batch")
+        yield whole, 0.5
+        events.append("rest")
+        yield whole, 1.0
+
+    steps = cellcache.iter_cached_table(path, read, how="t", min_bytes=0)
+    assert next(steps)[1] == 0.5 and events == ["first batch"]  # on screen before any hashing
+    assert [done for _table, done in steps] == [1.0]
+    assert events == ["first batch", "checksum", "rest"]
+    assert [e.suffix for e in _files()] == [".cells"]
+    again = cellcache.iter_cached_table(path, read, how="t", min_bytes=0)
+    assert [done for _table, done in again] == [1.0] and events.count("first batch") == 1

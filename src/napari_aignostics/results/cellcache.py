@@ -7,7 +7,9 @@ objects); the next open maps them back instead of parsing the file, so it reads 
 the first frame touches. An entry is keyed by the file's size, modification time and CRC32C (and
 how it was read: scale, slide size), so a changed file is never served stale. The CRC32C of a file
 is remembered by its identity (device, inode, size, modification and change times; the change time
-cannot be set back), so a reopen does not read the whole file again. An entry is written after the
+cannot be set back), so a reopen does not read the whole file again; a file that was never hashed
+and has no entry of its size, modification time and reading is hashed after the reader's first
+batch, not before it. An entry is written after the
 table was handed over, by one background thread, from a snapshot taken before (later edits do not
 reach it); it goes to a temporary name and is renamed into place, so concurrent opens, and a
 process that exits mid-write, leave a whole entry or none. The folder is trimmed to
@@ -120,26 +122,37 @@ def iter_cached_table(
         yield from _read(read, derive)
         return
     folder = cell_cache_dir()
-    key = _key(path, before, how, folder)
-    entry = folder / f"{key}.cells"
-    _wait_for(entry)  # this process is still writing it
-    if entry.is_file():
-        try:
-            table = _load(entry)
-            os.utime(entry)  # recently used
-            yield table, 1.0
-            return
-        except (OSError, ValueError, KeyError, TypeError):
-            entry.unlink(missing_ok=True)
+    prefix = _prefix(before, how)
+    crc = _known_crc32c(path, before, folder)
+    if crc is None and any(folder.glob(f"{prefix}-*.cells")):
+        crc = _crc32c(path, before, folder)  # an entry may be this file's: its content decides
+    if crc is not None:
+        entry = folder / f"{prefix}-{_digest(crc)}.cells"
+        _wait_for(entry)  # this process is still writing it
+        if entry.is_file():
+            try:
+                table = _load(entry)
+                os.utime(entry)  # recently used
+                yield table, 1.0
+                return
+            except (OSError, ValueError, KeyError, TypeError):
+                entry.unlink(missing_ok=True)
     for table, done in _read(read, derive):
         if done < 1.0:
             yield table, done
-    after = path.stat()
-    if (after.st_size, after.st_mtime_ns) == (before.st_size, before.st_mtime_ns):
-        # else it changed while it was read: nothing to remember
+        if crc is None:  # after the first batch: it is on screen while the file is hashed
+            crc = _crc32c(path, before, folder)
+    if crc is not None and _unchanged(path, before):  # else it changed while it was read
         limit = LIMIT_BYTES if limit_bytes is None else limit_bytes
+        entry = folder / f"{prefix}-{_digest(crc)}.cells"
         _write_later(folder, entry, _snapshot(table), limit)
     yield table, 1.0
+
+
+def _unchanged(path: Path, before: os.stat_result) -> bool:
+    """Same size and modification and change times (any write moves the change time)."""
+    after = path.stat()
+    return all(getattr(after, k) == getattr(before, k) for k in IDENTITY)
 
 
 def wait_for_writes(timeout: float | None = None) -> None:
@@ -191,28 +204,40 @@ def _derived(table: ObjectTable, derive: Derive | None) -> ObjectTable:
     return table
 
 
-def _key(path: Path, stat: os.stat_result, how: str, folder: Path) -> str:
-    parts = [
-        str(VERSION),
-        str(stat.st_size),
-        str(stat.st_mtime_ns),
-        _crc32c(path, stat, folder),
-        how,
-    ]
-    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:40]
+def _prefix(stat: os.stat_result, how: str) -> str:
+    """The part of an entry's name known before the file is read: size, mtime and how."""
+    parts = [str(VERSION), str(stat.st_size), str(stat.st_mtime_ns), how]
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:24]
+
+
+def _digest(crc: str) -> str:
+    return hashlib.sha256(crc.encode()).hexdigest()[:16]
+
+
+def _memo(path: Path, stat: os.stat_result, folder: Path) -> Path:
+    identity = [str(path.resolve()), *(str(getattr(stat, k)) for k in IDENTITY)]
+    return folder / "crc" / hashlib.sha256("\0".join(identity).encode()).hexdigest()[:40]
+
+
+def _known_crc32c(path: Path, stat: os.stat_result, folder: Path) -> str | None:
+    """The CRC32C remembered for this identity of the file (None: never hashed as it is)."""
+    memo = _memo(path, stat, folder)
+    try:
+        known = memo.read_text()
+    except OSError:
+        return None
+    if len(known) != 8:  # base64 of four bytes
+        return None
+    os.utime(memo)
+    return known
 
 
 def _crc32c(path: Path, stat: os.stat_result, folder: Path) -> str:
     """The file's CRC32C, remembered by the file's identity (any write changes its change time)."""
-    identity = [str(path.resolve()), *(str(getattr(stat, k)) for k in IDENTITY)]
-    memo = folder / "crc" / hashlib.sha256("\0".join(identity).encode()).hexdigest()[:40]
-    try:
-        known = memo.read_text()
-        if len(known) == 8:  # base64 of four bytes
-            os.utime(memo)
-            return known
-    except OSError:
-        pass
+    known = _known_crc32c(path, stat, folder)
+    if known is not None:
+        return known
+    memo = _memo(path, stat, folder)
     value = crc32c_base64(path)
     if path.stat().st_ctime_ns == stat.st_ctime_ns:  # not changed while it was read
         try:

@@ -98,7 +98,7 @@ def assemble(
         coords = coords * scale + np.asarray(offset, dtype=np.float64)
     ok = _valid_parts(coords, ring_sizes, part_rings, part_ok)
     problems: list[str] = []
-    without_parts = total - len(np.unique(part_feature))
+    without_parts = total - int(np.count_nonzero(np.bincount(part_feature, minlength=total)))
     bad_geometry = without_parts + int((~ok).sum())
     polygons = Polygons(coords, offsets_of(ring_sizes), offsets_of(part_rings))
     kept = np.flatnonzero(ok)

@@ -7,7 +7,8 @@ out-of-slide coordinates (skipped and reported). Coordinates are scaled by ``sca
 ``polygon_mpp / slide_mpp``) into level-0 pixels of the slide.
 
 Files are read column-wise by Arrow when their layout allows (:mod:`.geojson_arrow`, the usual
-case for model outputs) and otherwise feature by feature (:mod:`.geojson_rows`).
+case for model outputs) and otherwise feature by feature (:mod:`.geojson_rows`). Big cell files
+are read as they stream in by :mod:`.geojson_stream`, which falls back to this module.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ import numpy as np
 from .featurecols import FeatureBatch
 from .jsonsplit import array_start
 
-__all__ = ["Unsupported", "arrow_batches"]
+__all__ = ["Unsupported", "arrow_batches", "feature_batch", "parse_lines"]
 
 SEGMENT = 64 * 1024 * 1024
 """Bytes of features parsed at a time (bounds Arrow's working memory)."""
@@ -74,7 +74,7 @@ def arrow_batches(buf: bytearray) -> Iterator[FeatureBatch]:
     try:
         data[commas] = ord("\n")
         for a, b in _segments(edges):
-            yield _batch(_read(memoryview(buf)[a + 1 : b], newlines, longest))
+            yield feature_batch(parse_lines(memoryview(buf)[a + 1 : b], newlines, longest))
     finally:
         data[commas] = ord(",")
 
@@ -89,7 +89,8 @@ def _segments(edges: np.ndarray) -> Iterator[tuple[int, int]]:
         i = j
 
 
-def _read(view: memoryview, newlines: bool, longest: int) -> Any:
+def parse_lines(view: memoryview, newlines: bool, longest: int) -> Any:
+    """An Arrow table of newline-delimited JSON objects (the longest line is ``longest`` bytes)."""
     import pyarrow as pa
     import pyarrow.json as pj
 
@@ -332,8 +333,8 @@ def _ids(table: Any, props: Any) -> np.ndarray:
     return np.asarray(ids.to_pylist(), dtype=object)
 
 
-def _batch(table: Any) -> FeatureBatch:
-    """One parsed segment as columns."""
+def feature_batch(table: Any) -> FeatureBatch:
+    """One parsed run of features as columns."""
     n = table.num_rows
     if "geometry" not in table.column_names:
         raise Unsupported("no geometry column")

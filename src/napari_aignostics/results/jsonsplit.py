@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-__all__ = ["array_start", "feature_batches"]
+__all__ = ["array_start", "boundaries", "feature_batches"]
 
 WINDOW = 4 * 1024 * 1024
 OPEN = (ord("{"), ord("["))
@@ -78,7 +78,7 @@ def _escaped_quotes(kind: np.ndarray, where: np.ndarray) -> np.ndarray:
     return escaped & (kind != BACKSLASH)
 
 
-def _boundaries(raw: bytes | bytearray, start: int) -> np.ndarray | None:
+def boundaries(raw: bytes | bytearray, start: int) -> np.ndarray | None:
     """Positions of the top-level commas of the array and of its closing bracket.
 
     Each window is reduced to its structural bytes (quotes, backslashes, brackets, commas) first;
@@ -121,7 +121,7 @@ def feature_batches(raw: bytes | bytearray, batch: int = 20_000) -> Iterator[lis
     start = array_start(raw)
     if start is None:
         return None
-    cuts = _boundaries(raw, start)
+    cuts = boundaries(raw, start)
     if cuts is None:
         return None
     edges = np.concatenate([[start - 1], cuts])

@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 
 from ..platform.results_layout import MANIFEST_NAME, read_manifest
-from .cellcache import Steps, cached_table, iter_cached_table
-from .geojson import read_geojson
+from .cellcache import Steps, iter_cached_table
+from .geojson_stream import iter_geojson
 from .heatmap import TileHeatmap, read_heatmap_tiff, read_tile_csv
 from .parquet import iter_cells_parquet
 from .provenance import Provenance, provenance_of
@@ -46,6 +46,8 @@ CELL_PARQUET = "cell_classification_parquet_polygons.parquet"
 BATCH = 200_000
 """Rows of a Parquet cell file read at a time."""
 PROGRESSIVE_BATCH = 50_000
+PROGRESSIVE_BYTES = 8 * 1024 * 1024
+"""GeoJSON files from this size on are shown while they are read."""
 """The same when the cells are shown as they come: the first ones are drawn sooner."""
 
 
@@ -125,11 +127,26 @@ def looks_like_results(folder: Path) -> bool:
 
 
 def loads_progressively(path: Path) -> bool:
-    """Whether :func:`iter_results` reads cells from ``path`` in batches (a Parquet cell file)."""
+    """Whether :func:`iter_results` reads cells from ``path`` in batches (a Parquet cell file, or
+    a big GeoJSON one without a Parquet twin)."""
     if path.is_file():
-        return path.suffix.lower() == ".parquet"
+        return path.suffix.lower() == ".parquet" or _progressive_geojson(path)
     try:
-        return any(p.suffix.lower() == ".parquet" and p.is_file() for p in path.iterdir())
+        files = [p for p in path.iterdir() if p.is_file()]
+    except OSError:
+        return False
+    return any(p.suffix.lower() == ".parquet" for p in files) or any(
+        _progressive_geojson(p) for p in files
+    )
+
+
+def _progressive_geojson(path: Path) -> bool:
+    """A GeoJSON file big enough to be shown while it is read, and not of tissue regions."""
+    name = path.name.lower()
+    if not name.endswith((".json", ".geojson")) or name.startswith(("tissue", "area")):
+        return False
+    try:
+        return path.stat().st_size >= PROGRESSIVE_BYTES
     except OSError:
         return False
 
@@ -249,12 +266,19 @@ def iter_results(
                 if file.name == CELL_GEOJSON and CELL_PARQUET in names:
                     continue  # the Parquet twin is faster and holds the same cells
                 scale = _scale(info, slide_mpp)
-                table = cached_table(
+                steps = iter_cached_table(
                     file,
-                    partial(read_geojson, file, scale=scale, slide_size=slide_size),
+                    partial(
+                        iter_geojson,
+                        file,
+                        scale=scale,
+                        slide_size=slide_size,
+                        partial=progressive and _progressive_geojson(file),
+                    ),
                     how=f"geojson scale={scale!r} slide={slide_size!r}",
                     derive=_overview_codes,
                 )
+                table = yield from _partials(steps, result, file)
                 result.problems += [f"{file.name}: {p}" for p in table.problems]
                 if _are_cells(stem, table):
                     _set_cells(result, table, file)
