@@ -45,7 +45,7 @@ def bench_crc(size_gb: float, repeats: int = 5) -> bool:
     """CRC32C of a page-cached file as a whole process vs ``cat FILE > /dev/null``, best of N.
 
     Also timed in the same run: each path forced (the one-thread loop; the two-thread pipeline,
-    which large files take when a core is idle) and a bare Python start.
+    which large files take on two cores) and a bare Python start.
     """
     compile_installed()  # bytecode as an install has it
     with tempfile.TemporaryDirectory() as tmp:

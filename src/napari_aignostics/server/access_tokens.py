@@ -56,6 +56,10 @@ def _load_or_create_key(path: Path) -> rsa.RSAPrivateKey:
     return key
 
 
+VERIFIED_CACHE = 4096
+"""Verified tokens remembered at most (the cache starts over when full)."""
+
+
 class TokenSigner:
     """Issues and verifies the local platform's access tokens."""
 
@@ -66,6 +70,9 @@ class TokenSigner:
         public = json.loads(RSAAlgorithm.to_jwk(self._key.public_key()))
         self.kid = _thumbprint(public)
         self._jwk = {**public, "kid": self.kid, "use": "sig", "alg": ALGORITHM}
+        self._public_key = self._key.public_key()
+        self._verified: dict[bytes, tuple[str, float]] = {}
+        """SHA-256 of a token that verified: its ``sub`` and ``exp`` (a poll skips the RSA check)."""
 
     @property
     def issuer(self) -> str:
@@ -101,11 +108,19 @@ class TokenSigner:
         return jwt.encode(claims, self._key, algorithm=ALGORITHM, headers={"kid": self.kid})
 
     def subject(self, token: str) -> str | None:
-        """The ``sub`` of a token this platform signed and that is still valid, else None."""
+        """The ``sub`` of a token this platform signed and that is still valid, else None.
+
+        A verified token is remembered by its SHA-256 until its ``exp`` (the key and the issuer
+        of a running platform never change, so a second verification could only say the same).
+        """
+        digest = hashlib.sha256(token.encode()).digest()
+        known = self._verified.get(digest)
+        if known is not None and time.time() < known[1]:
+            return known[0]
         try:
             claims = jwt.decode(
                 token,
-                self._key.public_key(),
+                self._public_key,
                 algorithms=[ALGORITHM],
                 audience=self.audience,
                 issuer=self.issuer,
@@ -113,8 +128,14 @@ class TokenSigner:
             )
         except jwt.PyJWTError:
             return None
-        sub = claims.get("sub")
-        return sub if isinstance(sub, str) else None
+        sub, exp = claims.get("sub"), claims.get("exp")
+        if not isinstance(sub, str):
+            return None
+        if isinstance(exp, int | float):
+            if len(self._verified) >= VERIFIED_CACHE:
+                self._verified.clear()
+            self._verified[digest] = (sub, float(exp))
+        return sub
 
 
 def _thumbprint(jwk: dict[str, str]) -> str:

@@ -85,7 +85,7 @@ def create_app(
     app.openapi = openapi  # type: ignore[method-assign]
 
     @app.get("/health", include_in_schema=False)
-    def health() -> dict[str, str]:
+    async def health() -> dict[str, str]:
         return {"status": "UP"}
 
     @app.exception_handler(StarletteHTTPException)

@@ -6,10 +6,10 @@ import uuid
 from datetime import UTC
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query
 
 from ...platform import models as m
-from ..deps import Caller, Page, PlatformDep, UuidPath, order_by, problem
+from ..deps import Caller, PageDep, PlatformDep, UuidPath, order_by, problem
 from ..random_secrets import new_secret
 from ..service import Platform
 from ..store import token_hash
@@ -156,7 +156,7 @@ def create_grant(
 def list_grants(
     platform: PlatformDep,
     user: Caller,
-    paging: Annotated[Page, Depends()],
+    paging: PageDep,
     resource_type: m.ResourceType | None = None,
     resource_id: uuid.UUID | None = None,
     subject_type: m.SubjectType | None = None,
@@ -233,7 +233,7 @@ def create_share_token(
 def list_share_tokens(
     platform: PlatformDep,
     user: Caller,
-    paging: Annotated[Page, Depends()],
+    paging: PageDep,
     run_id: uuid.UUID | None = None,
     created_by: str | None = None,
     revoked: bool | None = None,

@@ -6,11 +6,11 @@ import json
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import RedirectResponse
 
 from ...platform import models as m
-from ..deps import Caller, Page, PlatformDep, UuidPath, WorkerDep, order_by, problem
+from ..deps import Caller, PageDep, PlatformDep, UuidPath, WorkerDep, order_by, problem
 from ..jsonpath import JsonPathError, compile_filter
 from ..lifecycle import cancel_run, delete_outputs
 from ..service import Platform
@@ -114,7 +114,7 @@ def _stamp(value: datetime) -> str:
 def list_runs(
     platform: PlatformDep,
     user: Caller,
-    paging: Annotated[Page, Depends()],
+    paging: PageDep,
     application_id: str | None = None,
     application_version: str | None = None,
     external_id: str | None = None,
@@ -180,7 +180,7 @@ def list_items(
     run_id: UuidPath,
     platform: PlatformDep,
     user: Caller,
-    paging: Annotated[Page, Depends()],
+    paging: PageDep,
     share_token: ShareToken = None,
     item_id__in: Annotated[list[str] | None, Query()] = None,
     external_id__in: Annotated[list[str] | None, Query()] = None,

@@ -47,6 +47,8 @@ CREATE TABLE IF NOT EXISTS items (
   error_message TEXT, terminated_at TEXT, attempts INTEGER NOT NULL DEFAULT 0,
   UNIQUE (run_id, external_id));
 CREATE INDEX IF NOT EXISTS items_state ON items(state);
+CREATE INDEX IF NOT EXISTS items_run_state ON items(run_id, state, termination_reason);
+CREATE INDEX IF NOT EXISTS runs_unfinished ON runs(seq) WHERE state != 'TERMINATED';
 CREATE TABLE IF NOT EXISTS input_artifacts (
   id TEXT PRIMARY KEY, item_id TEXT NOT NULL REFERENCES items(id), name TEXT NOT NULL,
   download_url TEXT NOT NULL, metadata TEXT);

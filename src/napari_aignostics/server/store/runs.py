@@ -182,14 +182,19 @@ class RunTables(Database):
         return stats
 
     def items_ahead(self, run: RunRow) -> tuple[int, int]:
-        """Unfinished items of older runs: platform-wide and in the run's organization."""
-        sql = (
-            "SELECT COUNT(*) AS n FROM items JOIN runs ON runs.id = items.run_id "
-            "WHERE items.state IN ('PENDING','PROCESSING') AND runs.seq < ?"
+        """Unfinished items of older runs: platform-wide and in the run's organization.
+
+        Only unterminated runs are looked at (a terminated run has no unfinished item: a cancel
+        skips them in the same transaction), so a poll does not walk the run's own items.
+        """
+        row = self._one(
+            "SELECT COUNT(*) AS n, COALESCE(SUM(runs.org_id = ?), 0) AS org"
+            " FROM runs CROSS JOIN items ON items.run_id = runs.id"  # CROSS: runs first
+            " WHERE runs.state != 'TERMINATED' AND runs.seq < ?"
+            " AND items.state IN ('PENDING','PROCESSING')",
+            (run.org_id, run.seq),
         )
-        everyone = self._one(sql, (run.seq,))
-        org = self._one(sql + " AND runs.org_id = ?", (run.seq, run.org_id))
-        return int(everyone["n"] if everyone else 0), int(org["n"] if org else 0)
+        return (int(row["n"]), int(row["org"])) if row else (0, 0)
 
     def month_slides(self, *, user_id: str | None = None, org_id: str | None = None) -> int:
         """Slides submitted this calendar month by a user or an organization."""

@@ -1,0 +1,42 @@
+"""The queue position of a run (``num_preceding_items_*``) straight from the store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from napari_aignostics.server.lifecycle import cancel_run
+from napari_aignostics.server.store import NewInput, NewItem, Store
+from napari_aignostics.server.store.rows import UserRow
+
+
+def _submit(store: Store, user: UserRow, items: int) -> str:
+    return store.create_run(
+        user=user, application_id="app", version_number="1.0.0", custom_metadata=None,
+        due_date=None, deadline=None, callback_context=None, output_names=["out"],
+        items=[NewItem(f"slide-{i}", None, [NewInput("whole_slide_image", "http://x/s", {})])
+               for i in range(items)],
+    )
+
+
+def test_items_ahead_counts_unfinished_items_of_older_runs_only(tmp_path: Path) -> None:
+    store = Store(tmp_path / "platform.db")
+    store.ensure_org("org-a", "A")
+    store.ensure_org("org-b", "B")
+    alice = store.ensure_user("alice", "org-a")
+    bob = store.ensure_user("bob", "org-b")
+    cancelled = _submit(store, alice, 7)
+    first = _submit(store, alice, 3)
+    other = _submit(store, bob, 4)
+    last = _submit(store, alice, 5)
+    assert cancel_run(store, cancelled, "CANCELED_BY_USER")
+
+    def ahead(run_id: str) -> tuple[int, int]:
+        run = store.run(run_id)
+        assert run is not None
+        return store.items_ahead(run)
+
+    assert ahead(first) == (0, 0)  # the cancelled run's skipped items are not queued
+    assert ahead(other) == (3, 0)
+    assert ahead(last) == (7, 3)
+    assert store.statistics([last])[last]["item_pending_count"] == 5
+    store.close()
