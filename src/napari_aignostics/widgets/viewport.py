@@ -247,7 +247,11 @@ class InViewOutlines:
         sy, sx = (float(s) for s in self.raster.scale[-2:])
         x0, y0 = image.origin
         half = image.pixel / 2 - 0.5  # image pixel centres in napari data coordinates
-        with layer._block_refresh():  # placement and pixels land in one refresh
+        # placement and pixels land in one refresh, and the viewer re-derives its dims once (from
+        # the data change) instead of once per scale, translate and data change (~40 ms each)
+        dims = self.viewer._on_layers_change
+        events = layer.events
+        with layer._block_refresh(), events.scale.blocker(dims), events.translate.blocker(dims):
             layer.scale = (image.pixel * sy, image.pixel * sx)
             layer.translate = ((y0 + half) * sy, (x0 + half) * sx)
         layer.data = image.rgba
