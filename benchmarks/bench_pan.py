@@ -4,7 +4,8 @@ The synthetic sample slide (20000 x 16000) is opened with N he-tme-shaped cells 
 onto the slide's extent, ~1 cell per 320 px²) and the review panel showing them as outlines. At level 0
 (one screen pixel per slide pixel) the camera moves 200 times, one move per 16 ms frame, 8 px each; a
 10 ms QTimer records the gaps between its ticks. Printed: gaps over 50 ms, the largest gap, p99, and
-the time from the last move to the first frame drawn after the outlines of the new view arrived. The
+the time from the last move to the first frame drawn once an outline image holding the whole new view
+is in place (drawn ahead during the pan, or after it settled), and the outline swaps. The
 baseline is the same pan of the same slide with the cell layers removed, measured in the same process.
 Goals: no gap over 50 ms, outlines in view at most 150 ms after the pan settles.
 
@@ -89,7 +90,8 @@ def main() -> int:
     if swaps:
         print(
             f"main-thread time of each outline swap: median {np.median(swaps):.0f} ms, largest "
-            f"{max(swaps):.0f} ms over {len(swaps)} swaps"
+            f"{max(swaps):.0f} ms over {len(swaps)} swaps ({cells['swaps_in_pan']} during the pan, "
+            "drawn ahead)"
         )
     gaps_ok = over == 0
     print(
@@ -187,7 +189,7 @@ def _measure(n: int, moves: int, window: tuple[int, int]) -> dict[str, Any]:
     from napari_aignostics.slides.sample import HEIGHT, WIDTH, sample_slide_path
     from napari_aignostics.widgets.cell_layers import CellLayers
     from napari_aignostics.widgets.review_panel import ReviewPanel
-    from napari_aignostics.widgets.viewport import view_bounds
+    from napari_aignostics.widgets.viewport import camera_bounds, view_bounds
 
     viewer = napari.Viewer(show=True)
     viewer.window.resize(*window)
@@ -234,9 +236,17 @@ def _measure(n: int, moves: int, window: tuple[int, int]) -> dict[str, Any]:
     swaps.clear()
     cells = pan.run(STEP_PX * mpp)
     last = cells["last_move"]
-    after = [t for t in updates if t > last]
-    drawn = [t for t in draws if after and t >= after[-1]]
+    # the outlines of the new view are in place at the first frame after the last move and after the
+    # swap of an image that holds the whole view (drawn ahead during the pan, or after it settled)
+    x0, y0, x1, y1 = camera_bounds(viewer, handles.raster)
+    extent = in_view.extent
+    held = extent is not None and (
+        extent[0] <= x0 + 1 and extent[1] <= y0 + 1 and extent[2] >= x1 - 1 and extent[3] >= y1 - 1
+    )
+    ready = max([last, *updates[-1:]])
+    drawn = [t for t in draws if held and t >= ready]
     cells["outlines_ms"] = (drawn[0] - last) * 1000 if drawn else None
+    cells["swaps_in_pan"] = sum(1 for t in updates if t <= last)
     cells["outlines_n"] = int(outlines.metadata.get("cells_drawn", 0))
     cells["swap_ms"] = list(swaps)
     out["cells"] = cells

@@ -91,3 +91,53 @@ def test_in_view_outlines_land_on_the_cells(make_napari_viewer: Any, qtbot: Any)
     viewer.camera.zoom = 0.2 / MPP  # zoomed out: the overview takes over, outlines cleared
     qtbot.waitUntil(lambda: outlines.metadata.get("cells_drawn") == 0, timeout=10_000)
     panel.release()
+
+
+@pytest.mark.gui
+def test_outlines_are_drawn_ahead_of_a_pan(make_napari_viewer: Any, qtbot: Any) -> None:
+    from napari_aignostics.widgets.cell_layers import CellLayers
+    from napari_aignostics.widgets.review_panel import ReviewPanel
+    from napari_aignostics.widgets.viewport import MARGIN, camera_bounds
+
+    corners = [(float(x), float(y)) for x in range(100, 3900, 40) for y in range(100, 3900, 40)]
+    table = _squares(corners)
+    result = ResultSet("grid", MPP, (4000, 4000), cells=table, review=ReviewModel(table))
+    viewer = make_napari_viewer(show=True)
+    layers = [Layer.create(*data) for data in result.layer_data()]
+    for layer in layers:
+        viewer.add_layer(layer)
+    panel = ReviewPanel(viewer)
+    qtbot.addWidget(panel)
+    handles = CellLayers.among(layers)
+    panel.show_results(result, handles)
+    outlines, raster, in_view = handles.outlines, handles.raster, panel._in_view
+    assert outlines is not None and raster is not None and in_view is not None
+    viewer.camera.center = (2000 * MPP, 2000 * MPP)
+    viewer.camera.zoom = 2.0 / MPP
+
+    def settled() -> bool:
+        bounds = camera_bounds(viewer, raster)
+        extent = in_view.extent
+        return in_view._pending is None and extent is not None and extent[0] < bounds[0]
+
+    qtbot.waitUntil(settled, timeout=10_000)
+    x0, y0, x1, y1 = camera_bounds(viewer, raster)
+    extent = in_view.extent
+    assert extent is not None
+    width = x1 - x0
+    assert extent[0] < x0 - width * MARGIN * 0.9 and extent[2] > x1 + width * MARGIN * 0.9
+    data = outlines.data
+
+    def pan(fraction: float) -> None:
+        y, x = viewer.camera.center[-2:]
+        viewer.camera.center = (y, x + fraction * width * MPP)
+
+    pan(MARGIN / 3)  # still inside the image with room to spare: nothing redrawn, now or on settling
+    qtbot.wait(500)
+    assert outlines.data is data
+    pan(MARGIN / 3)  # within half the margin of the edge: the next image is drawn ahead
+    qtbot.waitUntil(lambda: outlines.data is not data and in_view._pending is None, timeout=10_000)
+    x0, _, x1, _ = camera_bounds(viewer, raster)
+    extent = in_view.extent
+    assert extent is not None and extent[0] < x0 and extent[2] > x1 + width * MARGIN * 0.9
+    panel.release()

@@ -32,6 +32,8 @@ MIN_PIXEL = 0.125
 """Finest outline image: 8 image pixels per level-0 pixel."""
 MAX_IMAGE_PX = 4096
 """Largest side of the outline image (a canvas not drawn yet reports the whole slide in view)."""
+MARGIN = 0.25
+"""The outline image reaches this fraction of the view's width and height beyond each side."""
 
 
 def view_bounds(raster: Labels) -> tuple[float, float, float, float]:
@@ -66,8 +68,42 @@ def camera_bounds(viewer: ViewerModel, raster: Labels) -> tuple[float, float, fl
     return max(0.0, c0), max(0.0, r0), min(cols, c1), min(rows, r1)
 
 
+Bounds = tuple[float, float, float, float]
+
+
+def _grown(bounds: Bounds, by: float, limit: Bounds) -> Bounds:
+    """``bounds`` grown by ``by`` times its width and height on every side, clipped to ``limit``."""
+    x0, y0, x1, y1 = bounds
+    dx, dy = (x1 - x0) * by, (y1 - y0) * by
+    return (
+        max(limit[0], x0 - dx),
+        max(limit[1], y0 - dy),
+        min(limit[2], x1 + dx),
+        min(limit[3], y1 + dy),
+    )
+
+
+def _covers(extent: Bounds | None, bounds: Bounds) -> bool:
+    """Whether ``extent`` holds all of ``bounds``."""
+    if extent is None:
+        return False
+    return (
+        extent[0] <= bounds[0]
+        and extent[1] <= bounds[1]
+        and extent[2] >= bounds[2]
+        and extent[3] >= bounds[3]
+    )
+
+
 class InViewOutlines:
-    """Keeps an RGBA image layer showing the outlines of the shown cells inside the view."""
+    """Keeps an RGBA image layer showing the outlines of the shown cells inside the view.
+
+    The image reaches ``margin`` of the view's size beyond each side: while the camera pans, a new
+    one is drawn ahead when the view comes within half that margin of its edge, so when the pan
+    settles the outlines of the new view are usually in place already.
+    """
+
+    margin = MARGIN
 
     def __init__(
         self,
@@ -84,10 +120,14 @@ class InViewOutlines:
         self.pool, self.cap = pool, cap
         self._generation = 0
         self.closed = False
+        self.extent: Bounds | None = None
+        """Level-0 bounds of what is shown (``None``: nothing, or not known to be current)."""
+        self._pixel = 0.0
+        self._pending: tuple[Bounds, float] | None = None
         self._timer = QTimer()
         self._timer.setSingleShot(True)
         self._timer.setInterval(SETTLE_MS)
-        self._timer.timeout.connect(self.refresh)
+        self._timer.timeout.connect(self._settle)
         viewer.camera.events.center.connect(self._schedule)
         viewer.camera.events.zoom.connect(self._schedule)
 
@@ -101,8 +141,32 @@ class InViewOutlines:
         self.closed = True
 
     def _schedule(self, *_: Any) -> None:
-        if not self.closed:
-            self._timer.start()
+        if self.closed:
+            return
+        self._timer.start()
+        if self.margin and self.layer.visible:
+            self._follow(ahead=True)
+
+    def _settle(self) -> None:
+        if not self.margin or not self._follow(ahead=False):
+            self.refresh()
+
+    def _follow(self, ahead: bool) -> bool:
+        """Draw ahead unless what is shown (or being drawn) still holds the view; whether it does.
+
+        ``ahead``: while panning, the view plus half the margin must be held.
+        """
+        bounds = camera_bounds(self.viewer, self.raster)
+        if not self._drawable(bounds):
+            return False
+        pixel = self.pixel_size(bounds)
+        need = _grown(bounds, self.margin / 2, self._limit()) if ahead else bounds
+        for extent, drawn in ((self.extent, self._pixel), self._pending or (None, 0.0)):
+            if drawn == pixel and _covers(extent, need):
+                return True
+        if ahead:
+            self._start(bounds, pixel)
+        return False
 
     key = "in-view"
     """The worker pool key of this view's queries (a newer query supersedes an older one)."""
@@ -113,39 +177,67 @@ class InViewOutlines:
         Nothing while the layer is hidden: it is refreshed when shown again.
         """
         if self.closed or not self.layer.visible:
+            self.extent = None
             return
         bounds = camera_bounds(self.viewer, self.raster)
+        if not self._drawable(bounds):
+            self._generation += 1
+            self._pending = None
+            self.show(self.empty())
+            self.extent = None
+            return
+        self._start(bounds, self.pixel_size(bounds))
+
+    def _start(self, bounds: Bounds, pixel: float) -> None:
         self._generation += 1
         generation = self._generation
-        if bounds[2] - bounds[0] > MAX_VIEW_PX or bounds[2] <= bounds[0] or bounds[3] <= bounds[1]:
-            self.show(self.empty())
-            return
+        area = _grown(bounds, self.margin, self._limit())
+        self._pending = (area, pixel)
         self.pool.start(
-            self.job(bounds),
+            self.job(bounds, area, pixel),
             key=self.key,
             on_done=lambda result: self._apply(generation, result),
         )
 
+    @staticmethod
+    def _drawable(bounds: Bounds) -> bool:
+        return (
+            bounds[2] - bounds[0] <= MAX_VIEW_PX and bounds[2] > bounds[0] and bounds[3] > bounds[1]
+        )
+
+    def _limit(self) -> Bounds:
+        rows, cols = (float(n) for n in self.raster.level_shapes[0][-2:])
+        return 0.0, 0.0, cols, rows
+
+    def pixel_size(self, bounds: Bounds) -> float:
+        """Level-0 pixels per image pixel: one per screen pixel, within the image's limits."""
+        # the camera's zoom is screen pixels per world unit
+        screen = 1.0 / (self.viewer.camera.zoom * float(self.raster.scale[-1]))
+        widest = (
+            (1 + 2 * self.margin) * max(bounds[2] - bounds[0], bounds[3] - bounds[1]) / MAX_IMAGE_PX
+        )
+        return max(MIN_PIXEL, screen, widest)
+
     def _apply(self, generation: int, result: Any) -> None:
         if generation != self._generation or self.closed:
             return  # a newer view was asked for meanwhile, or the layers are gone
+        self._pending = None
         self.show(result)
 
     def empty(self) -> OutlineImage:
         """The answer for a view too wide (or empty) to show single cells."""
         return empty_outlines()
 
-    def job(self, bounds: tuple[float, float, float, float]) -> Callable[[], OutlineImage]:
-        """On the main thread: the worker's job that draws the outlines of the cells in ``bounds``."""
-        # one image pixel per screen pixel: the camera's zoom is screen pixels per world unit
-        screen = 1.0 / (self.viewer.camera.zoom * float(self.raster.scale[-1]))
-        widest = max(bounds[2] - bounds[0], bounds[3] - bounds[1]) / MAX_IMAGE_PX
-        pixel = max(MIN_PIXEL, screen, widest)
+    def job(self, bounds: Bounds, area: Bounds, pixel: float) -> Callable[[], OutlineImage]:
+        """The worker's job: the outlines of the cells in ``area``, or in ``bounds`` (the view)
+        alone when ``area`` holds more than ``cap`` cells."""
         review, cap = self.review, self.cap
 
         def draw() -> OutlineImage:
-            indices = review.in_view(bounds, cap)
-            return draw_outlines(review.table, indices, review.face_colors(indices), bounds, pixel)
+            indices, drawn = review.in_view(area, cap + 1), area
+            if len(indices) > cap:
+                indices, drawn = review.in_view(bounds, cap), bounds
+            return draw_outlines(review.table, indices, review.face_colors(indices), drawn, pixel)
 
         return draw
 
@@ -155,11 +247,18 @@ class InViewOutlines:
         sy, sx = (float(s) for s in self.raster.scale[-2:])
         x0, y0 = image.origin
         half = image.pixel / 2 - 0.5  # image pixel centres in napari data coordinates
-        with layer._block_refresh():  # placement and pixels land in one refresh
+        # placement and pixels land in one refresh, and the viewer re-derives its dims once (from
+        # the data change) instead of once per scale, translate and data change (~40 ms each)
+        dims = self.viewer._on_layers_change
+        events = layer.events
+        with layer._block_refresh(), events.scale.blocker(dims), events.translate.blocker(dims):
             layer.scale = (image.pixel * sy, image.pixel * sx)
             layer.translate = ((y0 + half) * sy, (x0 + half) * sx)
         layer.data = image.rgba
         layer.metadata["cells_drawn"] = image.count
+        rows, cols = image.rgba.shape[:2]
+        self.extent = (x0, y0, x0 + cols * image.pixel, y0 + rows * image.pixel)
+        self._pixel = image.pixel
 
 
 Centroids = tuple[np.ndarray, np.ndarray]
@@ -174,11 +273,12 @@ class InViewCentroids(InViewOutlines):
     """
 
     key = "in-view-centroids"
+    margin = 0.0
 
     def empty(self) -> Centroids:  # type: ignore[override]
         return np.zeros((0, 2)), np.zeros((0, 4))
 
-    def job(self, bounds: tuple[float, float, float, float]) -> Callable[[], Centroids]:  # type: ignore[override]
+    def job(self, bounds: Bounds, area: Bounds, pixel: float) -> Callable[[], Centroids]:  # type: ignore[override]
         review, cap = self.review, self.cap
 
         def query() -> Centroids:
