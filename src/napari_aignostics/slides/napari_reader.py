@@ -8,7 +8,7 @@ from pathlib import Path
 from . import reader as _reader
 from .layers import LayerData, slide_layer_data
 from .reader import DICOM_EXTENSIONS, SUPPORTED_EXTENSIONS, open_slide
-from .warmup import use_cached_unit_registry, warm_up
+from .warmup import use_cached_unit_registry
 
 
 def _notify_read_error(path: Path, error: BaseException) -> None:
@@ -54,7 +54,6 @@ def read_slide(path: str | list[str]) -> list[LayerData]:
         show_warning(warning)
     use_cached_unit_registry()  # the µm scale bar and layer units load pint's registry
     _show_scale_bar(slide.mpp is not None)
-    warm_up()  # what results' layers import loads while the user looks at the slide
     return [slide_layer_data(slide)]
 
 

@@ -3,8 +3,9 @@
 Opening the first slide imports tiffslide, tifffile, its codecs, zarr and dask (and dask imports
 ``distributed`` on its first compute when that is installed): over a second on the main thread.
 When the dock is created these imports start in a daemon thread instead, so that the first slide
-the user opens finds them loaded; a slide opened without the dock starts the same thread once it
-is open, so that the results put on it find napari's layer modules loaded.
+the user opens finds them loaded, and so do the results put on it (napari's layer modules). The
+results loader made for File → Open warms up only the layer modules. (Started from the slide reader,
+the thread slowed the first slide open: it competed with napari's first slice for the interpreter.)
 
 pint's unit registry, which napari's µm scale bar and layer units load on first use, parses pint's
 unit definitions (over a second; its lazy loading is not safe from a second thread):
