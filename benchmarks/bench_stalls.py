@@ -145,10 +145,6 @@ def _measure(result_dir: Path, cells: Path) -> dict[str, Any]:
     import napari
 
     from napari_aignostics.slides.sample import real_sample_path
-    from napari_aignostics.slides.slide_ref import find_slide
-    from napari_aignostics.widgets.results_loader import ResultsLoader
-    from napari_aignostics.widgets.workers import WorkerPool
-    from napari_aignostics.workflow.session import Session
 
     viewer = napari.Viewer(show=True)
     viewer.window.resize(1600, 1000)
@@ -158,6 +154,12 @@ def _measure(result_dir: Path, cells: Path) -> dict[str, Any]:
     out["first slide open"] = meter.run(
         lambda: viewer.open(str(slide), plugin="napari-aignostics"), lambda: True, settle=1.0
     )
+    # imported after the first open, as napari SLIDE has imported none of them before its reader
+    from napari_aignostics.slides.slide_ref import find_slide
+    from napari_aignostics.widgets.results_loader import ResultsLoader
+    from napari_aignostics.widgets.workers import WorkerPool
+    from napari_aignostics.workflow.session import Session
+
     ref = find_slide(viewer.layers, str(slide))
     session = Session()
     pool = WorkerPool()

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
 from .cohort import CohortTable
 from .phenotype import PHENOTYPE_COLORS, Phenotype
 from .readouts import find_readouts, read_readout
+
+if TYPE_CHECKING:  # matplotlib is imported when a figure is drawn, not with the dock
+    from matplotlib.figure import Figure
 
 __all__ = [
     "CLASS_PREFIXES",
@@ -31,6 +33,8 @@ MAX_POINTS = 20000
 
 def figure_png(figure: Figure, dpi: int = 100) -> bytes:
     """The figure as PNG bytes (Agg)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
     FigureCanvasAgg(figure)
     out = io.BytesIO()
     figure.savefig(out, format="png", dpi=dpi, bbox_inches="tight")

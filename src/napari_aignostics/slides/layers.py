@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .reader import Slide
+if TYPE_CHECKING:  # the reader imports dask: the dock and results need only the names here
+    from .reader import Slide
 
 LayerData = tuple[Any, dict[str, Any], str]
 """napari's ``(data, kwargs, layer_type)``."""

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .checksum import crc32c_base64
-from .reader import open_slide, probe_pixels
 from .slide_errors import SlideError
 from .slide_ref import SlideRef
 
@@ -72,6 +71,8 @@ def slide_metadata(path: str | Path, *, checksum: bool = True) -> SlideMetadata:
     Raises :class:`SlideError` when the file is not a readable slide, including one whose
     coarsest level cannot be decoded (it would be analysed as a black image).
     """
+    from .reader import open_slide, probe_pixels  # dask: not when the dock imports the session
+
     path = Path(path)
     if path.is_dir():
         raise SlideError(

@@ -8,6 +8,7 @@ from pathlib import Path
 from . import reader as _reader
 from .layers import LayerData, slide_layer_data
 from .reader import DICOM_EXTENSIONS, SUPPORTED_EXTENSIONS, open_slide
+from .warmup import use_cached_unit_registry
 
 
 def _notify_read_error(path: Path, error: BaseException) -> None:
@@ -51,6 +52,7 @@ def read_slide(path: str | list[str]) -> list[LayerData]:
     slide = open_slide(p)
     for warning in slide.warnings:
         show_warning(warning)
+    use_cached_unit_registry()  # the µm scale bar and layer units load pint's registry
     _show_scale_bar(slide.mpp is not None)
     return [slide_layer_data(slide)]
 

@@ -6,16 +6,18 @@ point of a scatter opens that slide.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
-from matplotlib.figure import Figure
 from qtpy.QtCore import Signal
 from qtpy.QtWidgets import QComboBox, QHBoxLayout, QVBoxLayout, QWidget
 
 from ..results.cohort import CohortTable
 from ..results.cohort_figures import CLASS_PREFIXES, draw_classes, draw_scatter
+
+if TYPE_CHECKING:
+    from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
+    from matplotlib.figure import Figure
 
 __all__ = ["PLOTS", "CohortPlots"]
 
@@ -38,21 +40,38 @@ class CohortPlots(QWidget):
         self.y_box = QComboBox()
         self.prefix = QComboBox()
         self.prefix.addItems(CLASS_PREFIXES)
-        self.figure = Figure(figsize=(4, 3), layout="constrained")
-        self.canvas = FigureCanvasQTAgg(self.figure)
-        self.canvas.setMinimumHeight(220)
+        self._canvas: FigureCanvasQTAgg | None = None
+        """Made at the first draw: matplotlib is imported then, not when the dock opens."""
         self.points: list[int] = []
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
+        self._layout = QVBoxLayout(self)
+        self._layout.setContentsMargins(0, 0, 0, 0)
         choose = QHBoxLayout()
         for widget in (self.kind, self.x_box, self.y_box, self.prefix):
             choose.addWidget(widget)
-        layout.addLayout(choose)
-        layout.addWidget(self.canvas, 1)
+        self._layout.addLayout(choose)
+        self._layout.addStretch(1)
         for box in (self.kind, self.x_box, self.y_box, self.prefix):
             box.currentTextChanged.connect(lambda _text: self.redraw())
-        self.canvas.mpl_connect("button_press_event", self._clicked)
         self._show_choosers()
+
+    @property
+    def canvas(self) -> FigureCanvasQTAgg:
+        """The matplotlib canvas (made on first use)."""
+        if self._canvas is None:
+            from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
+            from matplotlib.figure import Figure
+
+            self._canvas = FigureCanvasQTAgg(Figure(figsize=(4, 3), layout="constrained"))
+            self._canvas.setMinimumHeight(220)
+            self._canvas.mpl_connect("button_press_event", self._clicked)
+            self._layout.insertWidget(1, self._canvas, 1)
+            self._layout.takeAt(2)  # the stretch that held the canvas's place
+        return self._canvas
+
+    @property
+    def figure(self) -> Figure:
+        """The figure the plots are drawn on."""
+        return self.canvas.figure
 
     def set_table(self, table: CohortTable) -> None:
         """Plot another (or a changed) cohort."""

@@ -8,7 +8,7 @@ from qtpy.QtCore import Signal
 from qtpy.QtWidgets import QTabWidget, QVBoxLayout, QWidget
 
 from ..slides.slide_ref import SlideRef
-from ..slides.warmup import warm_up
+from ..slides.warmup import use_cached_unit_registry, warm_up
 from ..workflow.session import ConnectionInfo, Session
 from .cell_table import CellTablePanel
 from .cohort_panel import CohortPanel
@@ -33,6 +33,7 @@ class AignosticsWidget(QWidget):
     def __init__(self, napari_viewer: Viewer, session: Session | None = None) -> None:
         super().__init__()
         warm_up()  # the slide stack imports while the user looks at the dock
+        use_cached_unit_registry()
         self.viewer = napari_viewer
         self.session = session or Session()
         self.pool = WorkerPool()

@@ -25,6 +25,7 @@ from ..results.result_set import (
 )
 from ..results.results_reader import plan_results
 from ..slides.slide_ref import SlideRef, find_slide
+from ..slides.warmup import LAYER_MODULES, use_cached_unit_registry, warm_up
 from ..workflow.session import Session
 from .cell_layers import CellLayers
 from .growing_overview import GrowingOverview
@@ -65,6 +66,8 @@ class ResultsLoader(QObject):
         """The layers shown for each (run id, external id): loading an item again replaces them."""
         ResultsLoader._by_viewer[_viewer_key(viewer)] = self
         viewer.layers.events.removed.connect(self._layer_removed)
+        use_cached_unit_registry()  # results layers carry µm units
+        warm_up(LAYER_MODULES)  # napari's layer modules load while the results are read
         freeze_long_lived_heap()
 
     def _layer_removed(self, event: object) -> None:

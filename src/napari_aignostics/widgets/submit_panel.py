@@ -23,7 +23,6 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from ..slides.reader import SUPPORTED_EXTENSIONS
 from ..slides.slide_ref import SlideRef, open_slides, slide_ref_of
 from ..workflow.schema_form import FormField, build_metadata, form_fields, validation_errors
 from ..workflow.session import Session
@@ -304,6 +303,8 @@ class SubmitPanel(QWidget):
 
     def add_folder(self, folder: Path) -> None:
         """Add every slide file of a folder (not recursive)."""
+        from ..slides.reader import SUPPORTED_EXTENSIONS  # dask: not when the dock opens
+
         for path in sorted(folder.iterdir()):
             if path.is_file() and path.suffix.lower() in SUPPORTED_EXTENSIONS:
                 self.add_slide(path)
