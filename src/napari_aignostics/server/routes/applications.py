@@ -6,11 +6,12 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query
-from fastapi.responses import RedirectResponse
+from fastapi.responses import RedirectResponse, Response
 
 from ...apps.base import ApplicationSpec, VersionSpec
 from ...platform import models as m
 from ..deps import Caller, PlatformDep, order_by
+from ..responses import models_response
 from ..service import Platform
 
 router = APIRouter(prefix="/api/v1", tags=["Public"])
@@ -46,15 +47,15 @@ def _field(key: str) -> Any:
 
 
 @router.get("/applications", response_model=list[m.ApplicationReadShortResponse])
-def list_applications(
+async def list_applications(
     platform: PlatformDep,
     user: Caller,
     page: Annotated[int, Query(ge=1)] = 1,
     page_size: Annotated[int | None, Query(alias="page-size", ge=5, le=100)] = None,
     page_size_alt: Annotated[int | None, Query(alias="page_size", ge=5, le=100)] = None,
     sort: Annotated[list[str] | None, Query()] = None,
-) -> list[m.ApplicationReadShortResponse]:
-    """Applications with at least one version, sorted, paged."""
+) -> Response:
+    """Applications with at least one version, sorted, paged (in memory: no worker thread)."""
     rows: list[dict[str, Any]] = []
     for app in platform.applications.values():
         latest = _latest(app)
@@ -74,7 +75,9 @@ def list_applications(
         key = raw.lstrip("+-").strip()
         rows.sort(key=_field(key), reverse=raw.startswith("-"))
     size = page_size or page_size_alt or 50
-    return [m.ApplicationReadShortResponse.model_validate(r) for r in rows[(page - 1) * size : page * size]]
+    page_rows = rows[(page - 1) * size : page * size]
+    views = [m.ApplicationReadShortResponse.model_validate(r) for r in page_rows]
+    return models_response(views, m.ApplicationReadShortResponse)
 
 
 @router.get("/applications/{application_id}", response_model=m.ApplicationReadResponse)

@@ -7,12 +7,13 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query
-from fastapi.responses import RedirectResponse
+from fastapi.responses import RedirectResponse, Response
 
 from ...platform import models as m
 from ..deps import Caller, PageDep, PlatformDep, UuidPath, WorkerDep, order_by, problem
 from ..jsonpath import JsonPathError, compile_filter
 from ..lifecycle import cancel_run, delete_outputs
+from ..responses import model_response, models_response
 from ..service import Platform
 from ..store import ChecksumConflict, NewInput, NewItem
 from ..store.rows import ItemRow, JsonPredicate, RunRow, UserRow
@@ -123,7 +124,7 @@ def list_runs(
     organization_id: str | None = None,
     for_organization: str | None = None,
     sort: Annotated[list[str] | None, Query()] = None,
-) -> list[m.RunReadResponse]:
+) -> Response:
     """The caller's runs (or an organization's for its admins), filtered, sorted, paged."""
     equals: list[tuple[str, str]] = []
     if for_organization:
@@ -149,15 +150,16 @@ def list_runs(
         window=paging.window,
         where_json=_jsonpath(custom_metadata),
     )
-    return platform.run_views(rows)
+    return models_response(platform.run_views(rows), m.RunReadResponse)
 
 
 @router.get("/runs/{run_id}", response_model=m.RunReadResponse)
 def get_run(
     run_id: UuidPath, platform: PlatformDep, user: Caller, share_token: ShareToken = None
-) -> m.RunReadResponse:
+) -> Response:
     """One run."""
-    return platform.run_views([_visible_run(platform, user, run_id, share_token)])[0]
+    run = _visible_run(platform, user, run_id, share_token)
+    return model_response(platform.run_views([run])[0])
 
 
 @router.post("/runs/{run_id}/cancel", status_code=202, response_model=dict[str, Any])
@@ -188,7 +190,7 @@ def list_items(
     termination_reason: m.ItemTerminationReason | None = None,
     custom_metadata: Annotated[str | None, Query(max_length=1000)] = None,
     sort: Annotated[list[str] | None, Query()] = None,
-) -> list[m.ItemResultReadResponse]:
+) -> Response:
     """Items of a run with their artifacts."""
     _visible_run(platform, user, run_id, share_token)
     equals = [
@@ -204,7 +206,7 @@ def list_items(
         window=paging.window,
         where_json=_jsonpath(custom_metadata),
     )
-    return platform.item_views(rows)
+    return models_response(platform.item_views(rows), m.ItemResultReadResponse)
 
 
 def _item_row(platform: Platform, run_id: str, external_id: str) -> ItemRow:

@@ -97,13 +97,26 @@ def metadata_checksum(value: JsonValue) -> str | None:
     return f"{zlib.crc32(canonical.encode()):08x}"
 
 
+_COLUMNS: dict[int, tuple[object, tuple[str, ...], tuple[int, ...]]] = {}
+"""Per statement (``id`` of its ``cursor.description``, kept alive here so the id is not reused):
+column names and the positions of JSON columns."""
+
+
 def _row(cursor: sqlite3.Cursor, values: tuple[object, ...]) -> dict[str, object]:
-    row = {}
-    for (name, *_), value in zip(cursor.description, values, strict=True):
-        if name in JSON_COLUMNS and isinstance(value, str):
-            row[name] = json.loads(value)
-        else:
-            row[name] = value
+    description = cursor.description
+    known = _COLUMNS.get(id(description))
+    if known is None or known[0] is not description:
+        if len(_COLUMNS) > 512:
+            _COLUMNS.clear()
+        names = tuple(column[0] for column in description)
+        known = (description, names, tuple(i for i, n in enumerate(names) if n in JSON_COLUMNS))
+        _COLUMNS[id(description)] = known
+    _, names, json_at = known
+    row = dict(zip(names, values, strict=True))
+    for index in json_at:
+        value = values[index]
+        if isinstance(value, str):
+            row[names[index]] = json.loads(value)
     return row
 
 
@@ -174,6 +187,13 @@ class Database:
     def _all(self, sql: str, params: Params = ()) -> list[Raw]:
         with self._lock:
             return list(self._db.execute(sql, params).fetchall())
+
+    def _tuples(self, sql: str, params: Params = ()) -> list[tuple[Any, ...]]:
+        """Rows as plain tuples (no column names: for many-row internal queries)."""
+        with self._lock:
+            cursor = self._db.cursor()
+            cursor.row_factory = None
+            return list(cursor.execute(sql, params).fetchall())
 
     def _execute(self, sql: str, params: Params = ()) -> int:
         with self.transaction() as db:

@@ -279,8 +279,8 @@ class RunTables(Database):
     def pending_queue(self) -> list[tuple[int, str, str]]:
         """Every pending item in queue order: (item seq, organization id, run id)."""
         return [
-            (row["seq"], row["org_id"], row["run_id"])
-            for row in self._all(
+            (int(seq), str(org_id), str(run_id))
+            for seq, org_id, run_id in self._tuples(
                 "SELECT items.seq, runs.org_id, runs.id AS run_id FROM items "
                 "JOIN runs ON runs.id = items.run_id WHERE items.state='PENDING' ORDER BY items.seq"
             )

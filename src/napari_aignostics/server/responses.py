@@ -1,0 +1,32 @@
+"""JSON answers of models the routes already built: serialized once, in the route's thread.
+
+A plain route that returns a model has FastAPI validate it again against ``response_model`` in a
+second worker-thread hop; a :class:`~fastapi.Response` is sent as it is. The routes keep
+``response_model`` for the OpenAPI document.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cache
+
+from fastapi.responses import Response
+from pydantic import BaseModel, TypeAdapter
+
+__all__ = ["model_response", "models_response"]
+
+
+def model_response(value: BaseModel) -> Response:
+    """``value`` as FastAPI would send it (JSON, field aliases)."""
+    return Response(value.model_dump_json(by_alias=True), media_type="application/json")
+
+
+@cache
+def _list_of(model: type[BaseModel]) -> TypeAdapter[list[BaseModel]]:
+    return TypeAdapter(list[model])  # type: ignore[valid-type]
+
+
+def models_response(values: Sequence[BaseModel], model: type[BaseModel]) -> Response:
+    """A JSON array of ``values`` (instances of ``model``)."""
+    body = _list_of(model).dump_json(list(values), by_alias=True)
+    return Response(body, media_type="application/json")
