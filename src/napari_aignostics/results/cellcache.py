@@ -150,7 +150,7 @@ def iter_cached_table(
 
 
 def _unchanged(path: Path, before: os.stat_result) -> bool:
-    """Same size and modification and change times (any write moves the change time)."""
+    """The same identity (device, inode, size, modification and change times) as ``before``."""
     after = path.stat()
     return all(getattr(after, k) == getattr(before, k) for k in IDENTITY)
 
