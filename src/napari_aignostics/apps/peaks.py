@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import ndimage as ndi
-from skimage._shared.coord import ensure_spacing
 
 __all__ = ["object_peaks"]
 
@@ -41,21 +40,23 @@ def object_peaks(distance: np.ndarray, labels: np.ndarray, min_distance: int) ->
     rows, cols = np.divmod(found, width)
     # a third axis keeps objects apart: spacing applies within an object only
     points = np.stack([rows, cols, label * (4 * sum(distance.shape))], axis=1)
-    keep = np.ones(len(points), dtype=bool)
-    crowded = _crowded(points, min_distance)
-    if len(crowded):
-        spaced = ensure_spacing(points[crowded], spacing=min_distance, p_norm=np.inf)
-        keep[crowded] = False
-        kept = np.isin(found[crowded], spaced[:, 0] * width + spaced[:, 1])
-        keep[crowded[kept]] = True
+    keep = _spaced(points, min_distance)
     return np.asarray(points[keep, :2])
 
 
-def _crowded(points: np.ndarray, spacing: int) -> np.ndarray:
-    """Indices (ascending) of the points with another point closer than ``spacing``."""
+def _spaced(points: np.ndarray, spacing: int) -> np.ndarray:
+    """Which of ``points`` (integer coordinates, in order of preference) to keep so that no two kept
+    are closer than ``spacing`` (Chebyshev): each point not yet rejected is kept and rejects the
+    later points closer to it (as ``peak_local_max`` spaces its peaks)."""
     from scipy.spatial import cKDTree
 
+    keep = np.ones(len(points), dtype=bool)
     if len(points) < 2:
-        return np.zeros(0, dtype=np.int64)
-    pairs = cKDTree(points).query_pairs(spacing, p=np.inf, output_type="ndarray")
-    return np.unique(pairs) if len(pairs) else np.zeros(0, dtype=np.int64)
+        return keep
+    tree = cKDTree(points)
+    # integer coordinates: closer than ``spacing`` is at most ``spacing - 1``
+    near = tree.query_ball_point(points, r=spacing - 1, p=np.inf)
+    for i, others in enumerate(near):
+        if keep[i]:
+            keep[[j for j in others if j > i]] = False
+    return keep
