@@ -1,7 +1,9 @@
 """The SQLite database (WAL) under the store: schema, connection, transactions, query helpers.
 
-One connection guarded by a lock; every multi-row change is one transaction, so a crash leaves
-either the old or the new state. Raw rows are column-to-value mappings with JSON columns decoded;
+Writes go through one connection guarded by a lock; every multi-row change is one transaction, so
+a crash leaves either the old or the new state. Reads use a read-only connection per thread: in WAL
+mode a reader never waits for the writer (it sees the last commit), and a thread inside its own
+transaction reads through the writer, seeing its uncommitted changes. Raw rows are column-to-value mappings with JSON columns decoded;
 the table modules turn them into the typed rows of :mod:`.rows`.
 """
 
@@ -17,6 +19,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from .rows import JsonPredicate, JsonValue, SortKey, Window
 
@@ -149,6 +152,8 @@ class Database:
         self.path = path
         os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))  # private before SQLite opens it
         self._lock = threading.RLock()
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.row_factory = _row
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -163,8 +168,11 @@ class Database:
                 private.chmod(0o600)  # SQLite copies the database's mode; older folders need this
 
     def close(self) -> None:
-        """Close the connection."""
+        """Close the connections."""
         with self._lock:
+            for reader in self._readers:
+                reader.close()
+            self._readers.clear()
             self._db.close()
 
     @contextmanager
@@ -172,28 +180,44 @@ class Database:
         """One atomic unit of work (for the table modules)."""
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
+            self._local.writing = True
             try:
                 yield self._db
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
-            self._db.execute("COMMIT")
+            else:
+                self._db.execute("COMMIT")
+            finally:
+                self._local.writing = False
+
+    def _reader(self) -> sqlite3.Connection:
+        """This thread's read-only connection (the writer inside this thread's transaction)."""
+        local = self._local
+        if getattr(local, "writing", False):
+            return self._db
+        reader: sqlite3.Connection | None = getattr(local, "reader", None)
+        if reader is None:
+            uri = f"file:{quote(str(self.path))}?mode=ro"
+            reader = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
+            reader.row_factory = _row
+            with self._lock:  # close() closes every reader
+                self._readers.append(reader)
+            local.reader = reader
+        return reader
 
     def _one(self, sql: str, params: Params = ()) -> Raw | None:
-        with self._lock:
-            result: Raw | None = self._db.execute(sql, params).fetchone()
-            return result
+        result: Raw | None = self._reader().execute(sql, params).fetchone()
+        return result
 
     def _all(self, sql: str, params: Params = ()) -> list[Raw]:
-        with self._lock:
-            return list(self._db.execute(sql, params).fetchall())
+        return list(self._reader().execute(sql, params).fetchall())
 
     def _tuples(self, sql: str, params: Params = ()) -> list[tuple[Any, ...]]:
         """Rows as plain tuples (no column names: for many-row internal queries)."""
-        with self._lock:
-            cursor = self._db.cursor()
-            cursor.row_factory = None
-            return list(cursor.execute(sql, params).fetchall())
+        cursor = self._reader().cursor()
+        cursor.row_factory = None
+        return list(cursor.execute(sql, params).fetchall())
 
     def _execute(self, sql: str, params: Params = ()) -> int:
         with self.transaction() as db:
