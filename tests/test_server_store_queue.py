@@ -40,3 +40,52 @@ def test_items_ahead_counts_unfinished_items_of_older_runs_only(tmp_path: Path) 
     assert ahead(last) == (7, 3)
     assert store.statistics([last])[last]["item_pending_count"] == 5
     store.close()
+
+
+def test_a_poll_reads_the_run_its_counters_and_queue_figures_at_once(tmp_path: Path) -> None:
+    store = Store(tmp_path / "platform.db")
+    store.ensure_org("org-a", "A")
+    store.ensure_org("org-b", "B")
+    alice = store.ensure_user("alice", "org-a")
+    bob = store.ensure_user("bob", "org-b")
+    first = _submit(store, alice, 3)
+    other = _submit(store, bob, 4)
+    last = _submit(store, alice, 5)
+    for run_id in (first, other, last):
+        run = store.run(run_id)
+        found = store.run_with_figures(run_id)
+        assert run is not None and found is not None
+        assert found.run == run
+        assert found.statistics == store.statistics([run_id])[run_id]
+        assert found.ahead == store.items_ahead(run)
+    assert cancel_run(store, first, "CANCELED_BY_USER")
+    found = store.run_with_figures(first)
+    assert found is not None and found.ahead is None  # terminated: no queue figures
+    assert found.statistics["item_skipped_count"] == 3
+    assert store.run_with_figures("no-such-run") is None
+
+
+def test_queue_positions_count_pending_items_platform_wide_and_per_organization(
+    tmp_path: Path,
+) -> None:
+    store = Store(tmp_path / "platform.db")
+    store.ensure_org("org-a", "A")
+    store.ensure_org("org-b", "B")
+    alice = store.ensure_user("alice", "org-a")
+    bob = store.ensure_user("bob", "org-b")
+    cancelled = _submit(store, alice, 2)
+    mine = _submit(store, alice, 2)
+    theirs = _submit(store, bob, 2)
+    last = _submit(store, alice, 2)
+    assert cancel_run(store, cancelled, "CANCELED_BY_USER")
+
+    def seqs(run_id: str) -> list[int]:
+        rows = store.run_items(run_id, in_columns=[], equals=[], order=[], window=(100, 0),
+                               where_json=None)
+        return [row.seq for row in rows]
+
+    positions = store.queue_positions(seqs(last) + seqs(theirs)[:1])
+    assert sorted(positions.values()) == [(3, 1), (5, 3), (6, 4)]
+    assert store.queue_positions(seqs(mine)) == dict(zip(seqs(mine), [(1, 1), (2, 2)], strict=True))
+    assert store.queue_positions(seqs(cancelled)) == {}  # skipped items are not queued
+    assert store.queue_positions([]) == {}

@@ -7,16 +7,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ..apps.base import ApplicationSpec, VersionSpec
-from ..platform import models as m
 from .access_tokens import TokenSigner, looks_like_jwt
 from .authorization_codes import AuthorizationCodes
 from .lifecycle import run_output
 from .objects import ObjectStore
 from .random_secrets import new_secret
+from .responses import JsonBody
 from .settings import LOCAL_ORG_ID, LOCAL_USER_ID, ServerSettings
-from .signing import sign_path
+from .signing import path_signer, sign_path
 from .store import Store, token_hash
 from .store.rows import ItemRow, RunRow, UserRow
+from .store.runs import RunWithFigures
 
 __all__ = ["Platform"]
 
@@ -148,128 +149,105 @@ class Platform:
         )
 
     # --- views ---------------------------------------------------------------------------------
+    # JSON-ready bodies built straight from the rows (the fields and order of ``RunReadResponse``
+    # and ``ItemResultReadResponse``; times as stored, ISO 8601 UTC): no model is validated per row.
 
-    def run_views(self, runs: list[RunRow]) -> list[m.RunReadResponse]:
+    def run_views(self, runs: list[RunRow]) -> list[JsonBody]:
         """``RunReadResponse`` bodies of runs."""
         stats = self.store.statistics([r.id for r in runs])
-        views = []
-        for run in runs:
-            counters = stats[run.id]
-            ahead_org = ahead_all = None
-            if run.state != "TERMINATED":
-                ahead_all, ahead_org = self.store.items_ahead(run)
-            views.append(
-                m.RunReadResponse.model_validate({
-                    "run_id": run.id,
-                    "application_id": run.application_id,
-                    "version_number": run.version_number,
-                    "state": run.state,
-                    "output": run_output(counters),
-                    "termination_reason": run.termination_reason,
-                    "error_code": run.error_code,
-                    "error_message": run.error_message,
-                    "statistics": counters,
-                    "custom_metadata": run.custom_metadata,
-                    "custom_metadata_checksum": run.custom_metadata_checksum,
-                    "submitted_at": run.submitted_at,
-                    "submitted_by": run.user_id,
-                    "organization_id": run.org_id,
-                    "terminated_at": run.terminated_at,
-                    "num_preceding_items_org": ahead_org,
-                    "num_preceding_items_platform": ahead_all,
-                    "scheduling": (
-                        {"due_date": run.due_date, "deadline": run.deadline}
-                        if run.due_date or run.deadline
-                        else None
-                    ),
-                })
-            )
-        return views
+        return [
+            self.run_view(RunWithFigures(
+                run, stats[run.id], None if run.state == "TERMINATED" else self.store.items_ahead(run)
+            ))
+            for run in runs
+        ]
 
-    def item_views(self, rows: list[ItemRow]) -> list[m.ItemResultReadResponse]:
+    @staticmethod
+    def run_view(found: RunWithFigures) -> JsonBody:
+        """The ``RunReadResponse`` body of a run with its figures."""
+        run, counters = found.run, found.statistics
+        ahead_all, ahead_org = found.ahead or (None, None)
+        return {
+            "run_id": run.id,
+            "application_id": run.application_id,
+            "version_number": run.version_number,
+            "state": run.state,
+            "output": run_output(counters),
+            "termination_reason": run.termination_reason,
+            "error_code": run.error_code,
+            "error_message": run.error_message,
+            "statistics": counters,
+            "custom_metadata": run.custom_metadata,
+            "custom_metadata_checksum": run.custom_metadata_checksum,
+            "submitted_at": run.submitted_at,
+            "submitted_by": run.user_id,
+            "organization_id": run.org_id,
+            "terminated_at": run.terminated_at,
+            "num_preceding_items_org": ahead_org,
+            "num_preceding_items_platform": ahead_all,
+            "scheduling": (
+                {"due_date": run.due_date, "deadline": run.deadline}
+                if run.due_date or run.deadline
+                else None
+            ),
+        }
+
+    def item_views(self, rows: list[ItemRow]) -> list[JsonBody]:
         """``ItemResultReadResponse`` bodies of items (order kept)."""
-        full = self.store.items([r.id for r in rows])
-        queue = (
-            _Queue(self.store.pending_queue())
-            if any(i.item.state == "PENDING" for i in full.values())
-            else None
-        )
-        views = []
-        for row in rows:
-            entry = full[row.id]
+        queue = self.store.queue_positions([r.seq for r in rows if r.state == "PENDING"])
+        sign = path_signer(self.url_secret, DEPRECATED_URL_TTL_S)
+        root = self.settings.public_url.rstrip("/")
+        views: list[JsonBody] = []
+        for entry in self.store.artifacts_of(rows):
             item = entry.item
-            pos_all = pos_org = None
-            if item.state == "PENDING" and queue is not None:
-                pos_all, pos_org = queue.position(item.seq, item.run_id)
-            views.append(
-                m.ItemResultReadResponse.model_validate({
-                    "item_id": item.id,
-                    "external_id": item.external_id,
-                    "custom_metadata": item.custom_metadata,
-                    "custom_metadata_checksum": item.custom_metadata_checksum,
-                    "queue_position_org": pos_org,
-                    "queue_position_platform": pos_all,
-                    "state": item.state,
-                    "output": "FULL" if item.termination_reason == "SUCCEEDED" else "NONE",
-                    "termination_reason": item.termination_reason,
-                    "error_code": item.error_code,
-                    "error_message": item.error_message,
-                    "terminated_at": item.terminated_at,
-                    "input_artifacts": [
-                        {
-                            "input_artifact_id": a.id,
-                            "name": a.name,
-                            "metadata": a.metadata,
-                            "download_url": a.download_url,
-                        }
-                        for a in entry.inputs
-                    ],
-                    "output_artifacts": [
-                        {
-                            "output_artifact_id": a.id,
-                            "name": a.name,
-                            "metadata": a.metadata,
-                            "state": a.state,
-                            "termination_reason": a.termination_reason,
-                            "output": a.output,
-                            "error_code": a.error_code,
-                            "error_message": a.error_message,
-                            "download_url": (
-                                self.signed_url(
-                                    f"/files/artifacts/{item.run_id}/{a.id}", DEPRECATED_URL_TTL_S
-                                )
-                                if a.output == "AVAILABLE"
-                                else None
-                            ),
-                        }
-                        for a in entry.outputs
-                    ],
-                })
-            )
+            pos_all, pos_org = queue.get(item.seq, (None, None))
+            views.append({
+                "item_id": item.id,
+                "external_id": item.external_id,
+                "custom_metadata": item.custom_metadata,
+                "custom_metadata_checksum": item.custom_metadata_checksum,
+                "queue_position_org": pos_org,
+                "queue_position_platform": pos_all,
+                "state": item.state,
+                "output": "FULL" if item.termination_reason == "SUCCEEDED" else "NONE",
+                "termination_reason": item.termination_reason,
+                "error_code": item.error_code,
+                "error_message": item.error_message,
+                "terminated_at": item.terminated_at,
+                "input_artifacts": [
+                    {
+                        "input_artifact_id": a.id,
+                        "name": a.name,
+                        "metadata": a.metadata,
+                        "download_url": a.download_url,
+                    }
+                    for a in entry.inputs
+                ],
+                "output_artifacts": [
+                    {
+                        "output_artifact_id": a.id,
+                        "name": a.name,
+                        "metadata": a.metadata,
+                        "state": a.state,
+                        "termination_reason": a.termination_reason,
+                        "output": a.output,
+                        "error_code": a.error_code,
+                        "error_message": a.error_message,
+                        "download_url": (
+                            root + sign(f"/files/artifacts/{item.run_id}/{a.id}")
+                            if a.output == "AVAILABLE"
+                            else None
+                        ),
+                    }
+                    for a in entry.outputs
+                ],
+            })
         return views
 
     @property
     def data_dir(self) -> Path:
         """Where this platform keeps its data."""
         return self.settings.data_dir
-
-
-class _Queue:
-    """Positions of pending items in the platform-wide and per-organization FIFO queues."""
-
-    def __init__(self, rows: list[tuple[int, str, str]]) -> None:
-        self.seqs = [seq for seq, _org, _run in rows]
-        self.org_of_run = {run_id: org_id for _seq, org_id, run_id in rows}
-        self.by_org: dict[str, list[int]] = {}
-        for seq, org_id, _run_id in rows:
-            self.by_org.setdefault(org_id, []).append(seq)
-
-    def position(self, seq: int, run_id: str) -> tuple[int, int]:
-        """1-based positions (platform, organization)."""
-        from bisect import bisect_left
-
-        org = self.by_org.get(self.org_of_run.get(run_id, ""), [])
-        return bisect_left(self.seqs, seq) + 1, bisect_left(org, seq) + 1
 
 
 def _parse(stamp: str) -> datetime:

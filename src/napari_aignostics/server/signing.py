@@ -10,11 +10,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from urllib.parse import quote
 
-__all__ = ["SignatureError", "sign_path", "verify_path", "verify_sigv4_query"]
+__all__ = ["SignatureError", "path_signer", "sign_path", "verify_path", "verify_sigv4_query"]
 
 MAX_PRESIGN_S = 7 * 24 * 3600
 
@@ -29,9 +29,20 @@ def _mac(secret: str, message: str) -> str:
 
 def sign_path(secret: str, path: str, ttl_s: int, *, now: float | None = None) -> str:
     """``path?expires=…&signature=…`` valid for ``ttl_s`` seconds."""
-    expires = int((now if now is not None else time.time()) + ttl_s)
-    signature = _mac(secret, path + "\n" + str(expires))
-    return f"{path}?expires={expires}&signature={signature}"
+    return path_signer(secret, ttl_s, now=now)(path)
+
+
+def path_signer(secret: str, ttl_s: int, *, now: float | None = None) -> Callable[[str], str]:
+    """:func:`sign_path` for many paths with one expiry: the key is prepared once, one HMAC a path."""
+    expires = str(int((now if now is not None else time.time()) + ttl_s))
+    keyed = hmac.new(secret.encode(), digestmod=hashlib.sha256)
+
+    def sign(path: str) -> str:
+        mac = keyed.copy()
+        mac.update(f"{path}\n{expires}".encode())
+        return f"{path}?expires={expires}&signature={mac.hexdigest()}"
+
+    return sign
 
 
 def verify_path(secret: str, path: str, expires: str | None, signature: str | None) -> None:

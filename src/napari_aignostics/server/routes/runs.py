@@ -13,7 +13,7 @@ from ...platform import models as m
 from ..deps import Caller, PageDep, PlatformDep, UuidPath, WorkerDep, order_by, problem
 from ..jsonpath import JsonPathError, compile_filter
 from ..lifecycle import cancel_run, delete_outputs
-from ..responses import model_response, models_response
+from ..responses import json_response
 from ..service import Platform
 from ..store import ChecksumConflict, NewInput, NewItem
 from ..store.rows import ItemRow, JsonPredicate, RunRow, UserRow
@@ -150,16 +150,19 @@ def list_runs(
         window=paging.window,
         where_json=_jsonpath(custom_metadata),
     )
-    return models_response(platform.run_views(rows), m.RunReadResponse)
+    return json_response(platform.run_views(rows))
 
 
 @router.get("/runs/{run_id}", response_model=m.RunReadResponse)
-def get_run(
+async def get_run(
     run_id: UuidPath, platform: PlatformDep, user: Caller, share_token: ShareToken = None
 ) -> Response:
-    """One run."""
-    run = _visible_run(platform, user, run_id, share_token)
-    return model_response(platform.run_views([run])[0])
+    """One run: a poll is one read of the run with its figures, in the event loop (reads never
+    wait for the writer, see ``store/database.py``), with no thread hop."""
+    found = platform.store.run_with_figures(run_id)
+    if found is None or not platform.can_view(user, found.run, share_token):
+        raise HTTPException(404, f"run {run_id} not found")
+    return json_response(platform.run_view(found))
 
 
 @router.post("/runs/{run_id}/cancel", status_code=202, response_model=dict[str, Any])
@@ -206,7 +209,7 @@ def list_items(
         window=paging.window,
         where_json=_jsonpath(custom_metadata),
     )
-    return models_response(platform.item_views(rows), m.ItemResultReadResponse)
+    return json_response(platform.item_views(rows))
 
 
 def _item_row(platform: Platform, run_id: str, external_id: str) -> ItemRow:
@@ -240,14 +243,14 @@ def get_item(
     platform: PlatformDep,
     user: Caller,
     share_token: ShareToken = None,
-) -> m.ItemResultReadResponse:
+) -> Response:
     """One item of a run by its external id."""
     _visible_run(platform, user, run_id, share_token)
     if external_id.endswith("/custom-metadata") and not platform.store.item_by_external_id(
         run_id, external_id
     ):
         raise HTTPException(405, "Method Not Allowed")  # only PUT exists at that path
-    return platform.item_views([_item_row(platform, run_id, external_id)])[0]
+    return json_response(platform.item_views([_item_row(platform, run_id, external_id)])[0])
 
 
 def _replace_metadata(

@@ -14,7 +14,7 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -130,7 +130,7 @@ def dumps(value: JsonValue) -> str | None:
 
 Raw = dict[str, Any]
 """One raw row: column name to value (JSON columns decoded)."""
-Params = Sequence[object]
+Params = Sequence[object] | Mapping[str, object]
 
 
 def marks(values: Sequence[object]) -> str:

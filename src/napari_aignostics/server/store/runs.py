@@ -23,7 +23,7 @@ from .rows import (
     row_of,
 )
 
-__all__ = ["ChecksumConflict", "NewInput", "NewItem", "RunTables"]
+__all__ = ["ChecksumConflict", "NewInput", "NewItem", "RunTables", "RunWithFigures"]
 
 
 class ChecksumConflict(Exception):
@@ -62,6 +62,44 @@ def empty_statistics() -> dict[str, int]:
         ),
         0,
     )
+
+
+COUNTER_COLUMNS = (
+    "item_count",
+    "item_pending_count",
+    "item_processing_count",
+    "item_user_error_count",
+    "item_system_error_count",
+    "item_skipped_count",
+    "item_succeeded_count",
+)
+RUN_WITH_FIGURES = (
+    "SELECT runs.*, counters.*, ahead.* FROM runs,"
+    " (SELECT SUM(n) AS item_count,"
+    " SUM(CASE state WHEN 'PENDING' THEN n END) AS item_pending_count,"
+    " SUM(CASE state WHEN 'PROCESSING' THEN n END) AS item_processing_count,"
+    " SUM(CASE termination_reason WHEN 'USER_ERROR' THEN n END) AS item_user_error_count,"
+    " SUM(CASE termination_reason WHEN 'SYSTEM_ERROR' THEN n END) AS item_system_error_count,"
+    " SUM(CASE termination_reason WHEN 'SKIPPED' THEN n END) AS item_skipped_count,"
+    " SUM(CASE termination_reason WHEN 'SUCCEEDED' THEN n END) AS item_succeeded_count"
+    " FROM (SELECT state, termination_reason, COUNT(*) AS n FROM items WHERE run_id=:id"
+    " GROUP BY state, termination_reason)) AS counters,"
+    # the unfinished items of older unterminated runs (as items_ahead), when the run is unfinished
+    " (SELECT COUNT(*) AS ahead_all, COALESCE(SUM(older.org_id = run.org_id), 0) AS ahead_org"
+    " FROM runs AS run, runs AS older CROSS JOIN items ON items.run_id = older.id"
+    " WHERE run.id=:id AND run.state != 'TERMINATED' AND older.state != 'TERMINATED'"
+    " AND older.seq < run.seq AND items.state IN ('PENDING','PROCESSING')) AS ahead"
+    " WHERE runs.id=:id"
+)
+
+
+@dataclass(frozen=True)
+class RunWithFigures:
+    """A run with its item counters and queue figures (None once terminated)."""
+
+    run: RunRow
+    statistics: dict[str, int]
+    ahead: tuple[int, int] | None
 
 
 TERMINAL_COUNTERS = {
@@ -181,6 +219,16 @@ class RunTables(Database):
                 counters[TERMINAL_COUNTERS[row["termination_reason"]]] += row["n"]
         return stats
 
+    def run_with_figures(self, run_id: str) -> RunWithFigures | None:
+        """One run, its item counters and, unless terminated, its queue figures: one statement."""
+        raw = self._one(RUN_WITH_FIGURES, {"id": run_id})
+        if raw is None:
+            return None
+        counters = {name: int(raw.pop(name) or 0) for name in COUNTER_COLUMNS}
+        ahead = int(raw.pop("ahead_all")), int(raw.pop("ahead_org"))
+        run = RunRow(**raw)
+        return RunWithFigures(run, counters, None if run.state == "TERMINATED" else ahead)
+
     def items_ahead(self, run: RunRow) -> tuple[int, int]:
         """Unfinished items of older runs: platform-wide and in the run's organization.
 
@@ -253,6 +301,41 @@ class RunTables(Database):
             params.append(value)
         sql = "SELECT * FROM items WHERE " + " AND ".join(where) + order_clause(order, "seq ASC")
         return [ItemRow(**row) for row in self._page(sql, list(params), window, where_json)]
+
+    def artifacts_of(self, rows: Sequence[ItemRow]) -> list[ItemWithArtifacts]:
+        """``rows`` (in order) with their input and output artifacts."""
+        items = {row.id: ItemWithArtifacts(row, [], []) for row in rows}
+        if not items:
+            return []
+        ids = list(items)
+        for row in self._all(f"SELECT * FROM input_artifacts WHERE item_id IN ({marks(ids)})", ids):
+            items[row["item_id"]].inputs.append(InputArtifactRow(**row))
+        for row in self._all(
+            f"SELECT * FROM output_artifacts WHERE item_id IN ({marks(ids)}) ORDER BY seq", ids
+        ):
+            items[row["item_id"]].outputs.append(OutputArtifactRow(**row))
+        return list(items.values())
+
+    def queue_positions(self, item_seqs: Sequence[int]) -> dict[int, tuple[int, int]]:
+        """1-based positions (platform, organization) of pending items among all pending items.
+
+        Only the pending items up to the last one asked for are read (no later one counts).
+        """
+        wanted = set(item_seqs)
+        if not wanted:
+            return {}
+        positions: dict[int, tuple[int, int]] = {}
+        per_org: dict[str, int] = {}
+        rows = self._tuples(
+            "SELECT items.seq, runs.org_id FROM items JOIN runs ON runs.id = items.run_id"
+            " WHERE items.state='PENDING' AND items.seq <= ? ORDER BY items.seq",
+            (max(wanted),),
+        )
+        for index, (seq, org_id) in enumerate(rows, 1):
+            per_org[org_id] = in_org = per_org.get(org_id, 0) + 1
+            if seq in wanted:
+                positions[seq] = (index, in_org)
+        return positions
 
     def item_by_external_id(self, run_id: str, external_id: str) -> ItemRow | None:
         """A run's item by its external id."""
