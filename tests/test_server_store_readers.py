@@ -72,3 +72,4 @@ def test_readers_cannot_write_and_are_closed_with_the_store(tmp_path: Path) -> N
     store.close()
     with pytest.raises(sqlite3.ProgrammingError):
         reader.execute("SELECT 1")
+
