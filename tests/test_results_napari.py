@@ -6,11 +6,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 
 from napari_aignostics.apps.base import AnalysisContext
 from napari_aignostics.apps.builtin import LOCAL_TME
+from napari_aignostics.results.result_layers import CELLS_KEY
 
 pytestmark = pytest.mark.gui
 
@@ -38,14 +38,16 @@ def test_results_folder_opens_onto_the_slide(make_napari_viewer: Any, qtbot: Any
     assert kinds["CMU-1-Small-Region · cells"] == "Labels"
     points = viewer.layers[CENTROIDS]
     assert tuple(points.scale) == pytest.approx(tuple(slide.scale))
-    assert len(points.data) > 1000
-    points.shown = np.asarray(points.features["class"] == "LYMPHOCYTE")
+    review = points.metadata[CELLS_KEY]["review"]  # the cells behind the in-view centroids
+    assert len(points.data) < len(review.table) and len(review.table) > 1000
+    for name in review.styles:
+        review.set_visible(name, name == "LYMPHOCYTE")
     target = tmp_path / "lymphocytes.geojson"
     viewer.layers.selection = {points}
     written = viewer.layers.save(str(target), selected=True, plugin="napari-aignostics")
     assert written == [str(target)]
     features = json.loads(target.read_text())["features"]
-    assert len(features) == int(points.shown.sum())
+    assert len(features) == int(review.shown().sum()) > 0
     assert {f["properties"]["classification"]["name"] for f in features} == {"LYMPHOCYTE"}
     assert features[0]["geometry"]["type"] == "Polygon"  # outlines, not centroids
     csv_path = tmp_path / "lymphocytes.csv"
@@ -116,6 +118,6 @@ def test_file_open_parses_off_the_main_thread_and_reaches_the_review_tab(
         with qtbot.waitSignal(widget.loader.opened, timeout=30_000):
             viewer.open(str(item_folder), plugin="napari-aignostics")
             assert CENTROIDS not in viewer.layers  # the reader returned before parsing
-        assert widget.review.points is viewer.layers[CENTROIDS]
+        assert widget.review.centroids is viewer.layers[CENTROIDS]
     finally:
         widget.shutdown()
