@@ -6,11 +6,14 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from napari_aignostics.apps.base import AnalysisContext
 from napari_aignostics.apps.builtin import LOCAL_TME
+from napari_aignostics.results.coords import to_data
 from napari_aignostics.results.result_layers import CELLS_KEY
+from napari_aignostics.widgets.viewport import camera_bounds
 
 pytestmark = pytest.mark.gui
 
@@ -53,6 +56,17 @@ def test_results_folder_opens_onto_the_slide(make_napari_viewer: Any, qtbot: Any
     csv_path = tmp_path / "lymphocytes.csv"
     viewer.layers.save(str(csv_path), selected=True, plugin="napari-aignostics")
     assert len(csv_path.read_text().splitlines()) == len(features) + 1
+    # without the dock too, the ticked centroids layer draws the shown cells in view
+    x, y = review.table.centroids[np.flatnonzero(review.shown())[0]]
+    viewer.camera.center = ((y - 0.5) * slide.scale[0], (x - 0.5) * slide.scale[1])
+    viewer.camera.zoom = 4.0
+    assert not points.visible
+    points.visible = True
+    view = camera_bounds(viewer, viewer.layers["CMU-1-Small-Region · cells"])
+    expected = review.in_view(view)
+    assert 0 < len(expected) < int(review.shown().sum())
+    qtbot.waitUntil(lambda: len(points.data) == len(expected), timeout=10_000)
+    assert np.allclose(points.data, to_data(review.table.centroids[expected]))
 
 
 def test_a_cell_file_alone_opens_with_a_warning(make_napari_viewer: Any, qtbot: Any,
