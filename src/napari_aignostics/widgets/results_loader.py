@@ -306,7 +306,6 @@ class ResultsLoader(QObject):
         data = result.layer_data() if prepared is None else prepared
         _in_turns([partial(add, item) for item in data], finish)
 
-
     def _follow_view(self, review: ReviewModel, cells: CellLayers) -> None:
         """The centroids layer draws the cells in view whenever it is visible (as with the dock)."""
         from .viewport import InViewCentroids
