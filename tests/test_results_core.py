@@ -130,7 +130,7 @@ def test_local_tme_results_load_as_layers(tme_folder: Path) -> None:
     assert raster[0].shape == (2967, 2220) and raster[-1].shape[0] <= 1024
     points, kwargs = next((d, k) for d, k, t in layers if t == "points")
     assert points.shape == (0, 2)  # filled with the shown cells in view by the review panel
-    assert kwargs["metadata"][CELLS_KEY]["review"] is result.review
+    assert kwargs["metadata"][CELLS_KEY]["review"]() is result.review
     xy = to_data(result.cells.centroids)
     assert (xy[:, 0] < 2967).all() and (xy[:, 1] < 2220).all()
 

@@ -41,7 +41,7 @@ def test_results_folder_opens_onto_the_slide(make_napari_viewer: Any, qtbot: Any
     assert kinds["CMU-1-Small-Region · cells"] == "Labels"
     points = viewer.layers[CENTROIDS]
     assert tuple(points.scale) == pytest.approx(tuple(slide.scale))
-    review = points.metadata[CELLS_KEY]["review"]  # the cells behind the in-view centroids
+    review = points.metadata[CELLS_KEY]["review"]()  # the cells behind the in-view centroids
     assert len(points.data) < len(review.table) and len(review.table) > 1000
     for name in review.styles:
         review.set_visible(name, name == "LYMPHOCYTE")

@@ -94,7 +94,7 @@ def test_click_a_row_opens_the_slide_with_aligned_results(
     assert str(slide.source.path).endswith("beta.svs")
     assert tuple(points.scale) == pytest.approx(tuple(slide.scale))
     extent = np.asarray(slide.extent.world)
-    cells = points.metadata[CELLS_KEY]["review"].table  # behind the in-view centroids
+    cells = points.metadata[CELLS_KEY]["review"]().table  # behind the in-view centroids
     centres = to_data(cells.centroids)
     assert (centres.min(axis=0) * slide.scale >= extent[0] - 1).all()
     assert (centres.max(axis=0) * slide.scale <= extent[1] + 1).all()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+from weakref import ref
 
 import numpy as np
 
@@ -179,8 +180,9 @@ def cell_layers(
     (an RGBA Image).
 
     The centroids and outlines layers start empty: the review panel fills them with the shown
-    cells in view. The centroids layer carries the review model (``metadata[CELLS_KEY]["review"]``),
-    so saving it writes the shown cells with their corrections.
+    cells in view. The centroids layer carries a weak reference to the review model
+    (``metadata[CELLS_KEY]["review"]``: napari may keep a removed layer a while, the cells must
+    not stay with it), so saving it writes the shown cells with their corrections.
     """
     scale, units = world_scale(slide_mpp)
     meta = {CELLS_KEY: {"name": name, "source": source}}
@@ -194,7 +196,7 @@ def cell_layers(
             "border_width": 0,
             "size": POINT_SIZE_PX,
             "opacity": review.opacity,
-            "metadata": {CELLS_KEY: {"name": name, "source": source, "review": review}},
+            "metadata": {CELLS_KEY: {"name": name, "source": source, "review": ref(review)}},
             "visible": False,
         },
         "points",

@@ -1,7 +1,7 @@
 """npe2 writers: a cells Points layer → QuPath GeoJSON or CSV (the shown cells only).
 
-The cells' centroids layer made by this plugin carries its review model
-(``metadata["napari_aignostics_cells"]["review"]``): the shown cells (class and confidence filters)
+The cells' centroids layer made by this plugin refers to its review model (a weak reference in
+``metadata["napari_aignostics_cells"]["review"]``): the shown cells (class and confidence filters)
 are written with their polygons and corrected classes, as the Review tab's export does. Without
 it, the file the cells came from (``["source"]``) is read with the corrections saved beside it;
 any other Points layer is written as small discs around its points.
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from weakref import ref
 
 import numpy as np
 
@@ -25,7 +26,8 @@ __all__ = ["write_cells_csv", "write_cells_geojson"]
 
 def _review(data: Any, attributes: dict[str, Any]) -> ReviewModel:
     meta = (attributes.get("metadata") or {}).get(CELLS_KEY) or {}
-    review = meta.get("review")
+    held = meta.get("review")
+    review = held() if isinstance(held, ref) else None
     if isinstance(review, ReviewModel):
         return review
     source = meta.get("source")
