@@ -42,6 +42,7 @@ import shapely
 
 import cellgen
 from child_process import run_child
+from napari_aignostics.results.coords import to_data
 from napari_aignostics.results.corrections import Corrections
 from napari_aignostics.results.object_columns import numeric_columns, sort_rows
 from napari_aignostics.results.parquet import read_cells_parquet
@@ -106,7 +107,7 @@ def _gaps(path: Path) -> dict[str, float]:
     viewer, pool = ViewerModel(), WorkerPool()
     layers = [viewer.add_layer(Layer.create(*data)) for data in result.layer_data()]
     found = CellLayers.among(layers)
-    handles = CellLayers(found.raster, found.points)  # in-view outlines need a canvas
+    handles = CellLayers(found.raster, found.centroids)  # in-view outlines need a canvas
     panel, edit = ReviewPanel(viewer), RoiPanel(viewer, pool)
     cells = CellTablePanel(viewer, pool)
     panel.show_results(result, handles)
@@ -251,10 +252,15 @@ def _centroid_gaps(path: Path) -> dict[str, float]:
             or not np.allclose(centroids.face_color, colors)
         ),
     )
-    points = found.points
-    assert points is not None
     centroids.visible = False
-    points.visible = True
+    points = viewer.add_points(  # the all-cells layer results had before (built, not timed)
+        to_data(review.table.centroids),
+        scale=centroids.scale,
+        size=8.0,
+        border_width=0,
+        face_color=review.face_colors(),
+        shown=review.shown(),
+    )
     settle(lambda: False, 2.0)
     shown = review.shown()
     shown[review.class_codes == 1] = False

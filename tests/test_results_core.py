@@ -10,11 +10,12 @@ import pytest
 
 from napari_aignostics.apps.base import AnalysisContext
 from napari_aignostics.apps.builtin import LOCAL_TME
+from napari_aignostics.results.coords import to_data
 from napari_aignostics.results.export import export_csv, export_geojson
 from napari_aignostics.results.geojson import read_geojson
 from napari_aignostics.results.heatmap import read_tile_csv
 from napari_aignostics.results.raster import render_chunk
-from napari_aignostics.results.result_layers import class_map_layer, heatmap_layer
+from napari_aignostics.results.result_layers import CELLS_KEY, class_map_layer, heatmap_layer
 from napari_aignostics.results.result_set import load_results
 from napari_aignostics.results.segmap import ClassMap, read_type_info
 
@@ -127,9 +128,11 @@ def test_local_tme_results_load_as_layers(tme_folder: Path) -> None:
     assert [t for _n, t in kinds].count("labels") == 3 and ("labels" in dict(kinds).values())
     raster = next(d for d, k, t in layers if t == "labels" and k.get("multiscale"))
     assert raster[0].shape == (2967, 2220) and raster[-1].shape[0] <= 1024
-    points = next(d for d, k, t in layers if t == "points")
-    assert points.shape == (len(result.cells), 2)
-    assert (points[:, 0] < 2967).all() and (points[:, 1] < 2220).all()
+    points, kwargs = next((d, k) for d, k, t in layers if t == "points")
+    assert points.shape == (0, 2)  # filled with the shown cells in view by the review panel
+    assert kwargs["metadata"][CELLS_KEY]["review"]() is result.review
+    xy = to_data(result.cells.centroids)
+    assert (xy[:, 0] < 2967).all() and (xy[:, 1] < 2220).all()
 
 
 def test_raster_chunks_hold_the_cells(tme_folder: Path) -> None:

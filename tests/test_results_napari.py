@@ -11,6 +11,9 @@ import pytest
 
 from napari_aignostics.apps.base import AnalysisContext
 from napari_aignostics.apps.builtin import LOCAL_TME
+from napari_aignostics.results.coords import to_data
+from napari_aignostics.results.result_layers import CELLS_KEY
+from napari_aignostics.widgets.viewport import camera_bounds
 
 pytestmark = pytest.mark.gui
 
@@ -38,19 +41,32 @@ def test_results_folder_opens_onto_the_slide(make_napari_viewer: Any, qtbot: Any
     assert kinds["CMU-1-Small-Region · cells"] == "Labels"
     points = viewer.layers[CENTROIDS]
     assert tuple(points.scale) == pytest.approx(tuple(slide.scale))
-    assert len(points.data) > 1000
-    points.shown = np.asarray(points.features["class"] == "LYMPHOCYTE")
+    review = points.metadata[CELLS_KEY]["review"]()  # the cells behind the in-view centroids
+    assert len(points.data) < len(review.table) and len(review.table) > 1000
+    for name in review.styles:
+        review.set_visible(name, name == "LYMPHOCYTE")
     target = tmp_path / "lymphocytes.geojson"
     viewer.layers.selection = {points}
     written = viewer.layers.save(str(target), selected=True, plugin="napari-aignostics")
     assert written == [str(target)]
     features = json.loads(target.read_text())["features"]
-    assert len(features) == int(points.shown.sum())
+    assert len(features) == int(review.shown().sum()) > 0
     assert {f["properties"]["classification"]["name"] for f in features} == {"LYMPHOCYTE"}
     assert features[0]["geometry"]["type"] == "Polygon"  # outlines, not centroids
     csv_path = tmp_path / "lymphocytes.csv"
     viewer.layers.save(str(csv_path), selected=True, plugin="napari-aignostics")
     assert len(csv_path.read_text().splitlines()) == len(features) + 1
+    # without the dock too, the ticked centroids layer draws the shown cells in view
+    x, y = review.table.centroids[np.flatnonzero(review.shown())[0]]
+    viewer.camera.center = ((y - 0.5) * slide.scale[0], (x - 0.5) * slide.scale[1])
+    viewer.camera.zoom = 4.0
+    assert not points.visible
+    points.visible = True
+    view = camera_bounds(viewer, viewer.layers["CMU-1-Small-Region · cells"])
+    expected = review.in_view(view)
+    assert 0 < len(expected) < int(review.shown().sum())
+    qtbot.waitUntil(lambda: len(points.data) == len(expected), timeout=10_000)
+    assert np.allclose(points.data, to_data(review.table.centroids[expected]))
 
 
 def test_a_cell_file_alone_opens_with_a_warning(make_napari_viewer: Any, qtbot: Any,
@@ -116,6 +132,6 @@ def test_file_open_parses_off_the_main_thread_and_reaches_the_review_tab(
         with qtbot.waitSignal(widget.loader.opened, timeout=30_000):
             viewer.open(str(item_folder), plugin="napari-aignostics")
             assert CENTROIDS not in viewer.layers  # the reader returned before parsing
-        assert widget.review.points is viewer.layers[CENTROIDS]
+        assert widget.review.centroids is viewer.layers[CENTROIDS]
     finally:
         widget.shutdown()

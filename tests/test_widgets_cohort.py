@@ -15,6 +15,8 @@ from qtpy.QtCore import Qt
 
 from napari_aignostics.apps.base import AnalysisContext
 from napari_aignostics.apps.builtin import LOCAL_TME
+from napari_aignostics.results.coords import to_data
+from napari_aignostics.results.result_layers import CELLS_KEY
 from napari_aignostics.widgets.dock import AignosticsWidget
 from napari_aignostics.workflow.session import Session
 
@@ -92,9 +94,11 @@ def test_click_a_row_opens_the_slide_with_aligned_results(
     assert str(slide.source.path).endswith("beta.svs")
     assert tuple(points.scale) == pytest.approx(tuple(slide.scale))
     extent = np.asarray(slide.extent.world)
-    assert (points.data.min(axis=0) * slide.scale >= extent[0] - 1).all()
-    assert (points.data.max(axis=0) * slide.scale <= extent[1] + 1).all()
-    assert len(points.data) == panel.table.rows[1].cells
+    cells = points.metadata[CELLS_KEY]["review"]().table  # behind the in-view centroids
+    centres = to_data(cells.centroids)
+    assert (centres.min(axis=0) * slide.scale >= extent[0] - 1).all()
+    assert (centres.max(axis=0) * slide.scale <= extent[1] + 1).all()
+    assert len(cells) == panel.table.rows[1].cells
 
     panel.step(-1)  # to alpha: beta's layers close
     qtbot.waitUntil(lambda: "alpha · cells · centroids" in _names(viewer), timeout=60_000)

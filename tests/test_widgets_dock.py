@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from napari_aignostics.results.coords import to_data
 from napari_aignostics.widgets.dock import AignosticsWidget
 from napari_aignostics.workflow.session import Session
 
@@ -61,9 +62,12 @@ def test_submit_follow_review_export(dock: Any, qtbot: Any, tmp_path: Path,
                if layer.metadata.get("artifact", "").startswith("tissue_segmentation_seg"))
     assert tuple(points.scale) == pytest.approx(tuple(slide.scale))
     assert tuple(raster.scale) == pytest.approx(tuple(slide.scale))
+    model = widget.review.review  # the cells: the model's table (the layer holds those in view)
+    assert model is not None and points is widget.review.centroids
+    centres = to_data(model.table.centroids)
     extent = np.asarray(slide.extent.world)
-    assert (points.data.min(axis=0) * slide.scale >= extent[0] - 1).all()
-    assert (points.data.max(axis=0) * slide.scale <= extent[1] + 1).all()
+    assert (centres.min(axis=0) * slide.scale >= extent[0] - 1).all()
+    assert (centres.max(axis=0) * slide.scale <= extent[1] + 1).all()
     map_end = np.asarray(seg.translate) + (np.asarray(seg.data.shape) - 0.5) * seg.scale
     slide_end = (np.asarray(slide.data[0].shape[:2]) - 0.5) * slide.scale
     assert (np.abs(map_end - slide_end) < np.asarray(seg.scale)).all()  # within one map pixel
@@ -71,13 +75,13 @@ def test_submit_follow_review_export(dock: Any, qtbot: Any, tmp_path: Path,
     assert np.allclose(map_start, -np.asarray(slide.scale) / 2)  # borders line up exactly
 
     review = widget.review
-    total = len(points.data)
-    lymph = int((points.features["class"] == "LYMPHOCYTE").sum())
+    features = model.table.features()
+    total = len(model.table)
+    lymph = int((features["class"] == "LYMPHOCYTE").sum())
     review.set_class_visible("LYMPHOCYTE", False)
-    model = review.review  # the million-point layer stays hidden; the model's mask is what shows
-    assert model is not None and int(model.shown().sum()) == total - lymph
+    assert int(model.shown().sum()) == total - lymph
     review.confidence.setValue(60)
-    assert (points.features["confidence"][model.shown()] >= 0.6).all()
+    assert (features["confidence"][model.shown()] >= 0.6).all()
     assert "cells shown" in review.total.text()
     exported = review._export("geojson", tmp_path / "out" / "cells.geojson")
     data = json.loads(exported.read_text())

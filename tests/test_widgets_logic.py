@@ -21,6 +21,7 @@ from napari.layers import Image, Labels, Points
 from napari_aignostics.apps.schemas import technical_input_schema
 from napari_aignostics.apps.writers import write_geojson
 from napari_aignostics.platform import models as m
+from napari_aignostics.results.coords import to_data
 from napari_aignostics.slides.layers import METADATA_KEY
 from napari_aignostics.slides.metadata import SlideMetadata
 from napari_aignostics.slides.slide_ref import SlideRef, find_slide, slide_ref_of
@@ -177,12 +178,13 @@ def test_results_land_on_the_submitted_slide_and_reach_review(
     loader.load_item("run-1", ref.external_id, folder, {artifact.path.name: artifact.metadata})
     qtbot.waitUntil(lambda: bool(loaded), timeout=20_000)
 
-    assert isinstance(review.raster, Labels) and isinstance(review.points, Points)
+    assert isinstance(review.raster, Labels) and isinstance(review.centroids, Points)
     assert isinstance(review.outlines, Image)
-    assert review.points in viewer.layers and len(review.points.data) == 80
-    assert tuple(review.points.scale) == (0.5, 0.5)
+    assert review.review is not None and len(review.review.table) == 80
+    assert review.centroids in viewer.layers
+    assert tuple(review.centroids.scale) == (0.5, 0.5)
     assert review.raster.data[0].shape == (3000, 4000)  # the overview spans the reference's size
-    centroid = review.points.data[:, ::-1].mean(axis=0)  # (x, y) in slide pixels
+    centroid = to_data(review.review.table.centroids)[:, ::-1].mean(axis=0)  # (x, y) slide px
     assert np.allclose(centroid, (corners + 4).mean(axis=0) / 2, atol=0.5)
     review.set_class_visible("A", False)
     assert int(review.review.shown().sum()) == 40  # the display (overview, cells in view) follows

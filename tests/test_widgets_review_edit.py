@@ -24,6 +24,7 @@ from napari_aignostics.widgets.cell_layers import CellLayers
 from napari_aignostics.widgets.cell_table import CellTablePanel
 from napari_aignostics.widgets.review_panel import ReviewPanel
 from napari_aignostics.widgets.roi_panel import ROI_LAYER, RoiPanel
+from napari_aignostics.widgets.viewport import camera_bounds
 from napari_aignostics.widgets.workers import WorkerPool
 
 MPP = 0.5
@@ -66,7 +67,7 @@ def _show(viewer: ViewerModel, result: ResultSet, *panels: Any) -> CellLayers:
     for data, kwargs, kind in result.layer_data():
         layers.append(viewer.add_layer(Layer.create(data, kwargs, kind)))
     handles = CellLayers.among(layers)
-    handles = CellLayers(handles.raster, handles.points)  # in-view outlines need a canvas
+    handles = CellLayers(handles.raster, handles.centroids)  # in-view outlines need a canvas
     for panel in panels:
         panel.show_results(result, handles)
     return handles
@@ -121,11 +122,21 @@ def test_rois_follow_corrections_and_come_back(
         panel.set_selection(inside[:5])
         panel.not_a_cell.click()
     assert panel.stats[0].count == len(inside) - 5
-    points = handles.points
-    assert points is not None and not points.visible
-    points.visible = True  # the hidden points follow the corrections when shown
-    assert int(points.shown.sum()) == len(review.table) - 5
-    assert np.allclose(points.face_color[inside[5:]], review.face_colors()[inside[5:]])
+    assert int(review.shown().sum()) == len(review.table) - 5
+    centroids = handles.centroids
+    assert centroids is not None and not centroids.visible
+    cx, cy = review.table.centroids[inside[0]]
+    viewer.camera.center = ((cy - 0.5) * MPP, (cx - 0.5) * MPP)
+    viewer.camera.zoom = 4.0
+    centroids.visible = True  # shown: the shown cells in view, with their corrected classes
+    x0, y0, x1, y1 = camera_bounds(viewer, handles.raster)
+    assert x0 <= cx <= x1 and y0 <= cy <= y1
+    expected = review.in_view((x0, y0, x1, y1))
+    assert inside[0] not in expected and np.isin(inside[5:], expected).any()
+    qtbot.waitUntil(lambda: len(centroids.data) == len(expected), timeout=5000)
+    assert np.allclose(centroids.data, to_data(review.table.centroids[expected]))
+    assert np.allclose(centroids.face_color, review.face_colors(expected))
+    centroids.visible = False
     with qtbot.waitSignal(panel.stats_shown, timeout=10_000):
         panel.undo()
     assert panel.stats[0].count == len(inside) and panel.redo_button.isEnabled()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+from weakref import ref
 
 import numpy as np
 
@@ -175,23 +176,27 @@ def cell_layers(
     slide_size: tuple[int, int],
     source: str | None = None,
 ) -> list[LayerData]:
-    """Overview raster (lazy multiscale Labels), centroid Points and in-view outlines (an RGBA Image)."""
-    table = review.table
+    """Overview raster (lazy multiscale Labels), in-view centroids (Points) and in-view outlines
+    (an RGBA Image).
+
+    The centroids and outlines layers start empty: the review panel fills them with the shown
+    cells in view. The centroids layer carries a weak reference to the review model
+    (``metadata[CELLS_KEY]["review"]``: napari may keep a removed layer a while, the cells must
+    not stay with it), so saving it writes the shown cells with their corrections.
+    """
     scale, units = world_scale(slide_mpp)
     meta = {CELLS_KEY: {"name": name, "source": source}}
     overview = overview_layer(name, review, slide_mpp, slide_size, source)
     points: LayerData = (
-        to_data(table.centroids) if len(table) else np.zeros((0, 2)),
+        np.zeros((0, 2)),
         {
             "name": f"{name} · centroids",
             "scale": scale,
             "units": units,
-            "features": table.features(),
-            "face_color": review.face_colors(),
             "border_width": 0,
             "size": POINT_SIZE_PX,
-            "shown": review.shown(),
-            "metadata": meta,
+            "opacity": review.opacity,
+            "metadata": {CELLS_KEY: {"name": name, "source": source, "review": ref(review)}},
             "visible": False,
         },
         "points",

@@ -23,10 +23,11 @@ def raster_levels(layer: Layer) -> list[RasterLevel]:
 
 @dataclass(frozen=True)
 class CellLayers:
-    """The overview raster, the centroid points and the in-view outlines of one result set."""
+    """The overview raster, the in-view centroids and the in-view outlines of one result set."""
 
     raster: Labels | None = None
-    points: Points | None = None
+    centroids: Points | None = None
+    """The centroids of the shown cells in view (at most a few thousand), filled in a worker."""
     outlines: Image | None = None
     """An RGBA image of the cells in view, redrawn in a worker when the camera settles."""
 
@@ -36,6 +37,6 @@ class CellLayers:
         cells = [layer for layer in layers if CELLS_KEY in layer.metadata]
         return cls(
             raster=next((lay for lay in cells if isinstance(lay, Labels)), None),
-            points=next((lay for lay in cells if isinstance(lay, Points)), None),
+            centroids=next((lay for lay in cells if isinstance(lay, Points)), None),
             outlines=next((lay for lay in cells if isinstance(lay, Image)), None),
         )

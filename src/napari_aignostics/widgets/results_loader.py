@@ -36,6 +36,8 @@ if TYPE_CHECKING:
     from napari.layers import Layer
 
     from ..platform.follow import Event as FollowEvent
+    from ..results.review import ReviewModel
+    from .viewport import InViewCentroids
 
 
 class ResultsLoader(QObject):
@@ -64,6 +66,8 @@ class ResultsLoader(QObject):
         self._finished: dict[str, str] = {}
         self._shown: dict[tuple[str, str], list[Layer]] = {}
         """The layers shown for each (run id, external id): loading an item again replaces them."""
+        self._centroids: list[InViewCentroids] = []
+        """Without a review panel: the cells' centroids layers this loader fills with those in view."""
         ResultsLoader._by_viewer[_viewer_key(viewer)] = self
         viewer.layers.events.removed.connect(self._layer_removed)
         use_cached_unit_registry()  # results layers carry µm units
@@ -79,6 +83,9 @@ class ResultsLoader(QObject):
         removed = getattr(event, "value", None)
         if isinstance(removed, Image) and removed.multiscale:
             close_slide_of(removed.data)
+        for follower in [f for f in self._centroids if removed in (f.layer, f.raster)]:
+            follower.close()
+            self._centroids.remove(follower)
         for key, layers in list(self._shown.items()):
             kept = [layer for layer in layers if layer is not removed]
             if kept:
@@ -288,13 +295,25 @@ class ResultsLoader(QObject):
             for problem in result.problems[:5]:
                 show_warning(problem)
             if result.review is not None:
-                self.cells_shown.emit(result, CellLayers.among(layers))
+                cells = CellLayers.among(layers)
+                if not self.receivers(self.cells_shown):  # no dock: File → Open alone
+                    self._follow_view(result.review, cells)
+                self.cells_shown.emit(result, cells)
             show_info(f"{result.name}: results added ({len(layers)} layers)")
             if then is not None:
                 then(layers)
 
         data = result.layer_data() if prepared is None else prepared
         _in_turns([partial(add, item) for item in data], finish)
+
+    def _follow_view(self, review: ReviewModel, cells: CellLayers) -> None:
+        """The centroids layer draws the cells in view whenever it is visible (as with the dock)."""
+        from .viewport import InViewCentroids
+
+        if cells.centroids is not None and cells.raster is not None:
+            follower = InViewCentroids(self.viewer, cells.centroids, cells.raster, review, self.pool)
+            follower.key = f"{follower.key} {id(cells.centroids)}"  # one query per result set
+            self._centroids.append(follower)
 
 
 _HEAP_FROZEN = False

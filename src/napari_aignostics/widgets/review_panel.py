@@ -54,7 +54,7 @@ Fill: filled cells at every zoom; Centroids: one dot per cell."""
 
 
 class ReviewPanel(QWidget):
-    """Drives a :class:`ReviewModel`; every change updates the raster, points and outlines."""
+    """Drives a :class:`ReviewModel`; every change updates the raster and the in-view layers."""
 
     def __init__(self, viewer: ViewerModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -62,14 +62,12 @@ class ReviewPanel(QWidget):
         self.result: ResultSet | None = None
         self.review: ReviewModel | None = None
         self.raster: Labels | None = None
-        self.points: Points | None = None
-        self._point_colors: tuple[object, ...] = ()
         self.outlines: Image | None = None
         self._in_view: InViewOutlines | None = None
         self.centroids: Points | None = None
+        """The cells' points: the centroids of the shown cells in view (drawn while visible)."""
         self._raster_stale = False
         """The overview's colours wait until it is shown again."""
-        """The centroids of the shown cells in view (the Centroids display when zoomed in)."""
         self._in_view_centroids: InViewCentroids | None = None
 
         self.title = QLabel("Load results from the Runs tab, or open a results folder.")
@@ -169,19 +167,20 @@ class ReviewPanel(QWidget):
 
     def show_results(self, result: ResultSet, layers: CellLayers) -> None:
         """Review the cells of a freshly added result set, shown in ``layers``."""
-        from .viewport import InViewOutlines
+        from .viewport import InViewCentroids, InViewOutlines
 
         self.release()
         self.result, self.review = result, result.review
         assert self.review is not None
-        self.raster, self.points, self.outlines = layers.raster, layers.points, layers.outlines
-        self._point_colors = self._colors_key()  # the layer was made with these colours
+        self.raster, self.centroids, self.outlines = layers.raster, layers.centroids, layers.outlines
         if self.outlines is not None and self.raster is not None:
             self._in_view = InViewOutlines(
                 self.viewer, self.outlines, self.raster, self.review, self.pool
             )
-        if self.points is not None and self.raster is not None:
-            self._make_centroids(self.points, self.raster)
+        if self.centroids is not None and self.raster is not None:
+            self._in_view_centroids = InViewCentroids(
+                self.viewer, self.centroids, self.raster, self.review, self.pool, IN_VIEW_CENTROIDS
+            )
         if self.raster is not None:
             self.raster.events.visible.connect(self._color_raster)
         self.title.setText(f"<b>{result.name}</b>: {len(self.review.table)} cells")
@@ -210,7 +209,7 @@ class ReviewPanel(QWidget):
     def _layer_removed(self, event: Any) -> None:
         """The shown result's cell layers left the viewer: let go of the result."""
         if event.value is not None and any(
-            event.value is layer for layer in (self.raster, self.points, self.outlines)
+            event.value is layer for layer in (self.raster, self.centroids, self.outlines)
         ):
             self.release()
 
@@ -222,9 +221,6 @@ class ReviewPanel(QWidget):
         if self._in_view_centroids is not None:
             self._in_view_centroids.close()
             self._in_view_centroids = None
-        if self.centroids is not None and self.centroids in self.viewer.layers:
-            self.viewer.layers.remove(self.centroids)
-        self.centroids = None
         if self.review is not None and self._classes_changed in self.review.on_classes_changed:
             self.review.on_classes_changed.remove(self._classes_changed)
         self.pool.drop("colour-by")
@@ -233,7 +229,7 @@ class ReviewPanel(QWidget):
             self.viewer.layers.remove(self.picked_layer)
         self.picked_layer = None
         self.result = self.review = None
-        self.raster = self.points = self.outlines = None
+        self.raster = self.centroids = self.outlines = None
         self.density.release()
         self.classes.setRowCount(0)
         self.picked.setVisible(False)
@@ -248,7 +244,6 @@ class ReviewPanel(QWidget):
             return
         review = self.review
         if self.classes.rowCount() != len(review.styles):  # the edit added a class
-            self._point_colors = ()
             self._fill_classes()
             self.apply()
             return
@@ -263,7 +258,6 @@ class ReviewPanel(QWidget):
             )
             if invalidate_objects(raster_levels(layer), boxes):
                 layer.refresh()
-        self._point_colors = ()  # the points take the new colours when next shown
         self._refresh_in_view()
         self.show_counts()
 
@@ -335,29 +329,15 @@ class ReviewPanel(QWidget):
     def _opacity_changed(self, value: int) -> None:
         if self.review is not None:
             self.review.opacity = value / 100
-            for layer in (self.raster, self.points, self.centroids, self.outlines):
+            for layer in (self.raster, self.centroids, self.outlines):
                 if layer is not None:
                     layer.opacity = value / 100
-
-    def _colors_key(self) -> tuple[object, ...]:
-        styles = self.review.styles if self.review is not None else {}
-        by = self.review.color_by if self.review is not None else None
-        measure = (by.name, by.low, by.high, by.colormap) if by is not None else None
-        return (*((name, style.color) for name, style in styles.items()), measure)
 
     def apply(self) -> None:
         """Push the model to the layers and the counts."""
         review = self.review
         if review is None:
             return
-
-        if self.points is not None and self.points.visible:
-            # seconds at 1M: only when someone shows all the points (the display shows those in view)
-            colors = self._colors_key()
-            if colors != self._point_colors and len(self.points.data):
-                self.points.face_color = review.face_colors()
-                self._point_colors = colors
-            self.points.shown = review.shown()
         self._raster_stale = True
         self._color_raster()
         self._refresh_measure_values()
@@ -373,27 +353,6 @@ class ReviewPanel(QWidget):
             return
         raster.colormap = DirectLabelColormap(color_dict=review.label_colors())
         self._raster_stale = False
-
-    def _make_centroids(self, points: Points, raster: Labels) -> None:
-        """The small Points layer of the centroids in view, styled like the all-cells one."""
-        from .viewport import InViewCentroids
-
-        assert self.review is not None
-        size = float(points.size[0]) if len(points.size) else 8.0
-        self.centroids = self.viewer.add_points(
-            np.zeros((0, 2)),
-            name=f"{points.name} in view",
-            scale=points.scale,
-            units=points.units,
-            size=size,
-            border_width=0,
-            opacity=points.opacity,
-            visible=False,
-            metadata={"provenance": points.metadata.get("provenance", {})},
-        )
-        self._in_view_centroids = InViewCentroids(
-            self.viewer, self.centroids, raster, self.review, self.pool, cap=IN_VIEW_CENTROIDS
-        )
 
     def _refresh_in_view(self) -> None:
         """The in-view outlines and (when shown) centroids take the model's state, in a worker."""
@@ -476,8 +435,6 @@ class ReviewPanel(QWidget):
             overview.visible = mode == "Fill" or (mode == "Outlines" and not self._zoomed_in)
         if self.outlines is not None:
             self.outlines.visible = mode in ("Outlines", "Fill")
-        if self.points is not None:
-            self.points.visible = False  # a million points stall napari at every change
         if self.centroids is not None:
             self.centroids.visible = mode == "Centroids" and self._zoomed_in
             if overview is not None and mode == "Centroids":
@@ -488,7 +445,7 @@ class ReviewPanel(QWidget):
         """Show or hide every cell layer at once (QuPath's D)."""
         layers = [
             lay
-            for lay in (self.raster, self.points, self.centroids, self.outlines, self.measure_layer)
+            for lay in (self.raster, self.centroids, self.outlines, self.measure_layer)
             if lay is not None
         ]
         if any(lay.visible for lay in layers):
@@ -522,7 +479,6 @@ class ReviewPanel(QWidget):
             review.color_by = None
             self._remove_measure_layer()
             self.color_range.setVisible(False)
-            self._point_colors = ()
             self._show_mode()
             self.apply()
             return

@@ -72,7 +72,6 @@ class RoiPanel(QWidget):
         self.selection = np.zeros(0, dtype=np.int64)
         self.stats: list[RoiStats] = []
         self.columns: dict[str, np.ndarray] = {}
-        self._points_stale = False
 
         self.title = QLabel("Load results to draw ROIs and correct cells.")
         self.title.setWordWrap(True)
@@ -153,8 +152,6 @@ class RoiPanel(QWidget):
         self.result, self.review, self.layers = result, result.review, layers
         self.selection = np.zeros(0, dtype=np.int64)
         self.selected_label.setText("No cells selected.")
-        if layers.points is not None:
-            layers.points.events.visible.connect(self._points_shown)
         self._bind_keys()
         self.columns = numeric_columns(self.review.table, result.slide_mpp)
         self.item_dir = Path(result.cells_source).parent if result.cells_source else None
@@ -189,7 +186,7 @@ class RoiPanel(QWidget):
         if event.value is self.rois_layer:
             self.rois_layer = None
         if self.review is None or not any(
-            event.value is layer for layer in (self.layers.raster, self.layers.points)
+            event.value is layer for layer in (self.layers.raster, self.layers.centroids)
         ):
             return
         self._timer.stop()
@@ -419,33 +416,15 @@ class RoiPanel(QWidget):
                 self.layers.raster.bind_key(key, action, overwrite=True)
 
     def _classes_changed(self, _indices: np.ndarray) -> None:
-        # the Review tab redraws the overview tiles the edit touched and the counts
-        self._refresh_points()
+        # the Review tab redraws the overview tiles the edit touched, the cells in view and the counts
         self.schedule()
 
     def _refresh_overlay(self) -> None:
-        """After replaying saved edits: the overview drawn again, the points recoloured."""
+        """After replaying saved edits: the overview drawn again (the cells in view follow the
+        Review tab's next refresh)."""
         raster = self.layers.raster
         if raster is not None and invalidate_all(raster_levels(raster)):
             raster.refresh()
-        self._refresh_points()
-
-    def _refresh_points(self) -> None:
-        """The points take the corrected classes now if on screen, else when next shown."""
-        review, points = self.review, self.layers.points
-        if review is None or points is None:
-            return
-        self._points_stale = not points.visible  # ~0.2 s for 1M points: only when seen
-        if points.visible:
-            points.shown = review.shown()
-            points.face_color = review.face_colors()
-
-    def _points_shown(self, _event: Any = None) -> None:
-        points = self.layers.points
-        if self._points_stale and self.review is not None and points is not None and points.visible:
-            points.shown = self.review.shown()
-            points.face_color = self.review.face_colors()
-            self._points_stale = False
 
     def _update_buttons(self) -> None:
         ready = self.review is not None

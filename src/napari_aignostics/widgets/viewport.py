@@ -130,6 +130,7 @@ class InViewOutlines:
         self._timer.timeout.connect(self._settle)
         viewer.camera.events.center.connect(self._schedule)
         viewer.camera.events.zoom.connect(self._schedule)
+        layer.events.visible.connect(self._visible_changed)
 
     def close(self) -> None:
         """Stop following the camera and drop pending answers (the layers are going away)."""
@@ -138,7 +139,13 @@ class InViewOutlines:
         self.pool.drop(self.key)
         for emitter in (self.viewer.camera.events.center, self.viewer.camera.events.zoom):
             emitter.disconnect(self._schedule)
+        self.layer.events.visible.disconnect(self._visible_changed)
         self.closed = True
+
+    def _visible_changed(self, *_: Any) -> None:
+        """Shown (from the panel or the layer list): draw the view unless that is under way."""
+        if self.layer.visible and self.extent is None and self._pending is None:
+            self.refresh()
 
     def _schedule(self, *_: Any) -> None:
         if self.closed:
