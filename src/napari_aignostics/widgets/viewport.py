@@ -9,6 +9,7 @@ outline image, one data change for the centroids).
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import ExitStack
 from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
@@ -256,9 +257,13 @@ class InViewOutlines:
         half = image.pixel / 2 - 0.5  # image pixel centres in napari data coordinates
         # placement and pixels land in one refresh, and the viewer re-derives its dims once (from
         # the data change) instead of once per scale, translate and data change (~40 ms each)
-        dims = self.viewer._on_layers_change
+        viewer = getattr(self.viewer, "__wrapped__", self.viewer)  # napari hands docks a proxy
+        dims = getattr(viewer, "_on_layers_change", None)
         events = layer.events
-        with layer._block_refresh(), events.scale.blocker(dims), events.translate.blocker(dims):
+        with layer._block_refresh(), ExitStack() as blockers:
+            if dims is not None:
+                blockers.enter_context(events.scale.blocker(dims))
+                blockers.enter_context(events.translate.blocker(dims))
             layer.scale = (image.pixel * sy, image.pixel * sx)
             layer.translate = ((y0 + half) * sy, (x0 + half) * sx)
         layer.data = image.rgba
