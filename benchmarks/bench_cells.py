@@ -165,23 +165,7 @@ def _child_run(kind: str, path: Path) -> dict[str, Any]:
         import napari.utils.colormaps  # noqa: F401
         import pandas  # noqa: F401
 
-        from napari_aignostics.results.result_set import iter_results
-
-        start = time.perf_counter()
-        steps = iter_results(path)  # as the dock's loader reads it: partial overviews first
-        first = None
-        while True:
-            try:
-                partial = next(steps)
-            except StopIteration as finished:
-                result = finished.value
-                break
-            if first is None:
-                _coarsest_tile(partial.overview[0])
-                first = time.perf_counter() - start
-        _coarsest_tile(result.layer_data()[0][0])
-        whole = time.perf_counter() - start
-        return {"seconds": whole if first is None else first, "whole": whole}
+        return time_first_and_whole(path)
     if kind == "viewer":
         return _progressive_in_viewer(path)
     if kind == "baseline-geojson":
@@ -209,6 +193,28 @@ def _child_run(kind: str, path: Path) -> dict[str, Any]:
         frame.geometry.centroid  # noqa: B018
         return {"seconds": time.perf_counter() - start}
     raise SystemExit(f"unknown measurement {kind}")
+
+
+def time_first_and_whole(path: Path) -> dict[str, float]:
+    """Read ``path`` as the dock's loader does (partial overviews first): seconds to the first
+    overview's coarsest tile (``seconds``) and to the whole result's (``whole``)."""
+    from napari_aignostics.results.result_set import iter_results
+
+    start = time.perf_counter()
+    steps = iter_results(path)
+    first = None
+    while True:
+        try:
+            partial = next(steps)
+        except StopIteration as finished:
+            result = finished.value
+            break
+        if first is None:
+            _coarsest_tile(partial.overview[0])
+            first = time.perf_counter() - start
+    _coarsest_tile(result.layer_data()[0][0])
+    whole = time.perf_counter() - start
+    return {"seconds": whole if first is None else first, "whole": whole}
 
 
 def _coarsest_tile(levels: Any) -> None:

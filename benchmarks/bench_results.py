@@ -35,7 +35,7 @@ import orjson
 from child_process import run_child
 from coldstart import compile_installed
 from napari_aignostics.results.result_layers import shapes_data
-from napari_aignostics.results.result_set import iter_results, load_results
+from napari_aignostics.results.result_set import load_results
 
 CLASSES = {"EPITHELIAL": [220, 50, 50], "LYMPHOCYTE": [40, 90, 230], "FIBROBLAST": [60, 170, 80],
            "OTHER": [230, 170, 30]}
@@ -160,26 +160,10 @@ def _core(path: Path) -> dict[str, Any]:
     """
     import pandas  # noqa: F401
 
-    start = time.perf_counter()
-    steps = iter_results(path)
-    first = None
-    while True:
-        try:
-            partial = next(steps)
-        except StopIteration as finished:
-            result = finished.value
-            break
-        if first is None:
-            _draw_coarsest(partial.overview[0])
-            first = time.perf_counter() - start
-    _draw_coarsest(result.layer_data()[0][0])
-    whole = time.perf_counter() - start
-    return {"seconds": whole if first is None else first, "whole": whole}
+    from bench_cells import time_first_and_whole
 
+    return time_first_and_whole(path)
 
-def _draw_coarsest(levels: Any) -> None:
-    coarse = levels[-1]
-    np.asarray(coarse[: min(1024, coarse.shape[0]), : min(1024, coarse.shape[1])])
 
 
 def _in_view(path: Path) -> list[float]:

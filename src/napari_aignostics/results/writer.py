@@ -9,6 +9,7 @@ any other Points layer is written as small discs around its points.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from weakref import ref
@@ -76,21 +77,19 @@ def _provenance(attributes: dict[str, Any]) -> dict[str, str] | None:
 
 def write_cells_geojson(path: str, data: Any, attributes: dict[str, Any]) -> list[str]:
     """Write the shown cells as a QuPath-compatible GeoJSON FeatureCollection."""
-    review = _review(data, attributes)
-    written = export_geojson(
-        review.table,
-        Path(path),
-        review.shown(),
-        codes=review.class_codes,
-        provenance=_provenance(attributes),
-    )
-    return [str(written)]
+    return _write_shown(export_geojson, path, data, attributes)
 
 
 def write_cells_csv(path: str, data: Any, attributes: dict[str, Any]) -> list[str]:
     """Write the shown cells as CSV (id, class, confidence, centroid, area, measurements)."""
+    return _write_shown(export_csv, path, data, attributes)
+
+
+def _write_shown(
+    export: Callable[..., Path], path: str, data: Any, attributes: dict[str, Any]
+) -> list[str]:
     review = _review(data, attributes)
-    written = export_csv(
+    written = export(
         review.table,
         Path(path),
         review.shown(),

@@ -48,22 +48,6 @@ class NewItem:
     inputs: list[NewInput]
 
 
-def empty_statistics() -> dict[str, int]:
-    """The item counters of a run without items."""
-    return dict.fromkeys(
-        (
-            "item_count",
-            "item_pending_count",
-            "item_processing_count",
-            "item_user_error_count",
-            "item_system_error_count",
-            "item_skipped_count",
-            "item_succeeded_count",
-        ),
-        0,
-    )
-
-
 COUNTER_COLUMNS = (
     "item_count",
     "item_pending_count",
@@ -73,6 +57,13 @@ COUNTER_COLUMNS = (
     "item_skipped_count",
     "item_succeeded_count",
 )
+
+
+def empty_statistics() -> dict[str, int]:
+    """The item counters of a run without items."""
+    return dict.fromkeys(COUNTER_COLUMNS, 0)
+
+
 RUN_WITH_FIGURES = (
     "SELECT runs.*, counters.*, ahead.* FROM runs,"
     " (SELECT SUM(n) AS item_count,"
