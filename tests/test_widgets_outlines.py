@@ -50,8 +50,8 @@ def test_outlines_are_drawn_on_the_rings_in_their_colours() -> None:
     assert (finer.rgba[80:82, 50, 3] > 0).all() and finer.rgba[84, 50, 3] == 0
 
 
-@pytest.mark.gui
-def test_in_view_outlines_land_on_the_cells(make_napari_viewer: Any, qtbot: Any) -> None:
+def _grid_in_review(make_napari_viewer: Any, qtbot: Any) -> tuple[Any, Any, Any, Any]:
+    """A real viewer showing a grid of 10 px squares every 40 px through the Review panel."""
     from napari_aignostics.widgets.cell_layers import CellLayers
     from napari_aignostics.widgets.review_panel import ReviewPanel
 
@@ -66,6 +66,13 @@ def test_in_view_outlines_land_on_the_cells(make_napari_viewer: Any, qtbot: Any)
     qtbot.addWidget(panel)
     handles = CellLayers.among(layers)
     panel.show_results(result, handles)
+    return viewer, table, panel, handles
+
+
+@pytest.mark.gui
+def test_in_view_outlines_land_on_the_cells(make_napari_viewer: Any, qtbot: Any) -> None:
+
+    viewer, table, panel, handles = _grid_in_review(make_napari_viewer, qtbot)
     outlines = handles.outlines
     assert outlines is not None
     viewer.camera.center = (2000 * MPP, 2000 * MPP)
@@ -95,21 +102,9 @@ def test_in_view_outlines_land_on_the_cells(make_napari_viewer: Any, qtbot: Any)
 
 @pytest.mark.gui
 def test_outlines_are_drawn_ahead_of_a_pan(make_napari_viewer: Any, qtbot: Any) -> None:
-    from napari_aignostics.widgets.cell_layers import CellLayers
-    from napari_aignostics.widgets.review_panel import ReviewPanel
     from napari_aignostics.widgets.viewport import MARGIN, camera_bounds
 
-    corners = [(float(x), float(y)) for x in range(100, 3900, 40) for y in range(100, 3900, 40)]
-    table = _squares(corners)
-    result = ResultSet("grid", MPP, (4000, 4000), cells=table, review=ReviewModel(table))
-    viewer = make_napari_viewer(show=True)
-    layers = [Layer.create(*data) for data in result.layer_data()]
-    for layer in layers:
-        viewer.add_layer(layer)
-    panel = ReviewPanel(viewer)
-    qtbot.addWidget(panel)
-    handles = CellLayers.among(layers)
-    panel.show_results(result, handles)
+    viewer, table, panel, handles = _grid_in_review(make_napari_viewer, qtbot)
     outlines, raster, in_view = handles.outlines, handles.raster, panel._in_view
     assert outlines is not None and raster is not None and in_view is not None
     viewer.camera.center = (2000 * MPP, 2000 * MPP)
