@@ -31,9 +31,11 @@ class Unsupported(ValueError):
     """A layout the columnar reader does not handle; the row reader takes it."""
 
 
-def _first_key(buf: bytearray, start: int) -> bytes | None:
-    """The first key of the first feature (None: the array is empty)."""
-    match = re.compile(rb'\s*(\]|\{\s*"((?:[^"\\]|\\.)*)")').match(buf, start)
+def first_key(buf: bytearray, start: int, end: int | None = None) -> bytes | None:
+    """The first key of the first feature at ``start`` (None: the array is empty), read no
+    further than ``end``."""
+    pattern = re.compile(rb'\s*(\]|\{\s*"((?:[^"\\]|\\.)*)")')
+    match = pattern.match(buf, start, len(buf) if end is None else end)
     if match is None:
         raise Unsupported("features are not objects")
     return None if match.group(1) == b"]" else match.group(2)
@@ -62,7 +64,7 @@ def arrow_batches(buf: bytearray) -> Iterator[FeatureBatch]:
     if start is None:
         raise Unsupported("no features array")
     end = _array_end(buf)
-    key = _first_key(buf, start)
+    key = first_key(buf, start)
     if key is None:
         return
     pattern = re.compile(rb'\}\s*(,)\s*\{\s*"' + re.escape(key) + rb'"')

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from .featurecols import FeatureBatch, assemble
-from .geojson_arrow import Unsupported, feature_batch, parse_lines
+from .geojson_arrow import Unsupported, feature_batch, first_key, parse_lines
 from .jsonsplit import array_start, boundaries
 from .tables import ObjectTable
 
@@ -39,11 +39,6 @@ Steps = Iterator[tuple[ObjectTable, float]]
 def _boundary(first_key: bytes) -> re.Pattern[bytes]:
     keys = b"|".join(re.escape(k) for k in dict.fromkeys((first_key, *MEMBERS)))
     return re.compile(rb'\}\s*(,)\s*\{\s*"(?:' + keys + rb')"')
-
-
-def _first_key(buf: bytearray, start: int, filled: int) -> bytes | None:
-    match = re.compile(rb'\s*\{\s*"((?:[^"\\]|\\.)*)"').match(buf, start, filled)
-    return None if match is None else match.group(1)
 
 
 def _batch(buf: bytearray, data: np.ndarray, edges: np.ndarray) -> FeatureBatch:
@@ -67,7 +62,7 @@ def _stream(path: Path, scale: float, slide_size: tuple[int, int] | None,
     with path.open("rb") as handle:
         filled = handle.readinto(view[:FIRST_BLOCK]) or 0
         start = array_start(buf[:filled])
-        key = None if start is None else _first_key(buf, start, filled)
+        key = None if start is None else first_key(buf, start, filled)
         if start is None or key is None:
             raise Unsupported("no features array in the first block")
         pattern = _boundary(key)
