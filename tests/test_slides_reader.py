@@ -12,9 +12,9 @@ import pytest
 from napari_aignostics.slides import reader as reader_module
 from napari_aignostics.slides.layers import slide_layer_data
 from napari_aignostics.slides.metadata import media_type_for, slide_metadata
-from napari_aignostics.slides.napari_reader import get_reader
 from napari_aignostics.slides.reader import open_slide
 from napari_aignostics.slides.slide_errors import SlideError
+from napari_aignostics.widgets.slide_opener import get_reader
 
 
 def test_cmu_small_region(cmu_slide: Path) -> None:

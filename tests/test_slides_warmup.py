@@ -84,7 +84,8 @@ def test_pint_gets_a_disk_cached_registry_once(tmp_path: Path) -> None:
         got = json.loads(done.stdout.strip().splitlines()[-1])
         assert got["installed"] and not got["again"] and got["cached"]
         assert got["width_mm"] == pytest.approx(0.0025) and got["bar"] == "pixel"
-    assert list((tmp_path / "pint").glob("*.pickle"))
+    assert list((tmp_path / "napari-aignostics" / "pint").rglob("*.pickle"))
+    assert not (tmp_path / "pint").exists()  # pint's shared cache is not used
 
 
 def test_a_registry_in_use_is_kept() -> None:

@@ -43,8 +43,10 @@ def slide_scale(mpp: float | None) -> tuple[tuple[float, float], tuple[str, str]
     return (1.0, 1.0), ("pixel", "pixel")
 
 
-def slide_layer_data(slide: Slide) -> LayerData:
-    """A napari ``LayerData`` tuple: RGB, multiscale, fixed contrast, µm scale, metadata."""
+def slide_layer_data(slide: Slide, levels: Sequence[object] | None = None) -> LayerData:
+    """A napari ``LayerData`` tuple: RGB, multiscale, fixed contrast, µm scale, metadata.
+
+    ``levels``: the slide's levels with some already decoded into arrays (default: all lazy)."""
     scale, units = slide_scale(slide.mpp)
     kwargs: dict[str, Any] = {
         "name": slide.path.stem if slide.path.is_file() else slide.path.name,
@@ -56,8 +58,9 @@ def slide_layer_data(slide: Slide) -> LayerData:
         "axis_labels": ("y", "x"),
         "metadata": {METADATA_KEY: slide_layer_metadata(slide)},
     }
-    _OPEN[id(slide.levels[0])] = slide
-    return list(slide.levels), kwargs, "image"
+    data = list(slide.levels if levels is None else levels)
+    _OPEN[id(data[0])] = slide
+    return data, kwargs, "image"
 
 
 def close_slide_of(levels: Sequence[object]) -> bool:

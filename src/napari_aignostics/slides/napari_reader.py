@@ -1,17 +1,19 @@
-"""npe2 reader and sample-data contributions for slides (napari glue)."""
+"""Slides to napari layer data, synchronously: the sample-data contributions and viewers without a
+window on screen (scripts, tests). The npe2 reader (``widgets/slide_opener.py``) opens slides in a
+worker when the viewer is shown."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
-from . import reader as _reader
-from .layers import LayerData, slide_layer_data
-from .reader import DICOM_EXTENSIONS, SUPPORTED_EXTENSIONS, open_slide
-from .warmup import use_cached_unit_registry
+from .extensions import DICOM_EXTENSIONS, SUPPORTED_EXTENSIONS
+from .layers import LayerData
+from .prepare import PreparedSlide, prepare_slide
+from .warmup import install_unit_registry
 
 
-def _notify_read_error(path: Path, error: BaseException) -> None:
+def notify_read_error(path: Path, error: BaseException) -> None:
+    """napari's notification for the first tile of a slide that cannot be decoded."""
     from napari.utils.notifications import show_error
 
     show_error(
@@ -20,52 +22,54 @@ def _notify_read_error(path: Path, error: BaseException) -> None:
     )
 
 
-def _single_path(path: str | list[str]) -> Path | None:
+def slide_path(path: str | list[str]) -> Path | None:
+    """The slide file or DICOM series folder napari asks about; None if it is not one."""
     if isinstance(path, list):
         if len(path) != 1:
             return None
         path = path[0]
-    return Path(path)
-
-
-def get_reader(path: str | list[str]) -> Callable[[str | list[str]], list[LayerData]] | None:
-    """Accept slide files and DICOM series folders; decline everything else."""
-    p = _single_path(path)
-    if p is None:
-        return None
+    p = Path(path)
     if p.is_dir():
         try:
             has_dicom = any(child.suffix.lower() in DICOM_EXTENSIONS for child in p.iterdir())
         except OSError:
             return None
-        return read_slide if has_dicom else None
-    return read_slide if p.suffix.lower() in SUPPORTED_EXTENSIONS else None
+        return p if has_dicom else None
+    return p if p.suffix.lower() in SUPPORTED_EXTENSIONS else None
 
 
 def read_slide(path: str | list[str]) -> list[LayerData]:
-    """Open the slide lazily and return one multiscale RGB image layer."""
+    """Open the slide lazily and return one multiscale RGB image layer (on this thread)."""
+    p = slide_path(path)
+    if p is None:
+        raise ValueError(f"not a slide: {path}")
+    prepared = prepare_slide(p, read_errors=notify_read_error)
+    return [show_prepared(prepared, current_viewer_of_napari())]
+
+
+def show_prepared(prepared: PreparedSlide, viewer: object | None) -> LayerData:
+    """The main thread's part of opening a slide: pint's registry, the warnings, the scale bar;
+    the layer data to add."""
     from napari.utils.notifications import show_warning
 
-    p = _single_path(path)
-    assert p is not None
-    _reader.read_error_handler = _notify_read_error
-    slide = open_slide(p)
-    for warning in slide.warnings:
+    if prepared.units is not None:
+        install_unit_registry(prepared.units)
+    for warning in prepared.warnings:
         show_warning(warning)
-    use_cached_unit_registry()  # the µm scale bar and layer units load pint's registry
-    _show_scale_bar(slide.mpp is not None)
-    return [slide_layer_data(slide)]
+    scale_bar = getattr(viewer, "scale_bar", None)
+    if scale_bar is not None and prepared.physical:
+        scale_bar.visible = True
+    return prepared.layer
 
 
-def _show_scale_bar(physical: bool) -> None:
+def current_viewer_of_napari() -> object | None:
+    """napari's current viewer, None without one (headless use)."""
     try:
         import napari
 
-        viewer = napari.current_viewer()
+        return napari.current_viewer()
     except Exception:  # noqa: BLE001 - no viewer (e.g. headless use) is fine
-        return
-    if viewer is not None and physical:
-        viewer.scale_bar.visible = True
+        return None
 
 
 def real_sample_slide() -> list[LayerData]:

@@ -19,14 +19,24 @@ from typing import Any
 import dask.array as da
 import numpy as np
 
+from .extensions import DICOM_EXTENSIONS, SUPPORTED_EXTENSIONS, TIFF_EXTENSIONS
 from .mpp import mpp_from_ome_xml, plausible_mpp
 from .slide_errors import SlideError
 
 log = logging.getLogger(__name__)
 
-TIFF_EXTENSIONS = (".svs", ".tif", ".tiff", ".ndpi", ".scn", ".bif")
-DICOM_EXTENSIONS = (".dcm",)
-SUPPORTED_EXTENSIONS = TIFF_EXTENSIONS + DICOM_EXTENSIONS
+__all__ = [
+    "DICOM_EXTENSIONS",
+    "SUPPORTED_EXTENSIONS",
+    "TIFF_EXTENSIONS",
+    "Slide",
+    "lazy_level",
+    "open_slide",
+    "probe_pixels",
+    "read_error_handler",
+    "undecodable",
+]
+
 
 ReadErrorHandler = Callable[[Path, BaseException], None]
 

@@ -9,18 +9,39 @@ the thread slowed the first slide open: it competed with napari's first slice fo
 
 pint's unit registry, which napari's µm scale bar and layer units load on first use, parses pint's
 unit definitions (over a second; its lazy loading is not safe from a second thread):
-:func:`use_cached_unit_registry` gives pint a registry that keeps the parsed definitions in pint's
-disk cache, so every later start loads them in a fraction of that.
+:func:`build_unit_registry` makes a complete registry (any thread) that keeps the parsed definitions
+in a disk cache of this plugin's, so every later start loads them in a fraction of that, and
+:func:`install_unit_registry` makes it pint's application registry (main thread). pint's shared
+cache (``cache_folder=":auto:"``) is not used: its entries are keyed by the definition files'
+contents but hold the absolute paths of the install that wrote them, so a cache written by another
+(or a deleted) environment breaks the registry; ours is keyed by pint's version and install folder.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import importlib.util
 import logging
+import shutil
 import threading
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-__all__ = ["LAYER_MODULES", "SLIDE_MODULES", "use_cached_unit_registry", "warm_up"]
+if TYPE_CHECKING:
+    import pint
+
+__all__ = [
+    "LAYER_MODULES",
+    "SLIDE_MODULES",
+    "build_unit_registry",
+    "import_now",
+    "install_unit_registry",
+    "unit_cache_folder",
+    "unit_registry_needed",
+    "use_cached_unit_registry",
+    "warm_up",
+]
 
 log = logging.getLogger(__name__)
 
@@ -55,21 +76,63 @@ def _import_all(modules: tuple[str, ...]) -> None:
             log.debug("warm-up import of %s failed: %s", name, error)
 
 
-def use_cached_unit_registry() -> bool:
-    """Make pint's application registry one with pint's disk cache (``cache_folder=":auto:"``),
-    unless pint's registry is in use already; True if it was installed now.
+def import_now(modules: tuple[str, ...] = SLIDE_MODULES) -> None:
+    """Import ``modules`` in this thread (missing optional ones are skipped)."""
+    _import_all(modules)
+
+
+def unit_cache_folder() -> Path:
+    """This plugin's cache of pint's parsed definitions, one folder per pint version and install."""
+    import pint
+    import platformdirs
+
+    install = Path(pint.__file__).resolve().parent
+    key = hashlib.sha256(f"{pint.__version__}\0{install}".encode()).hexdigest()[:16]
+    root = Path(platformdirs.user_cache_dir("napari-aignostics"))
+    return root / "pint" / f"{pint.__version__}-{key}"
+
+
+def unit_registry_needed() -> bool:
+    """Whether pint's application registry is still the lazy default (nothing has used it)."""
+    import pint
+
+    return isinstance(pint.get_application_registry().get(), pint.LazyRegistry)
+
+
+def build_unit_registry() -> pint.UnitRegistry:
+    """A complete pint registry, its definitions read through :func:`unit_cache_folder`.
+
+    Safe in any thread (it touches no shared registry). A cache that cannot be read is removed and
+    written again; when no cache folder works the registry parses the definitions itself.
+    """
+    import pint
+
+    folder = unit_cache_folder()
+    for attempt in range(2):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            return pint.UnitRegistry(cache_folder=folder, on_redefinition="raise")
+        except Exception as error:  # noqa: BLE001 - a damaged or foreign cache, a read-only disk
+            log.debug("pint cache %s unusable (%s)", folder, error)
+            if attempt == 0:
+                shutil.rmtree(folder, ignore_errors=True)
+    return pint.UnitRegistry(on_redefinition="raise")
+
+
+def install_unit_registry(registry: pint.UnitRegistry) -> bool:
+    """Make ``registry`` pint's application registry unless one is in use already; True if now.
 
     Call on the main thread before napari first uses units (the scale bar, a layer's units).
     """
     import pint
 
-    current = pint.get_application_registry().get()
-    if not isinstance(current, pint.LazyRegistry):  # built already: quantities hold it
-        return False
-    try:
-        registry: pint.UnitRegistry = pint.UnitRegistry(cache_folder=":auto:", on_redefinition="raise")
-    except OSError as error:  # no writable cache folder: pint's own registry loads as before
-        log.debug("pint's disk cache is not available: %s", error)
+    if not unit_registry_needed():  # built already: quantities hold it
         return False
     pint.set_application_registry(registry)
     return True
+
+
+def use_cached_unit_registry() -> bool:
+    """Build (:func:`build_unit_registry`) and install a registry if pint's is still unused; True
+    if it was installed now. Main thread."""
+    return unit_registry_needed() and install_unit_registry(build_unit_registry())

@@ -54,16 +54,23 @@ def open_demo_viewer(
     and the dock widget, connected locally."""
     import napari
 
+    from ..slides.sample import real_sample_path
+    from .slide_opener import open_slide_in
+
     viewer = napari.Viewer(title="napari-aignostics demo")
     viewer.window.resize(1600, 1000)
-    if slide is not None:
-        viewer.open(str(slide), plugin="napari-aignostics")
-    else:
-        viewer.open_sample("napari-aignostics", "he_sample_slide" if large else "real_he_sample")
     viewer.scale_bar.position = "bottom_left"  # notifications stack at the bottom right
+    opened: list[object] = []
+    if large:  # generated on first use by the sample contribution (with its progress)
+        viewer.open_sample("napari-aignostics", "he_sample_slide")
+        opened.append(True)
+    else:  # opens in a worker while the dock comes up
+        open_slide_in(viewer, slide or real_sample_path(), then=opened.append)
     _, widget = viewer.window.add_plugin_dock_widget("napari-aignostics", "Aignostics")
     widget.connection.local_radio.setChecked(True)
     widget.connection.connect_now()
+    if wait_until(lambda: opened, 300, "the slide to open")[0] is None:
+        raise DemoError(f"the slide {slide or real_sample_path()} could not be opened")
     return viewer, widget
 
 
@@ -176,7 +183,11 @@ def run(
     JPEG of the window per dock tab) and exit when given."""
     import napari
 
-    viewer, widget = open_demo_viewer(slide, large)
+    try:
+        viewer, widget = open_demo_viewer(slide, large)
+    except DemoError as error:
+        print(f"demo failed: {error}")
+        return 1
     try:
         if auto:
             submit_and_wait(widget, form=DEMO_FORM_LARGE if large else DEMO_FORM)

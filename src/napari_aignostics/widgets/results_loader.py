@@ -29,6 +29,7 @@ from ..slides.warmup import LAYER_MODULES, use_cached_unit_registry, warm_up
 from ..workflow.session import Session
 from .cell_layers import CellLayers
 from .growing_overview import GrowingOverview
+from .slide_opener import open_slide_in
 from .workers import WorkerPool
 
 if TYPE_CHECKING:
@@ -152,17 +153,13 @@ class ResultsLoader(QObject):
     def slide_for(self, run_id: str, external_id: str) -> SlideRef | None:
         """The slide an item belongs to: the one submitted in this session, else an open one.
 
-        A run submitted elsewhere has no reference here: its slide is found among the open layers,
-        or opened from its path when that file exists.
+        A run submitted elsewhere has no reference here: its slide is found among the open layers
+        (:meth:`load_item` opens it from its path first when that file exists).
         """
         ref = self.session.slide_of(run_id, external_id)
         if ref is not None:
             return ref
-        ref = find_slide(self.viewer.layers, external_id)
-        if ref is None and Path(external_id).is_file():
-            self.viewer.open(external_id, plugin="napari-aignostics")
-            ref = find_slide(self.viewer.layers, external_id)
-        return ref
+        return find_slide(self.viewer.layers, external_id)
 
     # --- following -------------------------------------------------------------------------------
 
@@ -215,11 +212,24 @@ class ResultsLoader(QObject):
         self.pool.start(self.session.download, run_id, on_done=done)
 
     def load_item(
-        self, run_id: str, external_id: str, folder: Path, metadata: dict[str, ArtifactMetadata]
+        self,
+        run_id: str,
+        external_id: str,
+        folder: Path,
+        metadata: dict[str, ArtifactMetadata],
+        open_slide: bool = True,
     ) -> None:
-        """Show one item's results on its slide (opened from its path when not open yet)."""
+        """Show one item's results on its slide (opened from its path first when not open yet)."""
         slide = self.slide_for(run_id, external_id)
         self._pending[run_id] = self._pending.get(run_id, 0) + 1
+        if slide is None and open_slide and Path(external_id).is_file():
+
+            def opened(_layer: Layer | None) -> None:
+                self._pending[run_id] -= 1
+                self.load_item(run_id, external_id, folder, metadata, open_slide=False)
+
+            open_slide_in(self.viewer, Path(external_id), then=opened)
+            return
         name = Path(external_id).stem
         growing = GrowingOverview(self.viewer)
 
