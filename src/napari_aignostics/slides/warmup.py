@@ -99,12 +99,24 @@ def unit_registry_needed() -> bool:
     return isinstance(pint.get_application_registry().get(), pint.LazyRegistry)
 
 
+_built: list[pint.UnitRegistry] = []
+_building = threading.Lock()
+
+
 def build_unit_registry() -> pint.UnitRegistry:
-    """A complete pint registry, its definitions read through :func:`unit_cache_folder`.
+    """A complete pint registry, its definitions read through :func:`unit_cache_folder`; built
+    once per process (later calls return it).
 
     Safe in any thread (it touches no shared registry). A cache that cannot be read is removed and
     written again; when no cache folder works the registry parses the definitions itself.
     """
+    with _building:
+        if not _built:
+            _built.append(_build_unit_registry())
+        return _built[0]
+
+
+def _build_unit_registry() -> pint.UnitRegistry:
     import pint
 
     folder = unit_cache_folder()
