@@ -76,6 +76,7 @@ def test_a_shown_viewer_opens_the_sample_in_a_worker(
     assert sum(returned < t < arrived for t in ticks) > 0  # the event loop ran meanwhile
     layer = viewer.layers[0]
     assert layer.name == "CMU-1-Small-Region" and layer.multiscale and layer.rgb
+    assert layer.source.path == str(path) and layer.source.reader_plugin == "napari-aignostics"
     assert tuple(layer.scale) == pytest.approx((0.499, 0.499))
     assert [str(u) for u in layer.units] == ["micrometer", "micrometer"]
     assert viewer.scale_bar.visible

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..reader_preference import PLUGIN_NAME
 from ..slides.layers import LayerData, close_slide_of
 from ..slides.napari_reader import (
     current_viewer_of_napari,
@@ -77,7 +78,7 @@ def open_slide_in(viewer: ViewerModel, path: Path, then: SlideCallback | None = 
             _report(path, error)
             _finish(then, None)
             return
-        _finish(then, _add(viewer, show_prepared(prepared, viewer)))
+        _finish(then, _add(viewer, path, show_prepared(prepared, viewer)))
         return
     from napari.utils import progress
 
@@ -88,7 +89,7 @@ def open_slide_in(viewer: ViewerModel, path: Path, then: SlideCallback | None = 
         if not is_shown(viewer):  # the window closed meanwhile
             close_slide_of(prepared.layer[0])
             return
-        _finish(then, _add(viewer, show_prepared(prepared, viewer)))
+        _finish(then, _add(viewer, path, show_prepared(prepared, viewer)))
 
     def failed(error: BaseException) -> None:
         bar.close()
@@ -117,10 +118,13 @@ def canvas_of(viewer: object) -> tuple[int, int]:
     return 1000, 1600
 
 
-def _add(viewer: ViewerModel, data: LayerData) -> Layer:
+def _add(viewer: ViewerModel, path: Path, data: LayerData) -> Layer:
+    """Add the layer with the source napari gives what its readers return (file, reader)."""
     from napari.layers import Layer
+    from napari.layers._source import layer_source  # napari's own way; it has no public one
 
-    layer = Layer.create(*data)
+    with layer_source(path=str(path), reader_plugin=PLUGIN_NAME):
+        layer = Layer.create(*data)
     viewer.add_layer(layer)
     return layer
 
