@@ -19,6 +19,7 @@ contents but hold the absolute paths of the install that wrote them, so a cache 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib
 import importlib.util
@@ -145,6 +146,44 @@ def install_unit_registry(registry: pint.UnitRegistry) -> bool:
 
 
 def use_cached_unit_registry() -> bool:
-    """Build (:func:`build_unit_registry`) and install a registry if pint's is still unused; True
-    if it was installed now. Main thread."""
-    return unit_registry_needed() and install_unit_registry(build_unit_registry())
+    """Give pint, if its application registry is still unused, a stand-in that becomes the
+    registry of :func:`build_unit_registry` on its first use, and start building that registry in
+    a daemon thread: instant here, and usually built before napari first uses units. True if the
+    stand-in was installed now. Main thread."""
+    import pint
+
+    current = pint.get_application_registry().get()
+    pending = _pending_registry_class()
+    if not isinstance(current, pint.LazyRegistry) or isinstance(current, pending):
+        return False
+    pint.set_application_registry(pending())
+    threading.Thread(target=build_unit_registry, name="unit-registry", daemon=True).start()
+    return True
+
+
+@functools.cache
+def _pending_registry_class() -> type[pint.LazyRegistry]:
+    import pint
+
+    class PendingRegistry(pint.LazyRegistry):  # type: ignore[type-arg]
+        """pint's lazy registry whose first use takes (waiting if need be) the one being built."""
+
+        def _resolve(self) -> pint.UnitRegistry:
+            registry = build_unit_registry()
+            if pint.get_application_registry().get() is self:
+                pint.set_application_registry(registry)
+            return registry
+
+        def __getattr__(self, item: str) -> object:
+            return getattr(self._resolve(), item)
+
+        def __setattr__(self, key: str, value: object) -> None:
+            setattr(self._resolve(), key, value)
+
+        def __getitem__(self, item: str) -> object:
+            return self._resolve()[item]
+
+        def __call__(self, text: str) -> object:
+            return self._resolve()(text)
+
+    return PendingRegistry
