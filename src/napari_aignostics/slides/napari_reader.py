@@ -5,11 +5,15 @@ worker when the viewer is shown."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .extensions import DICOM_EXTENSIONS, SUPPORTED_EXTENSIONS
 from .layers import LayerData
 from .prepare import PreparedSlide, prepare_slide
 from .warmup import install_unit_registry
+
+if TYPE_CHECKING:
+    from napari import Viewer
 
 
 def notify_read_error(path: Path, error: BaseException) -> None:
@@ -62,7 +66,7 @@ def show_prepared(prepared: PreparedSlide, viewer: object | None) -> LayerData:
     return prepared.layer
 
 
-def current_viewer_of_napari() -> object | None:
+def current_viewer_of_napari() -> Viewer | None:
     """napari's current viewer, None without one (headless use)."""
     try:
         import napari

@@ -54,14 +54,14 @@ def read_in_worker(path: str | list[str]) -> list[LayerData]:
     """The reader: a shown viewer gets the slide from a worker, any other caller its layer data now."""
     viewer = current_viewer_of_napari()
     p = slide_path(path)
-    if p is None or not is_shown(viewer):
+    if p is None or viewer is None or not is_shown(viewer):
         return read_slide(path)
-    open_slide_in(viewer, p)  # type: ignore[arg-type]
+    open_slide_in(viewer, p)
     return NULL_LAYER
 
 
 def is_shown(viewer: object | None) -> bool:
-    """Whether ``viewer`` has a Qt window on screen."""
+    """Whether ``viewer`` has a Qt window on screen (napari names the window only privately)."""
     window = getattr(getattr(viewer, "window", None), "_qt_window", None)
     return bool(window is not None and window.isVisible())
 
