@@ -193,7 +193,9 @@ def _measure(n: int, moves: int, window: tuple[int, int]) -> dict[str, Any]:
 
     viewer = napari.Viewer(show=True)
     viewer.window.resize(*window)
-    viewer.open(str(sample_slide_path()), plugin="napari-aignostics")
+    viewer.open(str(sample_slide_path()), plugin="napari-aignostics")  # in a worker
+    while not len(viewer.layers):  # the slide layer arrives from the worker
+        _pump(0.05)
     slide = viewer.layers[-1]
     mpp = float(slide.scale[-1])
     canvas = viewer.window._qt_viewer.canvas._scene_canvas

@@ -120,7 +120,8 @@ def test_overlay_pixels_have_the_class_colours(make_napari_viewer: Any, qtbot: A
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NAPARI_AIGNOSTICS_CONFIG", str(tmp_path / "config"))
     viewer = make_napari_viewer(show=True)
-    viewer.open(str(cmu_slide), plugin="napari-aignostics")
+    viewer.open(str(cmu_slide), plugin="napari-aignostics")  # the window is shown: in a worker
+    qtbot.waitUntil(lambda: len(viewer.layers) == 1, timeout=120_000)
     widget = _dock(viewer, tmp_path)
     try:
         _prepare(widget, qtbot, "test-app")

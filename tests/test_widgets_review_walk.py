@@ -37,9 +37,12 @@ def _wait(qtbot: Any, condition: Any, timeout: int = 60_000) -> None:
 def _open_viewer(slide: Path) -> tuple[Any, Any]:
     import napari
 
+    from napari_aignostics.widgets.demo import wait_until
+
     viewer = napari.Viewer(show=True)
     viewer.window.resize(1400, 900)
-    viewer.open(str(slide), plugin="napari-aignostics")
+    viewer.open(str(slide), plugin="napari-aignostics")  # the window is shown: in a worker
+    wait_until(lambda: len(viewer.layers), 120, "the slide layer")
     _, widget = viewer.window.add_plugin_dock_widget("napari-aignostics", "Aignostics")
     return viewer, widget
 
