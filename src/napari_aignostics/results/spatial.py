@@ -36,7 +36,7 @@ class GridIndex:
         self.columns = int(cells[:, 0].max()) + 1 if len(members) else 1
         self.rows = int(cells[:, 1].max()) + 1 if len(members) else 0
         keys = cells[:, 1] * self.columns + cells[:, 0]
-        order = np.argsort(keys, kind="stable")
+        order = np.argsort(keys)  # any order within a grid cell: queries sort their answer
         self.keys = keys[order]
         self.order = members[order]
 
