@@ -9,8 +9,10 @@ does not cover (big-endian, Z, SRID, other geometry types) is read by shapely fo
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import partial as partial_call
 from pathlib import Path
 
 import numpy as np
@@ -82,14 +84,43 @@ def _vertex_bound(source: pq.ParquetFile, column: str) -> int:
     return total // 16 + 1
 
 
-def _read_ahead(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-    """The batches, each next one read by a thread while this one is decoded (Arrow reads and
-    decompresses without holding the interpreter lock)."""
+@dataclass
+class _Decoded:
+    """One record batch with its polygons decoded (scaled), their rows, centroids and boxes."""
+
+    record: pa.RecordBatch
+    polygons: Polygons
+    rows: np.ndarray
+    centroids: np.ndarray
+    boxes: np.ndarray
+
+
+def _decode(record: pa.RecordBatch, geometry: str, scale: float) -> _Decoded:
+    column = record.column(geometry)
+    try:
+        polygons, rows = polygons_of_column(column)
+    except UnsupportedWkb:
+        polygons, rows = _shapely_polygons(column)
+    if scale != 1.0:
+        polygons = Polygons(polygons.coords * scale, polygons.ring_offsets, polygons.geom_offsets)
+    return _Decoded(record, polygons, rows, polygons.centroids(), polygons.bounds())
+
+
+def _read_ahead(
+    batches: Iterator[pa.RecordBatch], decode: Callable[[pa.RecordBatch], _Decoded]
+) -> Iterator[_Decoded]:
+    """The batches decoded, each next one read and decoded by a thread while this one is used
+    (Arrow reads and numpy computes mostly without holding the interpreter lock)."""
+
+    def step() -> _Decoded | None:
+        record = next(batches, None)
+        return None if record is None else decode(record)
+
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="parquet-read") as reader:
-        pending = reader.submit(next, batches, None)
-        while (record := pending.result()) is not None:
-            pending = reader.submit(next, batches, None)
-            yield record
+        pending = reader.submit(step)
+        while (decoded := pending.result()) is not None:
+            pending = reader.submit(step)
+            yield decoded
 
 
 class _Rows:
@@ -106,7 +137,7 @@ class _Rows:
         self._data: np.ndarray = np.empty((max(capacity, 1), *shape), dtype=dtype)
         self._size = 0
 
-    def append(self, block: np.ndarray, scale: float = 1.0) -> None:
+    def append(self, block: np.ndarray) -> None:
         end = self._size + len(block)
         if end > len(self._data):
             grown = np.empty(
@@ -114,10 +145,7 @@ class _Rows:
             )
             grown[: self._size] = self._data[: self._size]
             self._data = grown
-        if scale != 1.0:
-            np.multiply(block, scale, out=self._data[self._size : end])
-        else:
-            self._data[self._size : end] = block
+        self._data[self._size : end] = block
         self._size = end
 
     def array(self) -> np.ndarray:
@@ -191,13 +219,10 @@ def iter_cells_parquet(
     total = max(source.metadata.num_rows, 1)
     start = 0
     shown = 0
-    for record in _read_ahead(source.iter_batches(batch_size=batch)):
+    decode = partial_call(_decode, geometry=geometry_name, scale=scale)
+    for decoded in _read_ahead(source.iter_batches(batch_size=batch), decode):
+        record = decoded.record
         n = record.num_rows
-        column = record.column(geometry_name)
-        try:
-            polygons, rows = polygons_of_column(column)
-        except UnsupportedWkb:
-            polygons, rows = _shapely_polygons(column)
         code = classes.encode(
             record.column("class_name") if has_names else None,
             record.column("class_color") if has_colors else None,
@@ -218,7 +243,7 @@ def iter_cells_parquet(
             .to_numpy(zero_copy_only=False)
             for name in numeric
         }
-        parts.append(polygons, scale, code, np.asarray(batch_ids, dtype=object), columns, rows)
+        parts.append(decoded, code, np.asarray(batch_ids, dtype=object), columns)
         start += n
         if partial and start < total and start >= 2 * shown:
             shown = start
@@ -247,29 +272,23 @@ class _Parts:
         self.appended = False
 
     def append(
-        self,
-        polygons: Polygons,
-        scale: float,
-        codes: np.ndarray,
-        ids: np.ndarray,
-        columns: dict[str, np.ndarray],
-        rows: np.ndarray,
+        self, decoded: _Decoded, codes: np.ndarray, ids: np.ndarray, columns: dict[str, np.ndarray]
     ) -> None:
-        """A batch's polygons and the columns of its rows (``rows``: each polygon's row)."""
+        """A batch's polygons and the columns of its rows (per row of the record batch)."""
+        polygons, rows = decoded.polygons, decoded.rows
         if len(rows) != len(codes) or not np.array_equal(rows, np.arange(len(rows))):
             codes, ids = codes[rows], ids[rows]  # some rows dropped or exploded
             columns = {name: column[rows] for name, column in columns.items()}
         self.appended = True
         first = len(self.coords.array())
-        self.coords.append(polygons.coords, scale)
         rings, geoms = polygons.ring_offsets, polygons.geom_offsets
-        block = Polygons(self.coords.array()[first:], rings - rings[0], geoms - geoms[0])
+        self.coords.append(polygons.coords[rings[0] : rings[-1]])
         self.ring_offsets.append(rings[1:] - rings[0] + first)
         self.geom_offsets.append(
             geoms[1:] - geoms[0] + (len(self.ring_offsets.array()) - len(rings))
         )
-        self.centroids.append(block.centroids())
-        self.boxes.append(block.bounds())
+        self.centroids.append(decoded.centroids)
+        self.boxes.append(decoded.boxes)
         self.codes.append(codes)
         self.ids.append(ids)
         for name, column in columns.items():
