@@ -22,7 +22,8 @@ the file through the plugin's results loader (as File → Open does) with an emp
 the figure is the time from the open to the first canvas draw showing the cells' overview (goal
 < 1 s at every size), next to the time until the whole result was added.
 
-``python benchmarks/bench_cells.py [--cells 1000000 3000000 10000000] [--geojson-max N] [--viewer]``
+``python benchmarks/bench_cells.py [--cells 1000000 3000000 10000000] [--geojson-max N] [--files DIR]
+[--viewer]``
 Run one size at a time on a shared machine: 10M cells take several GB.
 """
 
@@ -57,6 +58,9 @@ def main() -> int:
     parser.add_argument("--geojson-max", type=int, default=1_000_000,
                         help="largest size that also gets the GeoJSON twins (orjson needs ~13 GB "
                              "at 3M)")
+    parser.add_argument("--files", type=Path, metavar="DIR",
+                        help="keep the generated files in DIR/<cells> and reuse them on the next "
+                             "run (10M cells take minutes to generate)")
     parser.add_argument("--viewer", action="store_true",
                         help="also the progressive first frame in a real viewer (Parquet)")
     parser.add_argument("--child", nargs=2, metavar=("KIND", "FILE"), help=argparse.SUPPRESS)
@@ -69,7 +73,8 @@ def main() -> int:
     misses = 0
     for n in args.cells:
         with tempfile.TemporaryDirectory() as tmp:
-            files = _make(Path(tmp), n, with_geojson=n <= args.geojson_max)
+            kept = None if args.files is None else args.files / str(n)
+            files = _make(kept or Path(tmp), n, with_geojson=n <= args.geojson_max)
             for label, (fmt, path, count) in files.items():
                 cache = Path(tmp) / f"cache-{fmt}-{len(rows)}"
                 base = _child(f"baseline-{fmt}", path, cache)
@@ -119,26 +124,39 @@ def _make(tmp: Path, n: int, with_geojson: bool) -> dict[str, tuple[str, Path, i
     """The files of one size: Parquet twins of octagon-like cells, GeoJSON in two styles (the
     pretty-printed one with a quarter of the cells: at 6-40 vertices it is ~5x larger per cell)."""
     files: dict[str, tuple[str, Path, int]] = {}
-    for fmt in ("parquet", "geoparquet"):
-        (tmp / fmt).mkdir()
-    cellgen.write_parquet_twins(n, tmp / "parquet" / PARQUET, tmp / "geoparquet" / PARQUET)
-    files["parquet (WKB)"] = ("parquet", tmp / "parquet" / PARQUET, n)
-    files["geoparquet (GeoArrow)"] = ("geoparquet", tmp / "geoparquet" / PARQUET, n)
+    twins = tmp / "parquet" / PARQUET, tmp / "geoparquet" / PARQUET
+    if not all(path.is_file() for path in twins):  # made before: a kept file is whole (renamed)
+        for path in twins:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        partial = [path.with_suffix(".partial") for path in twins]
+        cellgen.write_parquet_twins(n, *partial)
+        for made, path in zip(partial, twins, strict=True):
+            made.rename(path)
+    files["parquet (WKB)"] = ("parquet", twins[0], n)
+    files["geoparquet (GeoArrow)"] = ("geoparquet", twins[1], n)
     if with_geojson:
-        compact = tmp / "compact"
-        compact.mkdir()
-        cells = cellgen.make_cells(n, vertices=(8, 8))  # the Parquet twins' cells (one chunk)
-        cellgen.write_geojson(cells, compact / GEOJSON, cellgen.STYLES["compact"])
-        files["geojson (compact)"] = ("geojson", compact / GEOJSON, n)
-        del cells
-        gc.collect()
+        compact = tmp / "compact" / GEOJSON
+        if not compact.is_file():
+            cells = cellgen.make_cells(n, vertices=(8, 8))  # the Parquet twins' cells (one chunk)
+            _write_geojson(cells, compact, cellgen.STYLES["compact"])
+            del cells
+            gc.collect()
+        files["geojson (compact)"] = ("geojson", compact, n)
         style = cellgen.STYLES["pretty-reordered"]
-        varied = tmp / "varied"
-        varied.mkdir()
-        cellgen.write_geojson(cellgen.make_cells(n // 4, seed=2, vertices=style.vertices),
-                              varied / GEOJSON, style)
-        files["geojson (pretty, 6-40 v)"] = ("geojson", varied / GEOJSON, n // 4)
+        varied = tmp / "varied" / GEOJSON
+        if not varied.is_file():
+            _write_geojson(cellgen.make_cells(n // 4, seed=2, vertices=style.vertices), varied,
+                           style)
+        files["geojson (pretty, 6-40 v)"] = ("geojson", varied, n // 4)
     return files
+
+
+def _write_geojson(cells: cellgen.Cells, path: Path, style: cellgen.Style) -> None:
+    """Write to a temporary name, then rename: a kept file is never half written."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial")
+    cellgen.write_geojson(cells, partial, style)
+    partial.rename(path)
 
 
 def _child(kind: str, path: Path, cache: Path) -> dict[str, Any]:

@@ -12,7 +12,7 @@ import pytest
 import shapely
 
 from napari_aignostics.results.geoarrow import UnsupportedWkb, geoarrow_polygons, wkb_polygons
-from napari_aignostics.results.parquet import read_cells_parquet
+from napari_aignostics.results.parquet import iter_cells_parquet, read_cells_parquet
 
 
 def _geometries(seed: int, n: int = 300) -> np.ndarray:
@@ -172,3 +172,35 @@ def test_parquet_without_geometry_says_what_is_missing(tmp_path: Path) -> None:
     pq.write_table(pa.table({"id": ["a"], "shape": [b"x"]}), path)
     with pytest.raises(ValueError, match="cells.parquet: no 'geometry' column"):
         read_cells_parquet(path)
+
+
+@pytest.mark.parametrize("encoding", ["geoarrow-multi", "wkb"])
+def test_batches_give_the_centroids_and_boxes_of_the_whole_table(
+    tmp_path: Path, encoding: str
+) -> None:
+    """Centroids and boxes are computed batch by batch as the cells land: every table on the
+    way, and the whole one, has exactly what its polygons give when computed at once."""
+    geoms = _geometries(4, 403)
+    path = tmp_path / "cells.parquet"
+    column = (_geoarrow(np.asarray([g if g is None else shapely.MultiPolygon(
+        shapely.get_parts(g)) for g in geoms], dtype=object), True, False)
+        if encoding == "geoarrow-multi" else pa.array(list(shapely.to_wkb(geoms)), pa.binary()))
+    _write(path, column, len(geoms))
+    parts, rows = _expected(geoms)
+    steps = list(iter_cells_parquet(path, scale=0.25, batch=37, partial=True))
+    assert [done for _, done in steps] == sorted(done for _, done in steps)
+    assert len(steps) > 3 and steps[-1][1] == 1.0
+    for table, _done in steps:
+        assert table._centroids is not None and table._boxes is not None
+        np.testing.assert_array_equal(table._centroids, table.geometry.centroids())
+        np.testing.assert_array_equal(table._boxes, table.geometry.bounds())
+        assert len(table.ids) == len(table.classes) == len(table) == len(table.confidence)
+    whole = steps[-1][0]
+    assert len(whole) == len(parts)
+    expected = shapely.transform(parts, lambda c: c * 0.25)
+    exteriors = shapely.polygons(shapely.get_exterior_ring(expected))  # what centroids are of
+    np.testing.assert_allclose(whole.centroids, shapely.get_coordinates(
+        shapely.centroid(exteriors)), rtol=0, atol=1e-9)
+    np.testing.assert_allclose(whole.boxes, shapely.bounds(expected), rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(whole.ids, np.asarray([f"c{i}" for i in rows], dtype=object))
+    np.testing.assert_array_equal(whole.measurements["area_um2"], rows.astype(np.float32))

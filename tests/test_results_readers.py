@@ -172,6 +172,21 @@ def test_grid_index_answers_like_an_strtree() -> None:
     assert len(GridIndex(np.zeros((0, 4))).query((0, 0, 10, 10))) == 0
 
 
+@pytest.mark.parametrize("extent", [2e4, 2e9])  # keys of 2e9 are too large to pack
+def test_grid_index_sorts_its_cells_stably(extent: float) -> None:
+    """The packed sort (and the argsort it falls back to for keys too large to pack) gives the
+    grid cells in order and, within a cell, the boxes in their own order."""
+    rng = np.random.default_rng(6)
+    corners = rng.uniform(0, extent, (5_000, 2)).round(-1)
+    corners[1000:1500] = corners[:500]  # boxes sharing a cell
+    boxes = np.column_stack([corners, corners + 5])
+    index = GridIndex(boxes)
+    cells = np.floor((corners - corners.min(axis=0)) / index.cell).astype(np.int64)
+    keys = cells[:, 1] * index.columns + cells[:, 0]
+    np.testing.assert_array_equal(index.order, np.argsort(keys, kind="stable"))
+    np.testing.assert_array_equal(index.keys, np.sort(keys))
+
+
 def test_reader_sniffs_big_json_without_parsing_it(tmp_path: Any) -> None:
     from napari_aignostics.results.results_reader import get_reader
 

@@ -9,7 +9,10 @@ does not cover (big-endian, Z, SRID, other geometry types) is read by shapely fo
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import partial as partial_call
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +22,7 @@ import pyarrow.parquet as pq
 import shapely
 
 from .geoarrow import UnsupportedWkb, polygons_of_column
-from .geometry import Polygons, offsets_of
+from .geometry import Polygons
 from .tables import ObjectTable, palette_color
 
 __all__ = ["iter_cells_parquet", "read_cells_parquet"]
@@ -81,28 +84,72 @@ def _vertex_bound(source: pq.ParquetFile, column: str) -> int:
     return total // 16 + 1
 
 
-class _Coordinates:
-    """Vertices appended batch by batch into one array, with no final concatenation.
+@dataclass
+class _Decoded:
+    """One record batch with its polygons decoded (scaled), their rows, centroids and boxes."""
+
+    record: pa.RecordBatch
+    polygons: Polygons
+    rows: np.ndarray
+    centroids: np.ndarray
+    boxes: np.ndarray
+
+
+def _decode(record: pa.RecordBatch, geometry: str, scale: float) -> _Decoded:
+    column = record.column(geometry)
+    try:
+        polygons, rows = polygons_of_column(column)
+    except UnsupportedWkb:
+        polygons, rows = _shapely_polygons(column)
+    if scale != 1.0:
+        polygons = Polygons(polygons.coords * scale, polygons.ring_offsets, polygons.geom_offsets)
+    return _Decoded(record, polygons, rows, polygons.centroids(), polygons.bounds())
+
+
+def _read_ahead(
+    batches: Iterator[pa.RecordBatch], decode: Callable[[pa.RecordBatch], _Decoded]
+) -> Iterator[_Decoded]:
+    """The batches decoded, each next one read and decoded by a thread while this one is used
+    (Arrow reads and numpy computes mostly without holding the interpreter lock)."""
+
+    def step() -> _Decoded | None:
+        record = next(batches, None)
+        return None if record is None else decode(record)
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="parquet-read") as reader:
+        pending = reader.submit(step)
+        while (decoded := pending.result()) is not None:
+            pending = reader.submit(step)
+            yield decoded
+
+
+class _Rows:
+    """Rows appended batch by batch into one array, with no concatenation per table.
 
     The array is reserved at an upper bound (untouched pages cost no memory) and grows only if
-    the bound was wrong (dictionary-encoded geometry).
+    the bound was wrong (dictionary-encoded or multi-part geometry). Tables made on the way hold
+    views of it.
     """
 
-    def __init__(self, capacity: int) -> None:
-        self._data = np.empty((max(capacity, 1), 2))
+    def __init__(
+        self, capacity: int, shape: tuple[int, ...] = (), dtype: type = np.float64
+    ) -> None:
+        self._data: np.ndarray = np.empty((max(capacity, 1), *shape), dtype=dtype)
         self._size = 0
 
     def append(self, block: np.ndarray) -> None:
         end = self._size + len(block)
         if end > len(self._data):
-            grown = np.empty((max(end, 2 * len(self._data)), 2))
+            grown = np.empty(
+                (max(end, 2 * len(self._data)), *self._data.shape[1:]), self._data.dtype
+            )
             grown[: self._size] = self._data[: self._size]
             self._data = grown
         self._data[self._size : end] = block
         self._size = end
 
     def array(self) -> np.ndarray:
-        """The vertices so far, (N, 2)."""
+        """The rows so far."""
         return self._data[: self._size]
 
 
@@ -167,18 +214,15 @@ def iter_cells_parquet(
     ]
     has_names = "class_name" in schema.names
     has_colors = "class_color" in schema.names
-    parts = _Parts(_vertex_bound(source, geometry_name), numeric)
+    parts = _Parts(_vertex_bound(source, geometry_name), source.metadata.num_rows, numeric)
     classes = _Classes()
     total = max(source.metadata.num_rows, 1)
     start = 0
     shown = 0
-    for record in source.iter_batches(batch_size=batch):
+    decode = partial_call(_decode, geometry=geometry_name, scale=scale)
+    for decoded in _read_ahead(source.iter_batches(batch_size=batch), decode):
+        record = decoded.record
         n = record.num_rows
-        column = record.column(geometry_name)
-        try:
-            polygons, rows = polygons_of_column(column)
-        except UnsupportedWkb:
-            polygons, rows = _shapely_polygons(column)
         code = classes.encode(
             record.column("class_name") if has_names else None,
             record.column("class_color") if has_colors else None,
@@ -196,12 +240,10 @@ def iter_cells_parquet(
             name: record.column(name)
             .cast(pa.float32())
             .fill_null(float("nan"))
-            .to_numpy(zero_copy_only=False)[rows]
+            .to_numpy(zero_copy_only=False)
             for name in numeric
         }
-        parts.append(
-            polygons, scale, code[rows], np.asarray(batch_ids, dtype=object)[rows], columns
-        )
+        parts.append(decoded, code, np.asarray(batch_ids, dtype=object), columns)
         start += n
         if partial and start < total and start >= 2 * shown:
             shown = start
@@ -210,55 +252,67 @@ def iter_cells_parquet(
 
 
 class _Parts:
-    """What the batches gave so far: vertices in one reserved array, the rest as blocks."""
+    """What the batches gave so far, each column in one reserved array (:class:`_Rows`).
 
-    def __init__(self, capacity: int, numeric: list[str]) -> None:
-        self.coords = _Coordinates(capacity)
-        self.ring_counts: list[np.ndarray] = []
-        self.geom_counts: list[np.ndarray] = []
-        self.codes: list[np.ndarray] = []
-        self.ids: list[np.ndarray] = []
-        self.values: dict[str, list[np.ndarray]] = {name: [] for name in numeric}
+    Centroids and bounding boxes are computed per batch as it lands, so the tables made on the
+    way and the whole one share them instead of computing them again for all cells so far.
+    """
+
+    def __init__(self, vertices: int, rows: int, numeric: list[str]) -> None:
+        self.coords = _Rows(vertices, (2,))
+        self.ring_offsets = _Rows(rows + 1, (), np.int64)
+        self.geom_offsets = _Rows(rows + 1, (), np.int64)
+        for offsets in (self.ring_offsets, self.geom_offsets):
+            offsets.append(np.zeros(1, np.int64))
+        self.centroids = _Rows(rows, (2,))
+        self.boxes = _Rows(rows, (4,))
+        self.codes = _Rows(rows, (), np.int32)
+        self.ids = _Rows(rows, (), object)
+        self.values = {name: _Rows(rows, (), np.float32) for name in numeric}
+        self.appended = False
 
     def append(
-        self,
-        polygons: Polygons,
-        scale: float,
-        codes: np.ndarray,
-        ids: np.ndarray,
-        columns: dict[str, np.ndarray],
+        self, decoded: _Decoded, codes: np.ndarray, ids: np.ndarray, columns: dict[str, np.ndarray]
     ) -> None:
-        self.coords.append(polygons.coords * scale if scale != 1.0 else polygons.coords)
-        self.ring_counts.append(np.diff(polygons.ring_offsets))
-        self.geom_counts.append(np.diff(polygons.geom_offsets))
+        """A batch's polygons and the columns of its rows (per row of the record batch)."""
+        polygons, rows = decoded.polygons, decoded.rows
+        if len(rows) != len(codes) or not np.array_equal(rows, np.arange(len(rows))):
+            codes, ids = codes[rows], ids[rows]  # some rows dropped or exploded
+            columns = {name: column[rows] for name, column in columns.items()}
+        self.appended = True
+        first = len(self.coords.array())
+        rings, geoms = polygons.ring_offsets, polygons.geom_offsets
+        self.coords.append(polygons.coords[rings[0] : rings[-1]])
+        self.ring_offsets.append(rings[1:] - rings[0] + first)
+        self.geom_offsets.append(
+            geoms[1:] - geoms[0] + (len(self.ring_offsets.array()) - len(rings))
+        )
+        self.centroids.append(decoded.centroids)
+        self.boxes.append(decoded.boxes)
         self.codes.append(codes)
         self.ids.append(ids)
         for name, column in columns.items():
             self.values[name].append(column)
 
     def table(self, classes: _Classes) -> ObjectTable:
-        """The cells so far (their vertices are a view of the reserved array)."""
+        """The cells so far (their arrays are views of the reserved ones)."""
         geometry = Polygons(
-            self.coords.array(),
-            offsets_of(np.concatenate(self.ring_counts))
-            if self.ring_counts
-            else np.zeros(1, np.int64),
-            offsets_of(np.concatenate(self.geom_counts))
-            if self.geom_counts
-            else np.zeros(1, np.int64),
+            self.coords.array(), self.ring_offsets.array(), self.geom_offsets.array()
         )
-        all_codes = np.concatenate(self.codes) if self.codes else np.zeros(0, dtype=np.int32)
+        all_codes = self.codes.array()
         # colour-table order is first-seen order, so the 1-based class index is the code + 1
         colors = {name: classes.colors.get(name) or palette_color(name) for name in classes.names}
         names = np.array(classes.names, dtype=object)
-        measurements = {name: np.concatenate(p) for name, p in self.values.items() if p}
+        measurements = {n: r.array() for n, r in self.values.items() if self.appended}
         confidence = measurements.pop("confidence", None)
         return ObjectTable(
             geometry=geometry,
             classes=names[all_codes],
             colors=colors,
-            ids=np.concatenate(self.ids) if self.ids else np.empty(0, dtype=object),
+            ids=self.ids.array(),
             confidence=confidence,
             measurements=measurements,
+            _centroids=self.centroids.array(),
+            _boxes=self.boxes.array(),
             _class_index=(all_codes + 1).astype(np.uint16),
         )

@@ -6,6 +6,7 @@ import hashlib
 from dataclasses import dataclass, field
 
 import numpy as np
+import pyarrow as pa
 import shapely
 
 from .geometry import Polygons
@@ -22,6 +23,18 @@ def palette_color(name: str) -> tuple[int, int, int]:
     hue = digest[0] / 255.0
     r, g, b = colorsys.hsv_to_rgb(hue, 0.75, 0.95)
     return int(r * 255), int(g * 255), int(b * 255)
+
+
+def _codes(names: np.ndarray, lookup: dict[str, int]) -> np.ndarray:
+    """``lookup[name]`` per name, each distinct name looked up once (Arrow dictionary codes)."""
+    try:
+        encoded = pa.array(names, type=pa.string()).dictionary_encode()
+    except (pa.ArrowException, TypeError, ValueError):  # not all str: one lookup each
+        return np.fromiter((lookup[n] for n in names), dtype=np.uint16, count=len(names))
+    if encoded.null_count:
+        raise KeyError(None)
+    table = np.array([lookup[n] for n in encoded.dictionary.to_pylist()], dtype=np.uint16)
+    return table[encoded.indices.to_numpy()] if len(table) else np.zeros(len(names), np.uint16)
 
 
 @dataclass
@@ -94,9 +107,7 @@ class ObjectTable:
         """1-based class index per object (0 is background), computed once."""
         if self._class_index is None or len(self._class_index) != len(self):
             lookup = {name: i + 1 for i, name in enumerate(self.colors)}
-            self._class_index = np.fromiter(
-                (lookup[c] for c in self.classes), dtype=np.uint16, count=len(self)
-            )
+            self._class_index = _codes(self.classes, lookup)
         return self._class_index
 
     def bounds(self) -> tuple[float, float, float, float]:
