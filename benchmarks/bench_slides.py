@@ -44,8 +44,8 @@ def _process(command: list[str]) -> tuple[float, float]:
 def bench_crc(size_gb: float, repeats: int = 5) -> bool:
     """CRC32C of a page-cached file as a whole process vs ``cat FILE > /dev/null``, best of N.
 
-    Also timed in the same run: each path forced (the one-thread loop; the two-thread pipeline,
-    which large files take on two cores) and a bare Python start.
+    Also timed in the same run: each path forced (one thread; two threads on two contiguous
+    ranges, which large files take on two cores) and a bare Python start.
     """
     compile_installed()  # bytecode as an install has it
     with tempfile.TemporaryDirectory() as tmp:
@@ -59,12 +59,12 @@ def bench_crc(size_gb: float, repeats: int = 5) -> bool:
             "one thread": [
                 sys.executable,
                 "-c",
-                f"{call}c.PIPELINE_MIN_BYTES = 1 << 62; c.crc32c_base64({str(path)!r})",
+                f"{call}c.THREADS_MIN_BYTES = 1 << 62; c.crc32c_base64({str(path)!r})",
             ],
             "two threads": [
                 sys.executable,
                 "-c",
-                f"{call}c.spare_core = lambda: True; c.crc32c_base64({str(path)!r})",
+                f"{call}c.usable_cores = lambda: 2; c.crc32c_base64({str(path)!r})",
             ],
             "python start": [sys.executable, "-c", "pass"],
         }
