@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import base64
+import itertools
 import os
 from pathlib import Path
 
+import google_crc32c
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from napari_aignostics.slides import checksum
-from napari_aignostics.slides.checksum import Crc32c, crc32c_base64, crc32c_base64_bytes
+from napari_aignostics.slides.checksum import (
+    Crc32c,
+    crc32c_base64,
+    crc32c_base64_bytes,
+    crc32c_combine,
+)
 
 
 def _reference_crc32c(data: bytes) -> int:
@@ -60,49 +69,87 @@ def test_empty_file(tmp_path: Path) -> None:
     assert crc32c_base64(path) == "AAAAAA=="
 
 
-@pytest.mark.parametrize("size", [0, 4096, 3 * 4096, 300_001])
-def test_pipelined_reads_match_the_reference(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, size: int
+@pytest.mark.parametrize("threads", [2, 3, 4])
+@pytest.mark.parametrize("size", [0, 1, 4096, 3 * 4096 + 1, 300_001])
+def test_files_split_into_ranges_match_the_reference(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, size: int, threads: int
 ) -> None:
-    """Every file through the two-thread pipeline (4 KiB buffers): empty, whole and partial last
-    buffers, more buffers than the ring holds."""
-    monkeypatch.setattr(checksum, "PIPELINE_MIN_BYTES", 0)
-    monkeypatch.setattr(checksum, "PIPELINE_CHUNK", 4096)
-    monkeypatch.setattr(checksum, "spare_core", lambda: True)
+    """Every file through the threaded ranges (4 KiB reads): empty, shorter than the number of
+    ranges, whole and partial last chunks, ranges of unequal length."""
+    monkeypatch.setattr(checksum, "THREADS_MIN_BYTES", 0)
+    monkeypatch.setattr(checksum, "usable_cores", lambda: threads)
     data = os.urandom(size)
     path = tmp_path / "blob.bin"
     path.write_bytes(data)
-    assert crc32c_base64(path, chunk_size=1) == _b64(_reference_crc32c(data))
+    assert crc32c_base64(path, chunk_size=4096) == _b64(_reference_crc32c(data))
 
 
-@pytest.mark.parametrize("idle", [True, False])
-def test_large_files_match_one_pass_with_or_without_an_idle_core(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, idle: bool
+@pytest.mark.parametrize("cores", [1, 2])
+def test_large_files_match_one_pass_on_one_or_two_cores(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cores: int
 ) -> None:
-    monkeypatch.setattr(checksum, "spare_core", lambda: idle)
-    data = os.urandom(checksum.PIPELINE_MIN_BYTES + 123_457)
+    monkeypatch.setattr(checksum, "usable_cores", lambda: cores)
+    data = os.urandom(checksum.THREADS_MIN_BYTES + 123_457)
     path = tmp_path / "big.bin"
     path.write_bytes(data)
     assert crc32c_base64(path) == crc32c_base64_bytes(data)
 
 
-class _FailingFile:
-    """A raw file whose second read fails, as a disk or network file system can."""
-
-    name = "slide.svs"
-
-    def __init__(self) -> None:
-        self.reads = 0
-
-    def readinto(self, buffer: object) -> int:
-        self.reads += 1
-        if self.reads > 1:
-            raise OSError(5, "Input/output error")
-        return 4096
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=2000), st.lists(st.integers(0, 2000), max_size=4))
+def test_combined_ranges_give_the_checksum_of_the_whole(data: bytes, cuts: list[int]) -> None:
+    """Any split, empty and odd-length pieces included, combines to one pass's checksum."""
+    bounds = [0, *sorted(min(cut, len(data)) for cut in cuts), len(data)]
+    value = 0
+    for start, end in itertools.pairwise(bounds):
+        piece = data[start:end]
+        value = crc32c_combine(value, google_crc32c.value(piece), len(piece))
+    assert value == google_crc32c.value(data) == _reference_crc32c(data)
 
 
-def test_a_read_error_reaches_the_caller() -> None:
-    handle = _FailingFile()
-    with pytest.raises(OSError, match="Input/output error"):
-        checksum._pipelined(handle, 4096)  # type: ignore[arg-type]
-    assert handle.reads == 2  # the reader stopped at the error
+@settings(max_examples=200, deadline=None)
+@given(
+    st.integers(0, 2**32 - 1), st.integers(0, 2**32 - 1), st.integers(0, 2**32 - 1),
+    st.integers(0, 2**45), st.integers(0, 2**45),
+)
+def test_combine_is_associative_for_lengths_beyond_a_slide(
+    a: int, b: int, c: int, length_b: int, length_c: int
+) -> None:
+    """Lengths of terabytes: (A + B) + C == A + (B + C), whichever powers of x each side uses."""
+    left = crc32c_combine(crc32c_combine(a, b, length_b), c, length_c)
+    right = crc32c_combine(a, crc32c_combine(b, c, length_c), length_b + length_c)
+    assert left == right
+
+
+def test_combine_with_a_range_longer_than_2_to_the_32_bits() -> None:
+    """One range of 576 MiB (past 2^32 bits): checked against google-crc32c in one pass."""
+    zeros = bytes(64 * 1024 * 1024)
+    head = google_crc32c.value(b"slide")
+    expected, tail = head, 0
+    for _ in range(9):
+        expected = google_crc32c.extend(expected, zeros)
+        tail = google_crc32c.extend(tail, zeros)
+    assert crc32c_combine(head, tail, 9 * len(zeros)) == expected
+    assert crc32c_combine(expected, 0, 0) == expected
+
+
+def test_a_file_that_shrank_since_its_size_was_read_is_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "slide.svs"
+    path.write_bytes(os.urandom(10_000))
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        with pytest.raises(OSError, match="shrank to 10000 bytes"):
+            checksum._file_crc(fd, 40_000, 2, 4096)  # the size as it was: 40 000 bytes
+    finally:
+        os.close(fd)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_read_error_reaches_the_caller(tmp_path: Path, threads: int) -> None:
+    """A read that fails (here: of a directory) raises in the calling thread, from any range."""
+    fd = os.open(tmp_path, os.O_RDONLY)
+    try:
+        with pytest.raises(IsADirectoryError):
+            checksum._file_crc(fd, 1 << 20, threads, 4096)
+    finally:
+        os.close(fd)
