@@ -68,6 +68,21 @@ def _jsonpath(text: str | None) -> JsonPredicate | None:
         raise problem(422, ["query", "custom_metadata"], str(exc)) from None
 
 
+# Declared first: FastAPI tries a router's routes in order, and the dock and the CLI poll this one.
+@router.get("/runs/{run_id}", response_model=m.RunReadResponse)
+async def get_run(
+    run_id: UuidPath, request: Request, user: Caller, share_token: ShareToken = None
+) -> Response:
+    """One run: a poll is one read of the run with its figures, in the event loop (reads never
+    wait for the writer, see ``store/database.py``), with no thread hop. The platform is taken
+    from the app, as the caller check does (one dependency less to resolve on every poll)."""
+    platform: Platform = request.app.state.platform
+    found = platform.store.run_with_figures(run_id)
+    if found is None or not platform.can_view(user, found.run, share_token):
+        raise HTTPException(404, f"run {run_id} not found")
+    return json_response(platform.run_view(found))
+
+
 @router.post("/runs", status_code=201, response_model=m.RunCreationResponse)
 def create_run(
     body: m.RunCreationRequest, platform: PlatformDep, worker: WorkerDep, user: Caller
@@ -151,20 +166,6 @@ def list_runs(
         where_json=_jsonpath(custom_metadata),
     )
     return json_response(platform.run_views(rows))
-
-
-@router.get("/runs/{run_id}", response_model=m.RunReadResponse)
-async def get_run(
-    run_id: UuidPath, request: Request, user: Caller, share_token: ShareToken = None
-) -> Response:
-    """One run: a poll is one read of the run with its figures, in the event loop (reads never
-    wait for the writer, see ``store/database.py``), with no thread hop. The platform is taken
-    from the app, as the caller check does (one dependency less to resolve on every poll)."""
-    platform: Platform = request.app.state.platform
-    found = platform.store.run_with_figures(run_id)
-    if found is None or not platform.can_view(user, found.run, share_token):
-        raise HTTPException(404, f"run {run_id} not found")
-    return json_response(platform.run_view(found))
 
 
 @router.post("/runs/{run_id}/cancel", status_code=202, response_model=dict[str, Any])
