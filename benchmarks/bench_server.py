@@ -3,8 +3,9 @@
 Every server runs in its own process, as ``napari-aignostics serve`` does for a user, and every
 request goes over one kept-alive connection, as the dock and the CLI poll. Baselines in the same
 run: a minimal FastAPI app (one route, uvicorn, a listening socket that asks for TCP_NODELAY) in a
-process of its own, and the same app without TCP_NODELAY (what a small answer costs waiting for
-the client's delayed ACK). Besides the wall time per request (which another job on the machine
+process of its own, taking turns with the local platform's requests (so that other jobs on the
+machine load both alike), and the same app without TCP_NODELAY (what a small answer costs waiting
+for the client's delayed ACK). Besides the wall time per request (which another job on the machine
 inflates), the server's own CPU time per request (``/proc/PID/stat``), which load does not.
 Goals: submit < 2 s, items list p99 < 100 ms, a small answer (``/health``) in about a millisecond
 (median < 3 ms), a run poll within 1.5x the minimal app's median and server CPU.
@@ -80,19 +81,41 @@ def _timed(pid: int, requests: int, call: Callable[[], object]) -> tuple[list[fl
     return times, (_cpu_s(pid) - cpu) / requests
 
 
+def _interleaved(
+    cases: dict[str, tuple[int, Callable[[], object]]], requests: int, rounds: int = 10
+) -> dict[str, tuple[list[float], float]]:
+    """Per case (its server's pid and a call): seconds per call and the server's CPU seconds per
+    call. The cases take turns, ``requests // rounds`` calls at a time, so that other jobs on the
+    machine load all of them alike (the baseline included)."""
+    times: dict[str, list[float]] = {name: [] for name in cases}
+    cpu = dict.fromkeys(cases, 0.0)
+    for _, call in cases.values():
+        call()  # warm
+    for _ in range(rounds):
+        for name, (pid, call) in cases.items():
+            before = _cpu_s(pid)
+            for _ in range(max(1, requests // rounds)):
+                start = time.perf_counter()
+                call()
+                times[name].append(time.perf_counter() - start)
+            cpu[name] += _cpu_s(pid) - before
+    return {name: (times[name], cpu[name] / len(times[name])) for name in cases}
+
+
 def _row(name: str, samples: tuple[list[float], float]) -> str:
     times, cpu = samples
     return (f"  {name:<44} median {statistics.median(times) * 1000:6.2f} ms, "
             f"p99 {p99(times) * 1000:6.2f} ms, server CPU {cpu * 1000:5.2f} ms")
 
 
-def minimal_app(requests: int, nodelay: bool = True) -> tuple[list[float], float]:
-    """``GET /ping`` of a one-route FastAPI app in its own process."""
+@contextlib.contextmanager
+def minimal_app(nodelay: bool = True) -> Iterator[tuple[httpx.Client, int]]:
+    """A one-route FastAPI app in its own process: a client on it and its pid."""
     proto = "6" if nodelay else "0"  # IPPROTO_TCP
     with _process([sys.executable, "-c", MINIMAL_APP, proto]) as (url, pid), httpx.Client(
         base_url=url, timeout=10
     ) as http:
-        return _timed(pid, requests, lambda: http.get("/ping"))
+        yield http, pid
 
 
 def main() -> int:
@@ -126,14 +149,20 @@ def main() -> int:
         submit_s = time.perf_counter() - start
         assert response.status_code == 201, response.text
         run_id = response.json()["run_id"]
-        poll = _timed(pid, args.requests, lambda: http.get(f"/runs/{run_id}").raise_for_status())
-        ours = _timed(pid, args.requests, lambda: client.run(run_id))
-        health = _timed(pid, args.requests, lambda: http.get(f"{root}/health"))
-        apps = _timed(pid, args.requests, lambda: http.get("/applications").raise_for_status())
+        with minimal_app() as (ping, ping_pid):
+            measured = _interleaved({
+                "poll": (pid, lambda: http.get(f"/runs/{run_id}").raise_for_status()),
+                "ours": (pid, lambda: client.run(run_id)),
+                "health": (pid, lambda: http.get(f"{root}/health")),
+                "apps": (pid, lambda: http.get("/applications").raise_for_status()),
+                "minimal": (ping_pid, lambda: ping.get("/ping")),
+            }, args.requests)
         items = _timed(pid, args.requests // 3, lambda: http.get(
             f"/runs/{run_id}/items", params={"page_size": 100}).raise_for_status())
-    minimal = minimal_app(args.requests)
-    slow = minimal_app(20, nodelay=False)
+    with minimal_app(nodelay=False) as (ping, ping_pid):
+        slow = _timed(ping_pid, 20, lambda: ping.get("/ping"))
+    poll, ours, health, apps, minimal = (
+        measured[name] for name in ("poll", "ours", "health", "apps", "minimal"))
     base_wall, base_cpu = statistics.median(minimal[0]), minimal[1]
     print(f"submit {args.items} items: {submit_s * 1000:.0f} ms (goal < 2000 ms)")
     print(f"kept-alive connection, servers in their own processes "

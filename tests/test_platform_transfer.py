@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -88,14 +89,22 @@ def test_submit_validates_locally_first(server: LocalPlatform, cmu_slide: Path) 
 def test_follow_yields_events_and_downloads(server: LocalPlatform, cmu_slide: Path,
                                             tmp_path: Path) -> None:
     fractions: list[float] = []
+    pauses: list[float] = []
+
+    def pause(seconds: float) -> None:
+        pauses.append(seconds)
+        time.sleep(seconds)
+
     with PlatformClient(server.api_root, server.token) as client:
         run_id = submit_slides(
             client, "lifecycle", None,
             [(cmu_slide, {"checksum_base64_crc32c": crc32c_base64(cmu_slide)})],
             progress=lambda f, _m: fractions.append(f),
         )
-        events = list(follow_run(client, run_id, tmp_path, interval=0.1))
+        events = list(follow_run(client, run_id, tmp_path, interval=0.1, sleep=pause))
     assert fractions[-1] == 1.0 and fractions == sorted(fractions)
+    # a poll every 0.1 s: each pause is what the round before it left of the interval
+    assert pauses and all(0.0 <= p < 0.1 for p in pauses)
     kinds = [type(e).__name__ for e in events]
     assert kinds[0] == "RunUpdated" and kinds[-1] == "RunFinished"
     downloaded = [e for e in events if isinstance(e, ArtifactDownloaded)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 from napari_aignostics.server.lifecycle import cancel_run
@@ -89,3 +90,54 @@ def test_queue_positions_count_pending_items_platform_wide_and_per_organization(
     assert store.queue_positions(seqs(mine)) == dict(zip(seqs(mine), [(1, 1), (2, 2)], strict=True))
     assert store.queue_positions(seqs(cancelled)) == {}  # skipped items are not queued
     assert store.queue_positions([]) == {}
+
+
+def _counted(store: Store, run_id: str) -> dict[str, int]:
+    """The run's counters counted from its items, as the API defines them."""
+    rows = store._all("SELECT state, termination_reason FROM items WHERE run_id=?", [run_id])
+    reasons = {"USER_ERROR": "user_error", "SYSTEM_ERROR": "system_error",
+               "SKIPPED": "skipped", "SUCCEEDED": "succeeded"}
+    counted = dict.fromkeys(store.statistics([run_id])[run_id], 0)
+    for row in rows:
+        counted["item_count"] += 1
+        if row["state"] in ("PENDING", "PROCESSING"):
+            counted[f"item_{row['state'].lower()}_count"] += 1
+        else:
+            counted[f"item_{reasons[row['termination_reason']]}_count"] += 1
+    return counted
+
+
+def test_item_counters_follow_every_state_change_and_an_older_database(tmp_path: Path) -> None:
+    store = Store(tmp_path / "platform.db")
+    store.ensure_org("org-a", "A")
+    alice = store.ensure_user("alice", "org-a")
+    run_id = _submit(store, alice, 6)
+    other = _submit(store, alice, 2)
+    items = [row["id"] for row in store._all("SELECT id FROM items WHERE run_id=?", [run_id])]
+    assert store.statistics([run_id])[run_id] == {**_counted(store, run_id), "item_count": 6,
+                                                  "item_pending_count": 6}
+    for item_id in items[:5]:
+        assert store.claim_item(item_id)
+    store.terminate_item(items[0], "SUCCEEDED", None, None, [])
+    store.terminate_item(items[1], "USER_ERROR", "E", "bad input", [])
+    store.terminate_item(items[2], "SYSTEM_ERROR", "E", "crashed", [])
+    store.requeue_item(items[3], uncount_attempt=True)
+    expected = {"item_count": 6, "item_pending_count": 2, "item_processing_count": 1,
+                "item_user_error_count": 1, "item_system_error_count": 1,
+                "item_skipped_count": 0, "item_succeeded_count": 1}
+    assert store.statistics([run_id])[run_id] == _counted(store, run_id) == expected
+    assert cancel_run(store, run_id, "CANCELED_BY_USER")
+    stats = store.statistics([run_id, other])
+    assert stats[run_id] == _counted(store, run_id)
+    assert stats[run_id]["item_skipped_count"] == 3 and stats[other]["item_pending_count"] == 2
+    found = store.run_with_figures(run_id)
+    assert found is not None and found.statistics == stats[run_id]
+    store.close()
+
+    # a database made before the counters: they are counted when it is opened
+    with sqlite3.connect(tmp_path / "platform.db") as db:
+        db.executescript("DROP TABLE run_counters; DROP TRIGGER items_counted;"
+                         " DROP TRIGGER items_recounted; DROP TRIGGER items_uncounted;")
+    store = Store(tmp_path / "platform.db")
+    assert store.statistics([run_id, other]) == stats
+    store.close()

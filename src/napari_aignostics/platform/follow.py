@@ -106,13 +106,18 @@ def follow_run(
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
 ) -> Iterator[Event]:
-    """Yield events until the run is terminated; download finished items into ``folder``."""
+    """Yield events until the run is terminated; download finished items into ``folder``.
+
+    A poll starts every ``interval`` seconds: the pause after a round is what is left of the
+    interval once the round (reads, downloads, the caller's handling of the events) is done.
+    """
     seen_state: tuple[object, ...] | None = None
     handled: set[str] = set()
     announced: set[Path] = set()
     outage_since: float | None = None
     failures = 0
     while True:
+        started = clock()
         try:
             run = client.run(run_id)
             state = (run.state, run.output, run.statistics.model_dump())
@@ -160,4 +165,4 @@ def follow_run(
             sleep(delay)
             continue
         outage_since, failures = None, 0
-        sleep(interval)
+        sleep(max(0.0, interval - (clock() - started)))

@@ -67,6 +67,13 @@ def create_app(
     app.state.platform = platform
     app.add_middleware(RequestGuard, platform=platform)
     app.state.worker = worker
+
+    # FastAPI matches a request against the routes in order (an included router's routes one by
+    # one, twice for the router that matches): the small answers polled most come first.
+    @app.get("/health", include_in_schema=False)
+    async def health() -> dict[str, str]:
+        return {"status": "UP"}
+
     for router in ROUTERS:
         app.include_router(router)
 
@@ -83,10 +90,6 @@ def create_app(
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
-
-    @app.get("/health", include_in_schema=False)
-    async def health() -> dict[str, str]:
-        return {"status": "UP"}
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:

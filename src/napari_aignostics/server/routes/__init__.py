@@ -15,12 +15,13 @@ from . import access, applications, authorize, device, files, oauth, runs
 __all__ = ["ROUTERS"]
 
 ROUTERS: tuple[APIRouter, ...] = (
-    applications.router,
     runs.router,
+    applications.router,
     access.router,
     files.router,
     oauth.router,
     device.router,
     authorize.router,
 )
-"""Every router, in the order the app includes them."""
+"""Every router, in the order the app includes them (and matches a request against them: the runs
+first, as the dock and the CLI poll them)."""

@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from ...platform import models as m
@@ -66,6 +66,21 @@ def _jsonpath(text: str | None) -> JsonPredicate | None:
         return compile_filter(text)
     except JsonPathError as exc:
         raise problem(422, ["query", "custom_metadata"], str(exc)) from None
+
+
+# Declared first: FastAPI tries a router's routes in order, and the dock and the CLI poll this one.
+@router.get("/runs/{run_id}", response_model=m.RunReadResponse)
+async def get_run(
+    run_id: UuidPath, request: Request, user: Caller, share_token: ShareToken = None
+) -> Response:
+    """One run: a poll is one read of the run with its figures, in the event loop (reads never
+    wait for the writer, see ``store/database.py``), with no thread hop. The platform is taken
+    from the app, as the caller check does (one dependency less to resolve on every poll)."""
+    platform: Platform = request.app.state.platform
+    found = platform.store.run_with_figures(run_id)
+    if found is None or not platform.can_view(user, found.run, share_token):
+        raise HTTPException(404, f"run {run_id} not found")
+    return json_response(platform.run_view(found))
 
 
 @router.post("/runs", status_code=201, response_model=m.RunCreationResponse)
@@ -151,18 +166,6 @@ def list_runs(
         where_json=_jsonpath(custom_metadata),
     )
     return json_response(platform.run_views(rows))
-
-
-@router.get("/runs/{run_id}", response_model=m.RunReadResponse)
-async def get_run(
-    run_id: UuidPath, platform: PlatformDep, user: Caller, share_token: ShareToken = None
-) -> Response:
-    """One run: a poll is one read of the run with its figures, in the event loop (reads never
-    wait for the writer, see ``store/database.py``), with no thread hop."""
-    found = platform.store.run_with_figures(run_id)
-    if found is None or not platform.can_view(user, found.run, share_token):
-        raise HTTPException(404, f"run {run_id} not found")
-    return json_response(platform.run_view(found))
 
 
 @router.post("/runs/{run_id}/cancel", status_code=202, response_model=dict[str, Any])

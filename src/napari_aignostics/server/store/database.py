@@ -77,7 +77,49 @@ CREATE TABLE IF NOT EXISTS device_codes (
 CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
-JSON_COLUMNS = {"custom_metadata", "metadata", "callback_context"}
+ITEM_COUNTERS = {
+    "item_count": "1",
+    "item_pending_count": "{row}.state IS 'PENDING'",
+    "item_processing_count": "{row}.state IS 'PROCESSING'",
+    "item_user_error_count": "{row}.termination_reason IS 'USER_ERROR'",
+    "item_system_error_count": "{row}.termination_reason IS 'SYSTEM_ERROR'",
+    "item_skipped_count": "{row}.termination_reason IS 'SKIPPED'",
+    "item_succeeded_count": "{row}.termination_reason IS 'SUCCEEDED'",
+}
+"""A run's item counters (its ``statistics``): each counts the items for which its condition on an
+``items`` row holds."""
+
+
+def _counter_updates(*terms: str) -> str:
+    """``UPDATE run_counters`` adding the conditions of the ``+NEW`` / ``-OLD`` ``terms``."""
+    sets = ", ".join(
+        f"{name} = {name}" + "".join(f" {t[0]} ({condition.format(row=t[1:])})" for t in terms)
+        for name, condition in ITEM_COUNTERS.items()
+    )
+    row = terms[0][1:]
+    return f"UPDATE run_counters SET {sets} WHERE run_id = {row}.run_id;"
+
+
+COUNTERS_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS run_counters (
+  run_id TEXT PRIMARY KEY REFERENCES runs(id),
+  {", ".join(f"{name} INTEGER NOT NULL DEFAULT 0" for name in ITEM_COUNTERS)}) WITHOUT ROWID;
+CREATE TRIGGER IF NOT EXISTS items_counted AFTER INSERT ON items BEGIN
+  INSERT OR IGNORE INTO run_counters (run_id) VALUES (NEW.run_id);
+  {_counter_updates("+NEW")}
+END;
+CREATE TRIGGER IF NOT EXISTS items_recounted AFTER UPDATE OF state, termination_reason ON items
+BEGIN
+  {_counter_updates("+NEW", "-OLD")}
+END;
+CREATE TRIGGER IF NOT EXISTS items_uncounted AFTER DELETE ON items BEGIN
+  {_counter_updates("-OLD")}
+END;
+"""
+"""Item counters per run kept by triggers in the transaction that changes the items, so a poll
+reads one row instead of counting the run's items. A database made before them is counted once."""
+
+JSON_COLUMNS = frozenset({"custom_metadata", "metadata", "callback_context"})
 
 
 def now_iso() -> str:
@@ -100,26 +142,12 @@ def metadata_checksum(value: JsonValue) -> str | None:
     return f"{zlib.crc32(canonical.encode()):08x}"
 
 
-_COLUMNS: dict[int, tuple[object, tuple[str, ...], tuple[int, ...]]] = {}
-"""Per statement (``id`` of its ``cursor.description``, kept alive here so the id is not reused):
-column names and the positions of JSON columns."""
-
-
 def _row(cursor: sqlite3.Cursor, values: tuple[object, ...]) -> dict[str, object]:
-    description = cursor.description
-    known = _COLUMNS.get(id(description))
-    if known is None or known[0] is not description:
-        if len(_COLUMNS) > 512:
-            _COLUMNS.clear()
-        names = tuple(column[0] for column in description)
-        known = (description, names, tuple(i for i, n in enumerate(names) if n in JSON_COLUMNS))
-        _COLUMNS[id(description)] = known
-    _, names, json_at = known
-    row = dict(zip(names, values, strict=True))
-    for index in json_at:
-        value = values[index]
+    row = {column[0]: value for column, value in zip(cursor.description, values, strict=True)}
+    for name in JSON_COLUMNS.intersection(row):
+        value = row[name]
         if isinstance(value, str):
-            row[names[index]] = json.loads(value)
+            row[name] = json.loads(value)
     return row
 
 
@@ -160,12 +188,26 @@ class Database:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.executescript(SCHEMA)
+        self._count_items()
         columns = {row["name"] for row in self._db.execute("PRAGMA table_info(orgs)")}
         if "quota_object_bytes" not in columns:  # a database made by an older version
             self._db.execute("ALTER TABLE orgs ADD COLUMN quota_object_bytes INTEGER")
         for private in (path, *(path.with_name(path.name + end) for end in ("-wal", "-shm"))):
             if private.exists():
                 private.chmod(0o600)  # SQLite copies the database's mode; older folders need this
+
+    def _count_items(self) -> None:
+        """Create the item counters and their triggers; count the items of an older database."""
+        exists = self._db.execute(
+            "SELECT 1 FROM sqlite_master WHERE type='table' AND name='run_counters'"
+        ).fetchone()
+        sums = ", ".join(f"SUM({c.format(row='items')})" for c in ITEM_COUNTERS.values())
+        backfill = (
+            "" if exists else
+            f"INSERT OR IGNORE INTO run_counters SELECT run_id, {sums} FROM items GROUP BY run_id;"
+        )
+        with self._lock:
+            self._db.executescript(f"BEGIN IMMEDIATE; {COUNTERS_SCHEMA} {backfill} COMMIT;")
 
     def close(self) -> None:
         """Close the connections."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
+from functools import cache
 from typing import Any, TypeAlias, TypeVar
 
 __all__ = [
@@ -42,8 +43,13 @@ def row_of(kind: type[RowT], values: dict[str, object] | None) -> RowT | None:
     """A database row (column name to value) as ``kind``; None stays None."""
     if values is None:
         return None
-    names = {f.name for f in fields(kind)}  # type: ignore[arg-type]
+    names = _field_names(kind)  # type: ignore[arg-type]  # a class is hashable
     return kind(**{k: v for k, v in values.items() if k in names})
+
+
+@cache
+def _field_names(kind: type) -> frozenset[str]:
+    return frozenset(f.name for f in fields(kind))
 
 
 @dataclass(frozen=True)

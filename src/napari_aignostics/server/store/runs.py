@@ -7,7 +7,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from .database import Database, dumps, marks, metadata_checksum, now_iso, order_clause
+from .database import (
+    ITEM_COUNTERS,
+    Database,
+    dumps,
+    marks,
+    metadata_checksum,
+    now_iso,
+    order_clause,
+)
 from .rows import (
     InputArtifactRow,
     ItemRow,
@@ -48,15 +56,7 @@ class NewItem:
     inputs: list[NewInput]
 
 
-COUNTER_COLUMNS = (
-    "item_count",
-    "item_pending_count",
-    "item_processing_count",
-    "item_user_error_count",
-    "item_system_error_count",
-    "item_skipped_count",
-    "item_succeeded_count",
-)
+COUNTER_COLUMNS = tuple(ITEM_COUNTERS)
 
 
 def empty_statistics() -> dict[str, int]:
@@ -65,16 +65,8 @@ def empty_statistics() -> dict[str, int]:
 
 
 RUN_WITH_FIGURES = (
-    "SELECT runs.*, counters.*, ahead.* FROM runs,"
-    " (SELECT SUM(n) AS item_count,"
-    " SUM(CASE state WHEN 'PENDING' THEN n END) AS item_pending_count,"
-    " SUM(CASE state WHEN 'PROCESSING' THEN n END) AS item_processing_count,"
-    " SUM(CASE termination_reason WHEN 'USER_ERROR' THEN n END) AS item_user_error_count,"
-    " SUM(CASE termination_reason WHEN 'SYSTEM_ERROR' THEN n END) AS item_system_error_count,"
-    " SUM(CASE termination_reason WHEN 'SKIPPED' THEN n END) AS item_skipped_count,"
-    " SUM(CASE termination_reason WHEN 'SUCCEEDED' THEN n END) AS item_succeeded_count"
-    " FROM (SELECT state, termination_reason, COUNT(*) AS n FROM items WHERE run_id=:id"
-    " GROUP BY state, termination_reason)) AS counters,"
+    "SELECT runs.*, " + ", ".join(f"counters.{name}" for name in COUNTER_COLUMNS) + ", ahead.*"
+    " FROM runs LEFT JOIN run_counters AS counters ON counters.run_id = runs.id,"
     # the unfinished items of older unterminated runs (as items_ahead), when the run is unfinished
     " (SELECT COUNT(*) AS ahead_all, COALESCE(SUM(older.org_id = run.org_id), 0) AS ahead_org"
     " FROM runs AS run, runs AS older CROSS JOIN items ON items.run_id = older.id"
@@ -91,14 +83,6 @@ class RunWithFigures:
     run: RunRow
     statistics: dict[str, int]
     ahead: tuple[int, int] | None
-
-
-TERMINAL_COUNTERS = {
-    "USER_ERROR": "item_user_error_count",
-    "SYSTEM_ERROR": "item_system_error_count",
-    "SKIPPED": "item_skipped_count",
-    "SUCCEEDED": "item_succeeded_count",
-}
 
 
 class RunTables(Database):
@@ -193,21 +177,11 @@ class RunTables(Database):
     def statistics(self, run_ids: Sequence[str]) -> dict[str, dict[str, int]]:
         """Item counters per run."""
         stats = {run_id: empty_statistics() for run_id in run_ids}
-        if not run_ids:
-            return stats
-        for row in self._all(
-            f"SELECT run_id, state, termination_reason, COUNT(*) AS n FROM items "
-            f"WHERE run_id IN ({marks(run_ids)}) GROUP BY run_id, state, termination_reason",
-            list(run_ids),
-        ):
-            counters = stats[row["run_id"]]
-            counters["item_count"] += row["n"]
-            if row["state"] == "PENDING":
-                counters["item_pending_count"] += row["n"]
-            elif row["state"] == "PROCESSING":
-                counters["item_processing_count"] += row["n"]
-            else:
-                counters[TERMINAL_COUNTERS[row["termination_reason"]]] += row["n"]
+        if run_ids:
+            for row in self._all(
+                f"SELECT * FROM run_counters WHERE run_id IN ({marks(run_ids)})", list(run_ids)
+            ):
+                stats[row.pop("run_id")] = row
         return stats
 
     def run_with_figures(self, run_id: str) -> RunWithFigures | None:
