@@ -18,7 +18,7 @@ from napari_aignostics.results.result_set import ResultSet
 from napari_aignostics.results.review import ReviewModel
 from napari_aignostics.results.segmap import ClassMap
 from napari_aignostics.results.tables import ObjectTable
-from napari_aignostics.widgets.cell_layers import CellLayers
+from napari_aignostics.widgets.cell_layers import CellLayers, CellOverview, make_layer
 from napari_aignostics.widgets.review_panel import ReviewPanel
 from napari_aignostics.widgets.viewport import camera_bounds
 
@@ -51,7 +51,7 @@ def shown(tables: tuple[ObjectTable, ObjectTable],
     viewer = ViewerModel()
     layers: list[Layer] = []
     for data, kwargs, kind in result.layer_data():
-        layers.append(Layer.create(data, kwargs, kind))
+        layers.append(make_layer((data, kwargs, kind)))
         viewer.add_layer(layers[-1])
     panel = ReviewPanel(viewer)
     qtbot.addWidget(panel)
@@ -92,7 +92,7 @@ def test_colour_by_measurement_range_and_back(shown: Any, qtbot: Any) -> None:
 
 def test_display_modes_keys_and_status_names(shown: Any, qtbot: Any) -> None:
     viewer, panel, result = shown
-    assert isinstance(panel.raster, Labels) and isinstance(panel.centroids, Points)
+    assert isinstance(panel.raster, CellOverview) and isinstance(panel.centroids, Points)
     assert panel.centroids.name == f"{result.name} · cells · centroids"
     panel.display.setCurrentText("Centroids")
     review = panel.review
@@ -126,9 +126,12 @@ def test_display_modes_keys_and_status_names(shown: Any, qtbot: Any) -> None:
     panel.step_opacity(-30)
     assert panel.raster.opacity == pytest.approx(0.5)
     review = panel.review
-    code = int(review.raster_codes()[0])
-    features = panel.raster.features.set_index("index")
-    assert features.loc[code, "class"] == review.classes_of(np.array([0]))[0]
+    cx, cy = review.table.centroids[0]  # the status bar names the class under the cursor
+    status = panel.raster.get_status(((cy - 0.5) * MPP, (cx - 0.5) * MPP), world=True)
+    assert review.classes_of(np.array([0]))[0] in status["value"]
+    assert "confidence ≥" in status["value"] or review.table.confidence is None
+    corner = panel.raster.get_status((0.0, 0.0), world=True)["value"]
+    assert "background" in corner or review.object_at(0.5, 0.5) is not None
     tissue = next(lay for lay in viewer.layers if lay.name == "tile · tissue areas")
     assert isinstance(tissue, Shapes) and "areastroma" in tissue.metadata["legend"]
     assert "areastroma" in panel.tissue_legend.text()

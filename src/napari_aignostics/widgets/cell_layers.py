@@ -4,28 +4,71 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from napari.layers import Image, Labels, Layer, Points
+import numpy as np
+from napari.layers import Image, Layer, Points
 
+from ..results.overview_rgba import Palette, RgbaLevel
 from ..results.raster import RasterLevel
-from ..results.result_layers import CELLS_KEY
+from ..results.result_layers import CELLS_KEY, OVERVIEW_KEY, is_overview
+from ..slides.layers import LayerData
 
-__all__ = ["CellLayers", "raster_levels"]
+__all__ = ["CellLayers", "CellOverview", "make_layer", "overview_palette", "raster_levels"]
+
+
+class CellOverview(Image):
+    """The cells' RGBA overview; the status bar names the class under the cursor, not a colour."""
+
+    @property
+    def _type_string(self) -> str:
+        return "image"  # saved and listed as the image it is
+
+    def _get_value(self, position: Any) -> Any:
+        levels = raster_levels(self)
+        palette = overview_palette(self)
+        if not levels or palette is None:
+            return super()._get_value(position)
+        level = min(int(self.data_level), len(levels) - 1) if self.multiscale else 0
+        codes = levels[level]
+        # napari centres level k's pixel j on level-0 pixel j * 2**k
+        row, col = (int(np.floor(p / codes.downsample + 0.5)) for p in position[-2:])
+        if not (0 <= row < codes.shape[0] and 0 <= col < codes.shape[1]):
+            return None
+        return palette.describe(int(codes[row, col]))
+
+
+def make_layer(data: LayerData) -> Layer:
+    """A napari layer of ``data``; a cells overview becomes a :class:`CellOverview`."""
+    if is_overview(data):
+        values, kwargs, _kind = data
+        return CellOverview(values, **kwargs)
+    return Layer.create(*data)
+
+
+def _levels(layer: Layer) -> list[Any]:
+    data = layer.data
+    return [data] if isinstance(data, RasterLevel | RgbaLevel) else list(data)
 
 
 def raster_levels(layer: Layer) -> list[RasterLevel]:
-    """The lazily drawn levels behind a raster layer (napari wraps multiscale data)."""
-    data = layer.data
-    if isinstance(data, RasterLevel):
-        return [data]
-    return [level for level in data if isinstance(level, RasterLevel)]
+    """The lazily drawn code levels behind a raster layer (napari wraps multiscale data)."""
+    found = [level.codes if isinstance(level, RgbaLevel) else level for level in _levels(layer)]
+    return [level for level in found if isinstance(level, RasterLevel)]
+
+
+def overview_palette(layer: Layer) -> Palette | None:
+    """The palette an overview layer's pixels are looked up in (None for other layers)."""
+    level = next(iter(_levels(layer)), None) if isinstance(layer, Image) else None
+    return level.palette if isinstance(level, RgbaLevel) else None
 
 
 @dataclass(frozen=True)
 class CellLayers:
     """The overview raster, the in-view centroids and the in-view outlines of one result set."""
 
-    raster: Labels | None = None
+    raster: Image | None = None
+    """The overview: RGBA levels of the review's code raster (:func:`overview_palette`)."""
     centroids: Points | None = None
     """The centroids of the shown cells in view (at most a few thousand), filled in a worker."""
     outlines: Image | None = None
@@ -35,8 +78,11 @@ class CellLayers:
     def among(cls, layers: Sequence[Layer]) -> CellLayers:
         """The cell layers among freshly made layers (marked by the results side when it made them)."""
         cells = [layer for layer in layers if CELLS_KEY in layer.metadata]
+        overview = [lay for lay in cells if isinstance(lay, Image) and OVERVIEW_KEY in lay.metadata]
         return cls(
-            raster=next((lay for lay in cells if isinstance(lay, Labels)), None),
+            raster=next(iter(overview), None),
             centroids=next((lay for lay in cells if isinstance(lay, Points)), None),
-            outlines=next((lay for lay in cells if isinstance(lay, Image)), None),
+            outlines=next(
+                (lay for lay in cells if isinstance(lay, Image) and lay not in overview), None
+            ),
         )

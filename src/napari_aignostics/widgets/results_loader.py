@@ -15,7 +15,7 @@ from qtpy.QtCore import QObject, QTimer, Signal
 
 from ..platform.results_layout import ArtifactMetadata, artifact_metadata
 from ..platform.run_labels import run_label
-from ..results.result_layers import LayerData, layer_name, placeholder_overview
+from ..results.result_layers import LayerData, is_overview, layer_name, placeholder_overview
 from ..results.result_set import (
     Partial,
     ResultSet,
@@ -27,7 +27,7 @@ from ..results.results_reader import plan_results
 from ..slides.slide_ref import SlideRef, find_slide
 from ..slides.warmup import LAYER_MODULES, use_cached_unit_registry, warm_up
 from ..workflow.session import Session
-from .cell_layers import CellLayers
+from .cell_layers import CellLayers, make_layer
 from .growing_overview import GrowingOverview
 from .workers import WorkerPool
 
@@ -280,14 +280,13 @@ class ResultsLoader(QObject):
         added, :attr:`cells_shown` hands the cells on and ``then`` gets the layers. The cells'
         overview that ``growing`` showed while they loaded becomes their overview layer.
         """
-        from napari.layers import Layer
-
         layers: list[Layer] = []
 
         def add(data: LayerData) -> None:
-            layer = growing.take(data) if growing is not None and growing.layer else None
+            grown = growing is not None and growing.layer is not None and is_overview(data)
+            layer = growing.take(data) if grown and growing is not None else None
             if layer is None:
-                layer = Layer.create(*data)
+                layer = make_layer(data)
                 self.viewer.add_layer(layer)
             layers.append(layer)
 
