@@ -14,7 +14,14 @@ from ..results.raster import RasterLevel
 from ..results.result_layers import CELLS_KEY, OVERVIEW_KEY, is_overview
 from ..slides.layers import LayerData
 
-__all__ = ["CellLayers", "CellOverview", "make_layer", "overview_palette", "raster_levels"]
+__all__ = [
+    "CellLayers",
+    "CellOverview",
+    "make_layer",
+    "overview_palette",
+    "raster_levels",
+    "update_in_place",
+]
 
 
 class CellOverview(Image):
@@ -44,6 +51,26 @@ def make_layer(data: LayerData) -> Layer:
         values, kwargs, _kind = data
         return CellOverview(values, **kwargs)
     return Layer.create(*data)
+
+
+UPDATED_IN_PLACE = ("colormap", "contrast_limits", "features", "scale", "translate", "metadata")
+"""The settings a layer takes again when an item is loaded again (its look stays the user's)."""
+
+
+def update_in_place(layer: Layer, data: LayerData) -> bool:
+    """Show ``data`` in ``layer`` when it is a layer of the same kind (no new visual); else False."""
+    values, kwargs, kind = data
+    if kind not in ("image", "labels", "points") or layer._type_string != kind:
+        return False
+    if bool(getattr(layer, "multiscale", False)) != bool(kwargs.get("multiscale")):
+        return False
+    if kind == "image" and bool(getattr(layer, "rgb", False)) != bool(kwargs.get("rgb")):
+        return False
+    layer.data = values
+    for key in UPDATED_IN_PLACE:
+        if key in kwargs:
+            setattr(layer, key, kwargs[key])
+    return True
 
 
 def _levels(layer: Layer) -> list[Any]:

@@ -36,6 +36,13 @@ class GrowingOverview:
         self._moved: tuple[str, int] | None = None
         self._empty = False
         """The layer is the placeholder :meth:`start` added: no cells shown yet."""
+        self._adopted = False
+        """The layer is the item's overview from an earlier load: kept if this load fails."""
+
+    def adopt(self, layer: Layer | None) -> None:
+        """Fill ``layer`` (the item's overview from an earlier load) instead of adding one."""
+        if layer is not None and self.layer is None and layer in self.viewer.layers:
+            self.layer, self._adopted = layer, True
 
     def start(self, placeholder: LayerData) -> None:
         """Add the empty overview now, unless the first cells were shown already."""
@@ -106,7 +113,9 @@ class GrowingOverview:
             layer.opacity = data[1]["opacity"]
 
     def discard(self) -> None:
-        """The load failed: the partial overview goes."""
+        """The load failed: the partial overview goes (an adopted one stays)."""
+        if self._adopted:
+            self.layer = None
         self._drop()
         self.close()
 

@@ -169,6 +169,9 @@ class ReviewPanel(QWidget):
         """Review the cells of a freshly added result set, shown in ``layers``."""
         from .viewport import InViewCentroids, InViewOutlines
 
+        current = CellLayers(self.raster, self.centroids, self.outlines)
+        if result is self.result and layers == current:
+            return  # the same cells loaded again, unchanged: the review goes on as it was
         self.release()
         self.result, self.review = result, result.review
         assert self.review is not None
