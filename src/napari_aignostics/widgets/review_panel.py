@@ -392,6 +392,7 @@ class ReviewPanel(QWidget):
 
     def show_tissue_mode(self) -> None:
         """Draw this slide's tissue maps as the *Tissue maps as* choice says."""
+        from ..results.overview_rgba import RgbaLevel
         from ..results.result_layers import tissue_map_look
 
         if self.result is None:
@@ -399,11 +400,14 @@ class ReviewPanel(QWidget):
         contours = self.tissue_as.currentText() == "Contours"
         prefix = f"{self.result.name} · "
         for layer in self.viewer.layers:
-            labels = layer.metadata.get("tissue_map")
-            if layer.name.startswith(prefix) and isinstance(labels, np.ndarray):
-                filled = layer.data is labels
-                if filled == contours:  # not drawn as asked yet
-                    layer.data, layer.opacity = tissue_map_look(labels, contours)
+            labels, shown = layer.metadata.get("tissue_map"), layer.data
+            if (
+                layer.name.startswith(prefix)
+                and isinstance(labels, np.ndarray)
+                and isinstance(shown, RgbaLevel)
+                and (shown.codes is labels) == contours  # not drawn as asked yet
+            ):
+                layer.data, layer.opacity = tissue_map_look(labels, contours, shown.palette)
 
     def _show_tissue_legend(self) -> None:
         """Swatches of the tissue classes of this slide's maps and regions."""
