@@ -266,8 +266,10 @@ def _progressive_in_viewer(path: Path) -> dict[str, Any]:
     viewer = napari.Viewer(show=True)
     viewer.window.resize(1600, 1000)
     # a slide is open when results are: its layer (with units) is made before the timing, and the
-    # loader (made with the dock, or by the first open) has loaded napari's layer modules
-    viewer.add_image(np.zeros((64, 64), np.uint8), name="slide", units=("µm", "µm"))
+    # loader (made with the dock, or by the first open) has loaded napari's layer modules; the
+    # cells are placed without a pixel size here, so the slide's units are pixels too (as when the
+    # slide and its results agree; other units would add a napari warning per layer)
+    viewer.add_image(np.zeros((64, 64), np.uint8), name="slide", units=("pixel", "pixel"))
     loader = ResultsLoader.of(viewer)
     if warm_up is not None:
         warm_up(LAYER_MODULES).join(120)
