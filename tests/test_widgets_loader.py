@@ -55,6 +55,7 @@ def test_loading_results_again_updates_the_same_layers(qtbot: Any, tmp_path: Pat
         loader.load_item("run-1", ref.external_id, folder, metadata)
         qtbot.waitUntil(lambda: len(loaded) == 1, timeout=20_000)
         first = list(viewer.layers)
+        assert viewer.layers.selection.active is first[0]  # the slide stays the active layer
         overview = CellLayers.among(first).raster
         assert overview is not None
         data = overview.data

@@ -8,7 +8,7 @@ from qtpy.QtCore import QTimer
 
 from ..results.result_layers import LayerData, is_overview
 from ..results.result_set import Partial
-from .cell_layers import make_layer
+from .cell_layers import add_unselected, make_layer
 
 if TYPE_CHECKING:
     from napari.components import ViewerModel
@@ -49,7 +49,7 @@ class GrowingOverview:
         if self.layer is not None:
             return
         self.layer = make_layer(placeholder)
-        self.viewer.add_layer(self.layer)
+        add_unselected(self.viewer, self.layer)
         self._empty = True
 
     def update(self, step: Partial) -> None:
@@ -63,7 +63,7 @@ class GrowingOverview:
             self._drop()
         if self.layer is None or self.layer not in self.viewer.layers:
             self.layer = make_layer(step.overview)
-            self.viewer.add_layer(self.layer)
+            add_unselected(self.viewer, self.layer)
         else:
             self._fill(self.layer, step.overview)
         self._moved = (f"{step.name}: {step.cells:,} cells", int(step.done * 100))

@@ -28,7 +28,7 @@ from ..results.results_reader import plan_results
 from ..slides.slide_ref import SlideRef, find_slide
 from ..slides.warmup import LAYER_MODULES, use_cached_unit_registry, warm_up
 from ..workflow.session import Session
-from .cell_layers import CellLayers, make_layer, update_in_place
+from .cell_layers import CellLayers, add_unselected, make_layer, update_in_place
 from .growing_overview import GrowingOverview
 from .workers import WorkerPool
 
@@ -334,7 +334,7 @@ class ResultsLoader(QObject):
                 kept[old.name] = old  # removed with the others
             if layer is None:
                 layer = make_layer(data)
-                self.viewer.add_layer(layer)
+                add_unselected(self.viewer, layer)
             layers.append(layer)
 
         def finish() -> None:
