@@ -53,7 +53,7 @@ def add_unselected(viewer: ViewerModel, layer: Layer) -> None:
     """Add ``layer`` without making it the active layer: the user's selection (the slide) stays,
     and napari skips switching its layer controls to the new layer (0.3–1 s of the main thread per
     layer on a busy machine). Without napari's private switch, the layer is added as usual."""
-    layers = viewer.layers
+    layers = getattr(viewer, "__wrapped__", viewer).layers  # the list itself, not a plugin's proxy
     before = getattr(layers, "_activate_on_insert", None)
     if before is None:
         viewer.add_layer(layer)
