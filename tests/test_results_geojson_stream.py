@@ -104,5 +104,5 @@ def test_a_big_geojson_cell_file_loads_progressively(
             result = finished.value
             break
     assert partials and all(0 < p.cells < 3000 for p in partials)
-    assert np.count_nonzero(np.asarray(partials[0].overview[0][-1])) > 0
+    assert np.count_nonzero(np.asarray(partials[0].overview[0][-1])[..., 3]) > 0
     assert result.cells is not None and len(result.cells) == 3000

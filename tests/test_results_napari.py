@@ -38,7 +38,7 @@ def test_results_folder_opens_onto_the_slide(make_napari_viewer: Any, qtbot: Any
     with qtbot.waitSignal(ResultsLoader.of(viewer).opened, timeout=30_000):
         assert viewer.open(str(item_folder), plugin="napari-aignostics") == []  # parsed later
     kinds = {layer.name: type(layer).__name__ for layer in viewer.layers}
-    assert kinds["CMU-1-Small-Region · cells"] == "Labels"
+    assert kinds["CMU-1-Small-Region · cells"] == "ClassImage"  # RGBA
     points = viewer.layers[CENTROIDS]
     assert tuple(points.scale) == pytest.approx(tuple(slide.scale))
     review = points.metadata[CELLS_KEY]["review"]()  # the cells behind the in-view centroids
@@ -82,7 +82,7 @@ def test_a_cell_file_alone_opens_with_a_warning(make_napari_viewer: Any, qtbot: 
     with qtbot.waitSignal(ResultsLoader.of(viewer).opened, timeout=30_000):
         viewer.open(str(item_folder / "cell_classification_parquet_polygons.parquet"),
                     plugin="napari-aignostics")
-    assert {type(layer).__name__ for layer in viewer.layers} >= {"Labels", "Points"}
+    assert {type(layer).__name__ for layer in viewer.layers} >= {"ClassImage", "Points"}
     assert any("no slide is open" in w for w in warnings)
     assert reader.get_reader(str(item_folder / "readout_generation_slide_readouts.csv")) is None
 

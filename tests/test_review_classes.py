@@ -37,8 +37,7 @@ def test_set_classes_updates_counts_colours_and_tells_listeners(cells: ObjectTab
     assert after["neoplastic"][1] == before["neoplastic"][1] + 25
     assert set(review.classes_of(picked)) == {"neoplastic"}
     assert review.raster_codes() is codes  # updated in place, the raster reads the same array
-    colors = review.label_colors()
-    rgb = tuple(round(c * 255) for c in colors[int(codes[picked[0]])][:3])
+    rgb = tuple(int(c) for c in review.rgba_lut()[codes[picked[0]], :3])
     assert rgb == review.styles["neoplastic"].color
     assert np.allclose(review.face_colors()[picked, :3] * 255, review.styles["neoplastic"].color)
     review.set_classes(picked[:5], 0)  # not a cell: never shown, never counted

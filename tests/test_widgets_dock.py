@@ -68,7 +68,7 @@ def test_submit_follow_review_export(dock: Any, qtbot: Any, tmp_path: Path,
     extent = np.asarray(slide.extent.world)
     assert (centres.min(axis=0) * slide.scale >= extent[0] - 1).all()
     assert (centres.max(axis=0) * slide.scale <= extent[1] + 1).all()
-    map_end = np.asarray(seg.translate) + (np.asarray(seg.data.shape) - 0.5) * seg.scale
+    map_end = np.asarray(seg.translate) + (np.asarray(seg.data.shape[:2]) - 0.5) * seg.scale
     slide_end = (np.asarray(slide.data[0].shape[:2]) - 0.5) * slide.scale
     assert (np.abs(map_end - slide_end) < np.asarray(seg.scale)).all()  # within one map pixel
     map_start = np.asarray(seg.translate) - np.asarray(seg.scale) / 2

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import shapely
 from napari.components import ViewerModel
-from napari.layers import Image, Labels, Points
+from napari.layers import Image, Points
 
 from napari_aignostics.apps.schemas import technical_input_schema
 from napari_aignostics.apps.writers import write_geojson
@@ -25,6 +25,7 @@ from napari_aignostics.results.coords import to_data
 from napari_aignostics.slides.layers import METADATA_KEY
 from napari_aignostics.slides.metadata import SlideMetadata
 from napari_aignostics.slides.slide_ref import SlideRef, find_slide, slide_ref_of
+from napari_aignostics.widgets.cell_layers import ClassImage
 from napari_aignostics.widgets.results_loader import ResultsLoader
 from napari_aignostics.widgets.review_panel import ReviewPanel
 from napari_aignostics.widgets.submit_panel import SubmitPanel
@@ -178,12 +179,12 @@ def test_results_land_on_the_submitted_slide_and_reach_review(
     loader.load_item("run-1", ref.external_id, folder, {artifact.path.name: artifact.metadata})
     qtbot.waitUntil(lambda: bool(loaded), timeout=20_000)
 
-    assert isinstance(review.raster, Labels) and isinstance(review.centroids, Points)
+    assert isinstance(review.raster, ClassImage) and isinstance(review.centroids, Points)
     assert isinstance(review.outlines, Image)
     assert review.review is not None and len(review.review.table) == 80
     assert review.centroids in viewer.layers
     assert tuple(review.centroids.scale) == (0.5, 0.5)
-    assert review.raster.data[0].shape == (3000, 4000)  # the overview spans the reference's size
+    assert review.raster.data[0].shape == (3000, 4000, 4)  # the overview spans the reference's size
     centroid = to_data(review.review.table.centroids)[:, ::-1].mean(axis=0)  # (x, y) slide px
     assert np.allclose(centroid, (corners + 4).mean(axis=0) / 2, atol=0.5)
     review.set_class_visible("A", False)

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 from napari.components import ViewerModel
-from napari.layers import Image, Labels, Layer, Points, Shapes
+from napari.layers import Image, Layer, Points, Shapes
 
 from napari_aignostics.results.density import density_map, region_of
 from napari_aignostics.results.geojson import read_geojson
@@ -18,7 +18,7 @@ from napari_aignostics.results.result_set import ResultSet
 from napari_aignostics.results.review import ReviewModel
 from napari_aignostics.results.segmap import ClassMap
 from napari_aignostics.results.tables import ObjectTable
-from napari_aignostics.widgets.cell_layers import CellLayers
+from napari_aignostics.widgets.cell_layers import CellLayers, ClassImage, make_layer
 from napari_aignostics.widgets.review_panel import ReviewPanel
 from napari_aignostics.widgets.viewport import camera_bounds
 
@@ -51,7 +51,7 @@ def shown(tables: tuple[ObjectTable, ObjectTable],
     viewer = ViewerModel()
     layers: list[Layer] = []
     for data, kwargs, kind in result.layer_data():
-        layers.append(Layer.create(data, kwargs, kind))
+        layers.append(make_layer((data, kwargs, kind)))
         viewer.add_layer(layers[-1])
     panel = ReviewPanel(viewer)
     qtbot.addWidget(panel)
@@ -92,7 +92,7 @@ def test_colour_by_measurement_range_and_back(shown: Any, qtbot: Any) -> None:
 
 def test_display_modes_keys_and_status_names(shown: Any, qtbot: Any) -> None:
     viewer, panel, result = shown
-    assert isinstance(panel.raster, Labels) and isinstance(panel.centroids, Points)
+    assert isinstance(panel.raster, ClassImage) and isinstance(panel.centroids, Points)
     assert panel.centroids.name == f"{result.name} · cells · centroids"
     panel.display.setCurrentText("Centroids")
     review = panel.review
@@ -126,9 +126,12 @@ def test_display_modes_keys_and_status_names(shown: Any, qtbot: Any) -> None:
     panel.step_opacity(-30)
     assert panel.raster.opacity == pytest.approx(0.5)
     review = panel.review
-    code = int(review.raster_codes()[0])
-    features = panel.raster.features.set_index("index")
-    assert features.loc[code, "class"] == review.classes_of(np.array([0]))[0]
+    cx, cy = review.table.centroids[0]  # the status bar names the class under the cursor
+    status = panel.raster.get_status(((cy - 0.5) * MPP, (cx - 0.5) * MPP), world=True)
+    assert review.classes_of(np.array([0]))[0] in status["value"]
+    assert "confidence ≥" in status["value"] or review.table.confidence is None
+    corner = panel.raster.get_status((0.0, 0.0), world=True)["value"]
+    assert "background" in corner or review.object_at(0.5, 0.5) is not None
     tissue = next(lay for lay in viewer.layers if lay.name == "tile · tissue areas")
     assert isinstance(tissue, Shapes) and "areastroma" in tissue.metadata["legend"]
     assert "areastroma" in panel.tissue_legend.text()
@@ -136,12 +139,21 @@ def test_display_modes_keys_and_status_names(shown: Any, qtbot: Any) -> None:
     assert tissue.metadata["provenance"]["item_id"] == "item-3"
     tissue_map = next(lay for lay in viewer.layers if "tissue_map" in lay.metadata)
     filled = tissue_map.metadata["tissue_map"]
-    assert isinstance(tissue_map, Labels) and "stroma" in panel.tissue_legend.text()
-    assert 0 < np.count_nonzero(tissue_map.data) < np.count_nonzero(filled)  # contours by default
+    assert isinstance(tissue_map, ClassImage) and "stroma" in panel.tissue_legend.text()
+
+    def coloured() -> int:  # pixels napari shows with a colour (alpha > 0)
+        return int(np.count_nonzero(np.asarray(tissue_map.data)[..., 3]))
+
+    assert 0 < coloured() < np.count_nonzero(filled)  # contours by default
+    stroma = np.argwhere(filled == 2)[0]  # the status bar names the tissue class, not a colour
+    where = tissue_map.data_to_world(stroma)
+    assert "stroma" in tissue_map.get_status(where, world=True)["value"]
     panel.tissue_as.setCurrentText("Fill")
-    assert np.array_equal(tissue_map.data, filled) and tissue_map.opacity == pytest.approx(0.35)
+    assert coloured() == np.count_nonzero(filled) and tissue_map.opacity == pytest.approx(0.35)
+    rgba = np.asarray(tissue_map.data)
+    assert tuple(rgba[tuple(stroma)]) == (0, 200, 0, 255)
     panel.tissue_as.setCurrentText("Contours")
-    assert np.count_nonzero(tissue_map.data) < np.count_nonzero(filled)
+    assert coloured() < np.count_nonzero(filled)
     assert tissue_map.opacity == pytest.approx(0.9)
 
 

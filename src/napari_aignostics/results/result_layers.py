@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
 from weakref import ref
 
 import numpy as np
@@ -13,6 +11,7 @@ from .coords import raster_placement, to_data, world_scale
 from .density import DensityMap, Hotspot
 from .heatmap import TileHeatmap
 from .outlines import empty_outlines
+from .overview_rgba import Palette, RgbaLevel, class_palette, rgba_levels
 from .raster import class_raster
 from .review import CONFIDENCE_STEPS, ReviewModel
 from .segmap import ClassMap
@@ -20,6 +19,7 @@ from .tables import ObjectTable
 
 __all__ = [
     "CELLS_KEY",
+    "OVERVIEW_KEY",
     "ARTIFACT_KEY",
     "cell_layers",
     "class_map_layer",
@@ -31,13 +31,17 @@ __all__ = [
     "layer_name",
     "measure_layer",
     "overview_features",
+    "is_overview",
     "overview_layer",
+    "overview_palette",
     "placeholder_overview",
     "region_layer",
     "shapes_data",
 ]
 
 CELLS_KEY = "napari_aignostics_cells"
+OVERVIEW_KEY = "napari_aignostics_overview"
+"""Layer metadata: the layer is a cells overview (RGBA levels of a code raster)."""
 ARTIFACT_KEY = "artifact"
 """Layer metadata: the artifact (file stem) a layer shows."""
 POINT_SIZE_PX = 8.0
@@ -71,12 +75,6 @@ def contour_labels(labels: np.ndarray, width: int = 1) -> np.ndarray:
     return np.where(edge, labels, 0).astype(labels.dtype)
 
 
-def _colormap(colors: Mapping[int | None, tuple[float, ...]]) -> Any:
-    from napari.utils.colormaps import DirectLabelColormap
-
-    return DirectLabelColormap(color_dict=colors)
-
-
 def class_map_layer(
     name: str,
     classes: ClassMap,
@@ -84,7 +82,8 @@ def class_map_layer(
     slide_size: tuple[int, int] | None,
     contours: bool = True,
 ) -> LayerData:
-    """A low-resolution class map as Labels over the slide (per-axis scale, half-pixel shift).
+    """A low-resolution class map as an RGBA image of its classes over the slide (per-axis
+    scale, half-pixel shift).
 
     Drawn as class-coloured contours by default, so the H&E stays visible (``contours=False``:
     filled); the status bar names the class under the cursor. The filled map stays in
@@ -98,40 +97,37 @@ def class_map_layer(
     else:
         downsample = (1.0, 1.0)
     scale, translate = raster_placement(downsample, slide_mpp)
-    colors: dict[int | None, tuple[float, ...]] = {None: (0, 0, 0, 0), 0: (0, 0, 0, 0)}
-    for index, (_label, rgb) in classes.classes.items():
-        if index:
-            colors[index] = (rgb[0] / 255, rgb[1] / 255, rgb[2] / 255, 1.0)
     _, units = world_scale(slide_mpp)
-    names = {i: n for i, (n, _c) in classes.classes.items()}
-    present = sorted(set(names) | {0})
-    data, opacity = tissue_map_look(classes.labels, contours)
+    palette = class_palette({0: ("background", (0, 0, 0)), **classes.classes})
+    data, opacity = tissue_map_look(classes.labels, contours, palette)
     return (
         data,
         {
             "name": name,
+            "rgb": True,
+            "contrast_limits": (0, 255),
             "scale": scale,
             "translate": translate,
             "units": units,
-            "colormap": _colormap(colors),
             "opacity": opacity,
-            "features": {
-                "index": np.array(present),
-                "class": np.array([names.get(i, "background") for i in present], dtype=object),
-            },
+            "interpolation2d": "nearest",
             "metadata": {
-                "classes": names,
+                "classes": {i: n for i, (n, _c) in classes.classes.items()},
                 "tissue_map": classes.labels,
                 "legend": {n: c for i, (n, c) in classes.classes.items() if i},
             },
         },
-        "labels",
+        "image",
     )
 
 
-def tissue_map_look(labels: np.ndarray, contours: bool) -> tuple[np.ndarray, float]:
-    """A tissue map's Labels data and opacity: class-coloured contours, or a translucent fill."""
-    return (contour_labels(labels), 0.9) if contours else (labels, 0.35)
+def tissue_map_look(
+    labels: np.ndarray, contours: bool, palette: Palette
+) -> tuple[RgbaLevel, float]:
+    """A tissue map's image and opacity: class-coloured contours, or a translucent fill."""
+    if contours:
+        return RgbaLevel(contour_labels(labels), palette), 0.9
+    return RgbaLevel(labels, palette), 0.35
 
 
 def shapes_data(table: ObjectTable, indices: np.ndarray) -> list[np.ndarray]:
@@ -176,8 +172,8 @@ def cell_layers(
     slide_size: tuple[int, int],
     source: str | None = None,
 ) -> list[LayerData]:
-    """Overview raster (lazy multiscale Labels), in-view centroids (Points) and in-view outlines
-    (an RGBA Image).
+    """Overview raster (lazy multiscale RGBA Image), in-view centroids (Points) and in-view
+    outlines (an RGBA Image).
 
     The centroids and outlines layers start empty: the review panel fills them with the shown
     cells in view. The centroids layer carries a weak reference to the review model
@@ -222,24 +218,41 @@ def overview_layer(
     slide_size: tuple[int, int],
     source: str | None = None,
 ) -> LayerData:
-    """The cells' overview raster: lazy multiscale Labels, coloured by class and confidence."""
+    """The cells' overview: lazy multiscale RGBA, coloured by class and confidence.
+
+    The pixels are the review's raster codes looked up in a palette (:func:`overview_palette`):
+    napari draws it as a plain RGBA image, far cheaper to make than a Labels layer.
+    """
     scale, units = world_scale(slide_mpp)
-    raster = class_raster(review.table, slide_size, review.raster_codes())
+    codes = class_raster(review.table, slide_size, review.raster_codes())
+    raster = rgba_levels(codes, overview_palette(review))
     single = len(raster) == 1  # napari wants a plain array, not a one-level pyramid
     return (
         raster[0] if single else raster,
         {
             "name": f"{name}",
             "multiscale": not single,
+            "rgb": True,
+            "contrast_limits": (0, 255),
             "scale": scale,
             "units": units,
-            "colormap": _colormap(review.label_colors()),
             "opacity": review.opacity,
-            "features": overview_features(review),
-            "metadata": {CELLS_KEY: {"name": name, "source": source}},
+            "interpolation2d": "nearest",
+            "metadata": {CELLS_KEY: {"name": name, "source": source}, OVERVIEW_KEY: True},
         },
-        "labels",
+        "image",
     )
+
+
+def overview_palette(review: ReviewModel) -> Palette:
+    """The colours and class names of the review's overview codes."""
+    features = overview_features(review)
+    return Palette(review.rgba_lut(), features["class"], features["confidence ≥"])
+
+
+def is_overview(data: LayerData) -> bool:
+    """``data`` is a cells overview (or the empty one added as a big file starts loading)."""
+    return bool(data[1].get("metadata", {}).get(OVERVIEW_KEY))
 
 
 def placeholder_overview(name: str, slide_mpp: float | None) -> LayerData:
@@ -247,16 +260,19 @@ def placeholder_overview(name: str, slide_mpp: float | None) -> LayerData:
     file starts loading, so napari makes the layer and its visual while the file is read."""
     scale, units = world_scale(slide_mpp)
     return (
-        [np.zeros((2, 2), np.uint8), np.zeros((1, 1), np.uint8)],
+        [np.zeros((2, 2, 4), np.uint8), np.zeros((1, 1, 4), np.uint8)],
         {
             "name": name,
             "multiscale": True,
+            "rgb": True,
+            "contrast_limits": (0, 255),
             "scale": scale,
             "units": units,
-            "colormap": _colormap({None: (0.0, 0.0, 0.0, 0.0)}),
             "opacity": 0.0,
+            "interpolation2d": "nearest",
+            "metadata": {OVERVIEW_KEY: True},
         },
-        "labels",
+        "image",
     )
 
 

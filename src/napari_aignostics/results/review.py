@@ -206,7 +206,7 @@ class ReviewModel:
         """Overview label per object: class and confidence step together (0 is background).
 
         Class toggles and the confidence threshold then only change the raster's colours
-        (:meth:`label_colors`), never its pixels: they act at once on a million cells.
+        (:meth:`rgba_lut`), never its pixels: they act at once on a million cells.
         """
         if self._codes is None:
             dtype = np.uint16 if self._max_classes() * self.bins < 2**16 else np.uint32
@@ -228,21 +228,18 @@ class ReviewModel:
             step = np.clip(step, 0, CONFIDENCE_STEPS)
         return np.where(index > 0, (index - 1) * self.bins + step + 1, 0)
 
-    def label_colors(self) -> dict[int | None, tuple[float, float, float, float]]:
-        """``DirectLabelColormap`` colours for the overview raster: hidden codes transparent."""
-        colors: dict[int | None, tuple[float, float, float, float]] = {
-            None: (0.0, 0.0, 0.0, 0.0),
-            0: (0.0, 0.0, 0.0, 0.0),
-        }
+    def rgba_lut(self) -> np.ndarray:
+        """(codes, 4) uint8 colour of each overview code: hidden classes and steps transparent."""
         first_step = (
             math.ceil(self.min_confidence * CONFIDENCE_STEPS - 1e-6) if self.bins > 1 else 0
         )
+        lut = np.zeros((len(self.styles) * self.bins + 1, 4), dtype=np.uint8)
+        steps = np.arange(self.bins)
         for index, style in enumerate(self.styles.values()):
-            r, g, b = (c / 255 for c in style.color)
-            for step in range(self.bins):
-                alpha = 1.0 if style.visible and step >= first_step else 0.0
-                colors[index * self.bins + step + 1] = (r, g, b, alpha)
-        return colors
+            rows = lut[index * self.bins + 1 : (index + 1) * self.bins + 1]
+            rows[:, :3] = style.color
+            rows[:, 3] = np.where(style.visible & (steps >= first_step), 255, 0)
+        return lut
 
     def object_at(self, x: float, y: float, radius: float = 0.0) -> int | None:
         """Index of the shown object under level-0 (x, y) (nearest within ``radius``)."""

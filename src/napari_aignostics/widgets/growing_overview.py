@@ -6,8 +6,9 @@ from typing import TYPE_CHECKING
 
 from qtpy.QtCore import QTimer
 
-from ..results.result_layers import CELLS_KEY, LayerData
+from ..results.result_layers import LayerData, is_overview
 from ..results.result_set import Partial
+from .cell_layers import add_unselected, make_layer
 
 if TYPE_CHECKING:
     from napari.components import ViewerModel
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
 
 
 class GrowingOverview:
-    """One result's cell overview while its file is read: a Labels layer and a progress bar.
+    """One result's cell overview while its file is read: an RGBA layer and a progress bar.
 
     :meth:`start` may add the layer empty as the open starts (napari makes the layer and its
     visual, seconds on a busy machine, while the worker reads); :meth:`update` takes each
@@ -35,15 +36,20 @@ class GrowingOverview:
         self._moved: tuple[str, int] | None = None
         self._empty = False
         """The layer is the placeholder :meth:`start` added: no cells shown yet."""
+        self._adopted = False
+        """The layer is the item's overview from an earlier load: kept if this load fails."""
+
+    def adopt(self, layer: Layer | None) -> None:
+        """Fill ``layer`` (the item's overview from an earlier load) instead of adding one."""
+        if layer is not None and self.layer is None and layer in self.viewer.layers:
+            self.layer, self._adopted = layer, True
 
     def start(self, placeholder: LayerData) -> None:
         """Add the empty overview now, unless the first cells were shown already."""
-        from napari.layers import Layer
-
         if self.layer is not None:
             return
-        self.layer = Layer.create(*placeholder)
-        self.viewer.add_layer(self.layer)
+        self.layer = make_layer(placeholder)
+        add_unselected(self.viewer, self.layer)
         self._empty = True
 
     def update(self, step: Partial) -> None:
@@ -53,13 +59,11 @@ class GrowingOverview:
         result may be handled in the middle of this one: the layer is settled first, and the bar
         is closed only after it finished changing.
         """
-        from napari.layers import Layer
-
         if self.layer is not None and not self._fits(step.overview, self.layer):
             self._drop()
         if self.layer is None or self.layer not in self.viewer.layers:
-            self.layer = Layer.create(*step.overview)
-            self.viewer.add_layer(self.layer)
+            self.layer = make_layer(step.overview)
+            add_unselected(self.viewer, self.layer)
         else:
             self._fill(self.layer, step.overview)
         self._moved = (f"{step.name}: {step.cells:,} cells", int(step.done * 100))
@@ -89,8 +93,7 @@ class GrowingOverview:
         self.close()
         if layer is None or layer not in self.viewer.layers:
             return None
-        cells = data[2] == "labels" and CELLS_KEY in data[1].get("metadata", {})
-        if not cells or not self._fits(data, layer):
+        if not is_overview(data) or not self._fits(data, layer):
             self.viewer.layers.remove(layer)
             return None
         self._fill(layer, data)
@@ -110,7 +113,9 @@ class GrowingOverview:
             layer.opacity = data[1]["opacity"]
 
     def discard(self) -> None:
-        """The load failed: the partial overview goes."""
+        """The load failed: the partial overview goes (an adopted one stays)."""
+        if self._adopted:
+            self.layer = None
         self._drop()
         self.close()
 
@@ -131,12 +136,7 @@ class GrowingOverview:
 
     @staticmethod
     def _refresh(layer: Layer, data: LayerData) -> None:
-        """Show ``data``; the colours and features are set again only when the classes changed."""
+        """Show ``data`` (its levels bring their own palette)."""
         values, kwargs, _kind = data
         layer.data = values
-        classes = kwargs["features"]["class"]
-        known = layer.features["class"].to_numpy() if "class" in layer.features else None
-        if known is None or len(known) != len(classes) or not (known == classes).all():
-            layer.colormap = kwargs["colormap"]
-            layer.features = kwargs["features"]
         layer.metadata = {**layer.metadata, **kwargs.get("metadata", {})}

@@ -15,7 +15,8 @@ from qtpy.QtCore import QObject, QTimer, Signal
 
 from ..platform.results_layout import ArtifactMetadata, artifact_metadata
 from ..platform.run_labels import run_label
-from ..results.result_layers import LayerData, layer_name, placeholder_overview
+from ..results.item_signature import Signature, item_signature
+from ..results.result_layers import LayerData, is_overview, layer_name, placeholder_overview
 from ..results.result_set import (
     Partial,
     ResultSet,
@@ -27,7 +28,7 @@ from ..results.results_reader import plan_results
 from ..slides.slide_ref import SlideRef, find_slide
 from ..slides.warmup import LAYER_MODULES, use_cached_unit_registry, warm_up
 from ..workflow.session import Session
-from .cell_layers import CellLayers
+from .cell_layers import CellLayers, add_unselected, make_layer, update_in_place
 from .growing_overview import GrowingOverview
 from .slide_opener import open_slide_in
 from .workers import WorkerPool
@@ -66,7 +67,9 @@ class ResultsLoader(QObject):
         self._pending: dict[str, int] = {}
         self._finished: dict[str, str] = {}
         self._shown: dict[tuple[str, str], list[Layer]] = {}
-        """The layers shown for each (run id, external id): loading an item again replaces them."""
+        """The layers shown for each (run id, external id): loading an item again updates them."""
+        self._loaded: dict[tuple[str, str], tuple[Signature, ResultSet]] = {}
+        """What each shown item's folder held when it was read, and the result read from it."""
         self._centroids: list[InViewCentroids] = []
         """Without a review panel: the cells' centroids layers this loader fills with those in view."""
         ResultsLoader._by_viewer[_viewer_key(viewer)] = self
@@ -93,6 +96,8 @@ class ResultsLoader(QObject):
                 self._shown[key] = kept
             else:
                 del self._shown[key]
+            if len(kept) != len(layers):  # the item is no longer shown whole: read it again
+                self._loaded.pop(key, None)
 
     @classmethod
     def of(cls, viewer: ViewerModel) -> ResultsLoader:
@@ -219,7 +224,12 @@ class ResultsLoader(QObject):
         metadata: dict[str, ArtifactMetadata],
         open_slide: bool = True,
     ) -> None:
-        """Show one item's results on its slide (opened from its path first when not open yet)."""
+        """Show one item's results on its slide (opened from its path first when not open yet).
+
+        Loading an item again changes its layers in place (no second copy, no new visuals), and
+        does nothing but hand the cells on when its folder did not change.
+        """
+        key = (run_id, external_id)
         slide = self.slide_for(run_id, external_id)
         self._pending[run_id] = self._pending.get(run_id, 0) + 1
         if slide is None and open_slide and Path(external_id).is_file():
@@ -231,15 +241,30 @@ class ResultsLoader(QObject):
             open_slide_in(self.viewer, Path(external_id), then=opened)
             return
         name = Path(external_id).stem
+        signature = item_signature(folder)
+        old = self._shown.get(key, [])
+        before = self._loaded.get(key)
+        if before is not None and before[0] == signature and old:
+            QTimer.singleShot(0, lambda: self._unchanged(run_id, external_id, before[1], old))
+            return
         growing = GrowingOverview(self.viewer)
+        growing.adopt(CellLayers.among(old).raster)
 
         def loaded(prepared: tuple[ResultSet, list[LayerData]]) -> None:
-            old = self._shown.pop((run_id, external_id), [])
-            steps = [partial(self.remove_layers, old)] if old else []
-            _in_turns(steps, lambda: self.add_layers(*prepared, then=shown, growing=growing))
+            result, layer_data = prepared
+            stale = self._shown.pop(key, [])
+            self._loaded.pop(key, None)
+            self.add_layers(
+                result,
+                layer_data,
+                then=lambda layers: shown(result, layers),
+                growing=growing,
+                reuse=stale,
+            )
 
-        def shown(layers: list[Layer]) -> None:
-            self._shown[(run_id, external_id)] = layers
+        def shown(result: ResultSet, layers: list[Layer]) -> None:
+            self._shown[key] = layers
+            self._loaded[key] = (signature, result)
             self._pending[run_id] -= 1
             self.item_loaded.emit(run_id, external_id)
             self._maybe_done(run_id)
@@ -261,7 +286,18 @@ class ResultsLoader(QObject):
             on_yield=growing.update,
             on_error=failed,
         )
-        _start_empty(growing, folder, slide, name)
+        if not old:
+            _start_empty(growing, folder, slide, name)
+
+    def _unchanged(
+        self, run_id: str, external_id: str, result: ResultSet, layers: list[Layer]
+    ) -> None:
+        """An item loaded again whose folder did not change: its layers stay as they are."""
+        if result.review is not None:
+            self.cells_shown.emit(result, CellLayers.among(layers))
+        self._pending[run_id] -= 1
+        self.item_loaded.emit(run_id, external_id)
+        self._maybe_done(run_id)
 
     def _maybe_done(self, run_id: str) -> None:
         if run_id in self._finished and self._pending.get(run_id, 0) == 0:
@@ -283,25 +319,36 @@ class ResultsLoader(QObject):
         prepared: list[LayerData] | None = None,
         then: Callable[[list[Layer]], None] | None = None,
         growing: GrowingOverview | None = None,
+        reuse: Sequence[Layer] = (),
     ) -> None:
         """Add a result set's layers on the GUI thread, one per event-loop turn (no long freeze).
 
         ``prepared`` is the result's layer data when a worker has made it already. When all are
         added, :attr:`cells_shown` hands the cells on and ``then`` gets the layers. The cells'
-        overview that ``growing`` showed while they loaded becomes their overview layer.
+        overview that ``growing`` showed while they loaded becomes their overview layer. Layers
+        in ``reuse`` (the item's layers from before) take the data of the same name and kind in
+        place; the others of them are removed in one batch.
         """
-        from napari.layers import Layer
-
         layers: list[Layer] = []
+        kept = {layer.name: layer for layer in reuse if layer in self.viewer.layers}
+        if growing is not None and growing.layer is not None:
+            kept = {n: lay for n, lay in kept.items() if lay is not growing.layer}
 
         def add(data: LayerData) -> None:
-            layer = growing.take(data) if growing is not None and growing.layer else None
+            grown = growing is not None and growing.layer is not None and is_overview(data)
+            layer = growing.take(data) if grown and growing is not None else None
+            old = kept.pop(data[1]["name"], None)
+            if layer is None and old is not None and update_in_place(old, data):
+                layer = old
+            elif old is not None:
+                kept[old.name] = old  # removed with the others
             if layer is None:
-                layer = Layer.create(*data)
-                self.viewer.add_layer(layer)
+                layer = make_layer(data)
+                add_unselected(self.viewer, layer)
             layers.append(layer)
 
         def finish() -> None:
+            self.remove_layers(list(kept.values()))
             for problem in result.problems[:5]:
                 show_warning(problem)
             if result.review is not None:
@@ -320,6 +367,9 @@ class ResultsLoader(QObject):
         """The centroids layer draws the cells in view whenever it is visible (as with the dock)."""
         from .viewport import InViewCentroids
 
+        for old in [f for f in self._centroids if f.layer is cells.centroids]:
+            old.close()  # the item was loaded again into the same layer
+            self._centroids.remove(old)
         if cells.centroids is not None and cells.raster is not None:
             follower = InViewCentroids(self.viewer, cells.centroids, cells.raster, review, self.pool)
             follower.key = f"{follower.key} {id(cells.centroids)}"  # one query per result set

@@ -30,7 +30,7 @@ from ..results.export import export_csv, export_geojson
 from ..results.measure_colors import MeasureColors, measure_names, measure_values
 from ..results.result_set import ResultSet
 from ..results.review import ReviewModel
-from .cell_layers import CellLayers, raster_levels
+from .cell_layers import CellLayers, overview_palette, raster_levels
 from .colour_bar import RangeControl
 from .density_panel import DensityPanel
 from .table_widget import make_table
@@ -38,7 +38,7 @@ from .workers import WorkerPool
 
 if TYPE_CHECKING:
     from napari.components import ViewerModel
-    from napari.layers import Image, Labels, Points, Shapes
+    from napari.layers import Image, Points, Shapes
 
     from .viewport import InViewCentroids, InViewOutlines
 
@@ -61,7 +61,7 @@ class ReviewPanel(QWidget):
         self.viewer = viewer
         self.result: ResultSet | None = None
         self.review: ReviewModel | None = None
-        self.raster: Labels | None = None
+        self.raster: Image | None = None
         self.outlines: Image | None = None
         self._in_view: InViewOutlines | None = None
         self.centroids: Points | None = None
@@ -169,6 +169,9 @@ class ReviewPanel(QWidget):
         """Review the cells of a freshly added result set, shown in ``layers``."""
         from .viewport import InViewCentroids, InViewOutlines
 
+        current = CellLayers(self.raster, self.centroids, self.outlines)
+        if result is self.result and layers == current:
+            return  # the same cells loaded again, unchanged: the review goes on as it was
         self.release()
         self.result, self.review = result, result.review
         assert self.review is not None
@@ -345,13 +348,15 @@ class ReviewPanel(QWidget):
         self.show_counts()
 
     def _color_raster(self, *_: Any) -> None:
-        """The overview takes the class colours, only while shown (~0.3 s at 1M in napari)."""
-        from napari.utils.colormaps import DirectLabelColormap
-
+        """The overview takes the class colours, only while shown: its palette changes and the
+        view is drawn again from the cached code tiles."""
         raster, review = self.raster, self.review
         if raster is None or review is None or not self._raster_stale or not raster.visible:
             return
-        raster.colormap = DirectLabelColormap(color_dict=review.label_colors())
+        palette = overview_palette(raster)
+        if palette is not None:
+            palette.lut = review.rgba_lut()
+            raster.refresh()
         self._raster_stale = False
 
     def _refresh_in_view(self) -> None:
@@ -387,6 +392,7 @@ class ReviewPanel(QWidget):
 
     def show_tissue_mode(self) -> None:
         """Draw this slide's tissue maps as the *Tissue maps as* choice says."""
+        from ..results.overview_rgba import RgbaLevel
         from ..results.result_layers import tissue_map_look
 
         if self.result is None:
@@ -394,11 +400,14 @@ class ReviewPanel(QWidget):
         contours = self.tissue_as.currentText() == "Contours"
         prefix = f"{self.result.name} · "
         for layer in self.viewer.layers:
-            labels = layer.metadata.get("tissue_map")
-            if layer.name.startswith(prefix) and isinstance(labels, np.ndarray):
-                filled = layer.data is labels
-                if filled == contours:  # not drawn as asked yet
-                    layer.data, layer.opacity = tissue_map_look(labels, contours)
+            labels, shown = layer.metadata.get("tissue_map"), layer.data
+            if (
+                layer.name.startswith(prefix)
+                and isinstance(labels, np.ndarray)
+                and isinstance(shown, RgbaLevel)
+                and (shown.codes is labels) == contours  # not drawn as asked yet
+            ):
+                layer.data, layer.opacity = tissue_map_look(labels, contours, shown.palette)
 
     def _show_tissue_legend(self) -> None:
         """Swatches of the tissue classes of this slide's maps and regions."""

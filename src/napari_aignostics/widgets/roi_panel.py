@@ -404,7 +404,8 @@ class RoiPanel(QWidget):
         """Ctrl+Z / Ctrl+Shift+Z undo and redo corrections.
 
         Bound on the viewer, so a layer with its own undo (a Labels layer being painted) keeps
-        it while it is the active layer; and on the cells' overview, a Labels layer nobody paints.
+        it while it is the active layer; and on the cells' overview, whose keys come first while it is
+        the active layer.
         """
         bindings = {
             "Control-Z": lambda _target: self.undo(),

@@ -21,7 +21,7 @@ from .workers import WorkerPool
 
 if TYPE_CHECKING:
     from napari.components import ViewerModel
-    from napari.layers import Image, Labels, Points
+    from napari.layers import Image, Points
 
 __all__ = ["InViewCentroids", "InViewOutlines", "camera_bounds", "view_bounds"]
 
@@ -37,7 +37,7 @@ MARGIN = 0.25
 """The outline image reaches this fraction of the view's width and height beyond each side."""
 
 
-def view_bounds(raster: Labels) -> tuple[float, float, float, float]:
+def view_bounds(raster: Image) -> tuple[float, float, float, float]:
     """The level-0 (minx, miny, maxx, maxy) in view, from the overview raster's visible corners.
 
     Level ``k`` of the raster has one pixel per ``2**k`` level-0 pixels.
@@ -48,7 +48,7 @@ def view_bounds(raster: Labels) -> tuple[float, float, float, float]:
     return float(x0), float(y0), float(x1), float(y1)
 
 
-def camera_bounds(viewer: ViewerModel, raster: Labels) -> tuple[float, float, float, float]:
+def camera_bounds(viewer: ViewerModel, raster: Image) -> tuple[float, float, float, float]:
     """The level-0 (minx, miny, maxx, maxy) in view, from the camera and the canvas size.
 
     Unlike :func:`view_bounds`, right at once after a camera change (the raster's corner pixels
@@ -110,7 +110,7 @@ class InViewOutlines:
         self,
         viewer: ViewerModel,
         layer: Image | Points,
-        raster: Labels,
+        raster: Image,
         review: ReviewModel,
         pool: WorkerPool,
         cap: int = 20000,
