@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import signal
 import sys
@@ -142,6 +143,9 @@ def serve(args: argparse.Namespace) -> int:
         if executor is not None:
             executor.shutdown()
         return 1
+    # What start-up made lives as long as the server: kept out of the collector's full passes, so
+    # that a pass over the heap does not hold a request up (about 0.1 s each otherwise)
+    gc.freeze()
     from .sdk_env import write_sdk_env
 
     env_file = write_sdk_env(platform.data_dir, platform.api_root)
