@@ -44,6 +44,7 @@ def _open_viewer(slide: Path) -> tuple[Any, Any]:
     viewer.open(str(slide), plugin="napari-aignostics")  # the window is shown: in a worker
     wait_until(lambda: len(viewer.layers), 120, "the slide layer")
     _, widget = viewer.window.add_plugin_dock_widget("napari-aignostics", "Aignostics")
+    wait_until(widget.is_ready, 120, "the dock's panels")
     return viewer, widget
 
 

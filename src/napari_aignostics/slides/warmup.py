@@ -48,9 +48,9 @@ log = logging.getLogger(__name__)
 
 SLIDE_MODULES = ("tifffile", "imagecodecs", "zarr", "tiffslide", "dask.array", "distributed")
 """What opening and showing a slide imports, in import order (missing optional ones are skipped)."""
-LAYER_MODULES = ("scipy.ndimage", "skimage.color")
-"""What napari imports when it makes the first image thumbnail and the first Labels layer's colours
-(over a second together): results' layers find them loaded."""
+LAYER_MODULES = ("scipy.ndimage",)
+"""What napari imports when it makes the first image, points or shapes layer (results' layers are
+RGBA images, points and shapes; no Labels layer, so no ``skimage.color``): they find it loaded."""
 
 _threads: dict[tuple[str, ...], threading.Thread] = {}
 

@@ -67,6 +67,7 @@ def open_demo_viewer(
     else:  # opens in a worker while the dock comes up
         open_slide_in(viewer, slide or real_sample_path(), then=opened.append)
     _, widget = viewer.window.add_plugin_dock_widget("napari-aignostics", "Aignostics")
+    wait_until(widget.is_ready, 120, "the dock's panels")
     widget.connection.local_radio.setChecked(True)
     widget.connection.connect_now()
     if wait_until(lambda: opened, 300, "the slide to open")[0] is None:
