@@ -42,6 +42,11 @@ if TYPE_CHECKING:
     from .viewport import InViewCentroids
 
 
+RESULT_MODULES = (*LAYER_MODULES, "pandas")
+"""napari's layer modules, and pandas: pyarrow imports it on its first conversion of a Python
+value (0.4 s, which delayed the first batch of cells)."""
+
+
 class ResultsLoader(QObject):
     """Downloads results as items finish and adds their layers over the matching slide."""
 
@@ -75,7 +80,7 @@ class ResultsLoader(QObject):
         ResultsLoader._by_viewer[_viewer_key(viewer)] = self
         viewer.layers.events.removed.connect(self._layer_removed)
         use_cached_unit_registry()  # results layers carry µm units
-        warm_up(LAYER_MODULES)  # napari's layer modules load while the results are read
+        warm_up(RESULT_MODULES)  # loaded while the results are read, not on the first batch's path
         freeze_long_lived_heap()
 
     def _layer_removed(self, event: object) -> None:
