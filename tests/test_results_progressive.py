@@ -100,3 +100,32 @@ def test_the_viewer_shows_cells_as_they_load(make_napari_viewer: Any, qtbot: Any
     assert _drawn(overview[0].data) > seen[-1][2]
     assert len(viewer.layers) == 3  # overview, centroids, outlines
     assert overview[0].name.endswith("· cells")
+
+
+def test_the_next_overview_comes_with_the_shown_tiles_drawn(tmp_path: Path) -> None:
+    from napari_aignostics.results.raster import CHUNK
+    from napari_aignostics.results.result_layers import predraw_like
+
+    path = tmp_path / "cell_classification_parquet_polygons.parquet"
+    _write(path)
+    first, second = (p.overview for p in _partials_of(path)[:2])
+    shown = first[0][1]  # napari looked at a tile of level 1
+    np.asarray(shown[:CHUNK, CHUNK : 2 * CHUNK])
+    assert predraw_like(second, first) == 1
+    codes = second[0][1].codes
+    assert codes.cache.recent(5) == [(1, 0, 1)]
+    fresh = iter_results(path, None, (20_000, 20_000))
+    next(fresh)
+    again = next(fresh).overview[0][1]  # the same cells, nothing drawn yet
+    np.testing.assert_array_equal(codes[:CHUNK, CHUNK : 2 * CHUNK], again.codes[:CHUNK, CHUNK : 2 * CHUNK])
+    assert np.asarray(codes[:CHUNK, CHUNK : 2 * CHUNK]).any()
+
+
+def _partials_of(path: Path) -> list[Partial]:
+    steps = iter_results(path, None, (20_000, 20_000))
+    partials: list[Partial] = []
+    while True:
+        try:
+            partials.append(next(steps))
+        except StopIteration:
+            return partials

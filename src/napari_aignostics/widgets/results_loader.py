@@ -16,7 +16,13 @@ from qtpy.QtCore import QObject, QTimer, Signal
 from ..platform.results_layout import ArtifactMetadata, artifact_metadata
 from ..platform.run_labels import run_label
 from ..results.item_signature import Signature, item_signature
-from ..results.result_layers import LayerData, is_overview, layer_name, placeholder_overview
+from ..results.result_layers import (
+    LayerData,
+    is_overview,
+    layer_name,
+    placeholder_overview,
+    predraw_like,
+)
 from ..results.result_set import (
     Partial,
     ResultSet,
@@ -427,7 +433,28 @@ def _load_layer_data(
     metadata: dict[str, ArtifactMetadata] | None,
 ) -> Generator[Partial, None, tuple[ResultSet, list[LayerData]]]:
     """In a worker: the results of one item placed on ``slide``, and their layer data; the
-    cells read so far are yielded while a big cell file loads."""
+    cells read so far are yielded while a big cell file loads.
+
+    Each next overview comes with the tiles napari last drew of the one before already drawn,
+    and with the cells' spatial index and centroid grid: the GUI thread only looks colours up.
+    """
     mpp, size = (slide.mpp, slide.size) if slide is not None else (None, None)
-    result = yield from iter_results(folder, mpp, size, name=name, metadata=metadata)
-    return result, result.layer_data()
+    steps = iter_results(folder, mpp, size, name=name, metadata=metadata)
+    shown: LayerData | None = None
+    while True:
+        try:
+            step = next(steps)
+        except StopIteration as finished:
+            result: ResultSet = finished.value
+            break
+        if shown is not None:
+            predraw_like(step.overview, shown)
+        shown = step.overview
+        yield step
+    if result.cells is not None:
+        _ = result.cells.index, result.cells.centroid_grid
+    layer_data = result.layer_data()
+    if shown is not None:
+        for data in filter(is_overview, layer_data):
+            predraw_like(data, shown)
+    return result, layer_data
