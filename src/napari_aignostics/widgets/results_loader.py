@@ -162,7 +162,8 @@ class ResultsLoader(QObject):
             on_yield=growing.update,
             on_error=failed,
         )
-        _start_empty(growing, folder, slide, name or folder.stem)
+        # on the next turn: napari's reader call (its own open progress bar) returns first
+        QTimer.singleShot(0, lambda: _start_empty(growing, folder, slide, name or folder.stem))
 
     # --- slides ----------------------------------------------------------------------------------
 
