@@ -30,6 +30,7 @@ Run one size at a time on a shared machine: 10M cells take several GB.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import importlib.util
 import json
@@ -279,11 +280,13 @@ def _progressive_in_viewer(path: Path) -> dict[str, Any]:
         from napari_aignostics.slides.warmup import LAYER_MODULES, warm_up
     except ImportError:  # a version without the layer warm-up (for a before/after comparison)
         warm_up = None
+    with contextlib.suppress(ImportError):  # a loader that also warms up pandas: wait for it
+        from napari_aignostics.widgets.results_loader import RESULT_MODULES as LAYER_MODULES
 
     viewer = napari.Viewer(show=True)
     viewer.window.resize(1600, 1000)
     # a slide is open when results are: its layer (with units) is made before the timing, and the
-    # loader (made with the dock, or by the first open) has loaded napari's layer modules; the
+    # loader (made with the dock, or by the first open) has loaded the modules it warms up; the
     # cells are placed without a pixel size here, so the slide's units are pixels too (as when the
     # slide and its results agree; other units would add a napari warning per layer)
     viewer.add_image(np.zeros((64, 64), np.uint8), name="slide", units=("pixel", "pixel"))

@@ -11,9 +11,10 @@ import pyarrow.parquet as pq
 import pytest
 import shapely
 
+from napari_aignostics.results.parquet import FIRST_BATCH
 from napari_aignostics.results.result_set import Partial, iter_results, load_results
 
-CELLS = 120_000  # three batches of 50,000 rows, then the rest
+CELLS = 120_000  # a first batch of FIRST_BATCH rows, then batches of 50,000 rows
 
 
 def _write(path: Path, n: int = CELLS) -> None:
@@ -50,17 +51,18 @@ def test_partials_grow_and_end_in_the_same_result(tmp_path: Path) -> None:
         except StopIteration as finished:
             result = finished.value
             break
-    assert [(p.cells, p.done) for p in partials] == [(50_000, 50_000 / CELLS),
-                                                      (100_000, 100_000 / CELLS)]
+    assert FIRST_BATCH < 25_000  # the first overview comes after a small first batch
+    shown = [FIRST_BATCH, 50_000, 100_000]
+    assert [(p.cells, p.done) for p in partials] == [(n, n / CELLS) for n in shown]
     drawn = [_drawn(p.overview[0]) for p in partials]
-    assert 0 < drawn[0] < drawn[1]
+    assert 0 < drawn[0] < drawn[1] < drawn[2]
     whole = load_results(path, None, (20_000, 20_000))  # read at once (the cache is off: small)
     assert result.cells is not None and whole.cells is not None and len(result.cells) == CELLS
     np.testing.assert_array_equal(result.cells.geometry.coords, whole.cells.geometry.coords)
     np.testing.assert_array_equal(result.cells.ids, whole.cells.ids)
     assert result.review is not None and whole.review is not None
     np.testing.assert_array_equal(result.review.raster_codes(), whole.review.raster_codes())
-    assert drawn[1] < _drawn(result.layer_data()[0][0])
+    assert drawn[-1] < _drawn(result.layer_data()[0][0])
 
 
 @pytest.mark.gui
@@ -89,12 +91,41 @@ def test_the_viewer_shows_cells_as_they_load(make_napari_viewer: Any, qtbot: Any
     loader = ResultsLoader.of(viewer)
     with qtbot.waitSignal(loader.opened, timeout=60_000):
         loader.open_path(path)
-    assert [cells for _, cells, _ in seen] == [50_000, 100_000]
+    assert [cells for _, cells, _ in seen] == [FIRST_BATCH, 50_000, 100_000]
     assert waiting == [0.0]  # added empty and transparent as the open started
-    assert seen[0][2] < seen[1][2]
+    assert seen[0][2] < seen[1][2] < seen[2][2]
     overview = [layer for layer in viewer.layers if type(layer).__name__ == "ClassImage"]
     assert len(overview) == 1 and id(overview[0]) == seen[0][0]  # the same layer, now whole
     assert overview[0].opacity > 0.0
-    assert _drawn(overview[0].data) > seen[1][2]
+    assert _drawn(overview[0].data) > seen[-1][2]
     assert len(viewer.layers) == 3  # overview, centroids, outlines
     assert overview[0].name.endswith("· cells")
+
+
+def test_the_next_overview_comes_with_the_shown_tiles_drawn(tmp_path: Path) -> None:
+    from napari_aignostics.results.raster import CHUNK
+    from napari_aignostics.results.result_layers import predraw_like
+
+    path = tmp_path / "cell_classification_parquet_polygons.parquet"
+    _write(path)
+    first, second = (p.overview for p in _partials_of(path)[:2])
+    shown = first[0][1]  # napari looked at a tile of level 1
+    np.asarray(shown[:CHUNK, CHUNK : 2 * CHUNK])
+    assert predraw_like(second, first) == 1
+    codes = second[0][1].codes
+    assert codes.cache.recent(5) == [(1, 0, 1)]
+    fresh = iter_results(path, None, (20_000, 20_000))
+    next(fresh)
+    again = next(fresh).overview[0][1]  # the same cells, nothing drawn yet
+    np.testing.assert_array_equal(codes[:CHUNK, CHUNK : 2 * CHUNK], again.codes[:CHUNK, CHUNK : 2 * CHUNK])
+    assert np.asarray(codes[:CHUNK, CHUNK : 2 * CHUNK]).any()
+
+
+def _partials_of(path: Path) -> list[Partial]:
+    steps = iter_results(path, None, (20_000, 20_000))
+    partials: list[Partial] = []
+    while True:
+        try:
+            partials.append(next(steps))
+        except StopIteration:
+            return partials

@@ -98,6 +98,11 @@ class TileCache:
                 self._items.popitem(last=False)
         return tile
 
+    def recent(self, count: int) -> list[tuple[int, int, int]]:
+        """The keys ``(level, row, col)`` of the ``count`` tiles asked for last, newest last."""
+        with self._lock:
+            return list(self._items)[-count:]
+
     def drop(self, keep: Callable[[tuple[int, int, int]], bool]) -> int:
         """Forget the tiles ``keep`` says no to (they are drawn again when next asked for)."""
         with self._lock:

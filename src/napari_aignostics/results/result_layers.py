@@ -12,7 +12,7 @@ from .density import DensityMap, Hotspot
 from .heatmap import TileHeatmap
 from .outlines import empty_outlines
 from .overview_rgba import Palette, RgbaLevel, class_palette, rgba_levels
-from .raster import class_raster
+from .raster import CHUNK, RasterLevel, class_raster
 from .review import CONFIDENCE_STEPS, ReviewModel
 from .segmap import ClassMap
 from .tables import ObjectTable
@@ -35,6 +35,7 @@ __all__ = [
     "overview_layer",
     "overview_palette",
     "placeholder_overview",
+    "predraw_like",
     "region_layer",
     "shapes_data",
 ]
@@ -248,6 +249,28 @@ def overview_palette(review: ReviewModel) -> Palette:
     """The colours and class names of the review's overview codes."""
     features = overview_features(review)
     return Palette(review.rgba_lut(), features["class"], features["confidence ≥"])
+
+
+PREDRAWN_TILES = 12
+"""Tiles of the shown overview drawn again for its next version (a screen holds a few)."""
+
+
+def predraw_like(data: LayerData, shown: LayerData) -> int:
+    """Draw the tiles of overview ``data`` that napari last asked ``shown`` for (in a worker,
+    before ``data`` replaces ``shown``: the GUI thread then finds them drawn); how many."""
+    new, old = _code_levels(data), _code_levels(shown)
+    if not new or not old:
+        return 0
+    keys = old[0].cache.recent(PREDRAWN_TILES)
+    for level, row, col in keys:
+        if level < len(new):
+            new[level][row * CHUNK : (row + 1) * CHUNK, col * CHUNK : (col + 1) * CHUNK]
+    return len(keys)
+
+
+def _code_levels(data: LayerData) -> list[RasterLevel]:
+    values = data[0] if isinstance(data[0], list) else [data[0]]
+    return [v.codes for v in values if isinstance(v, RgbaLevel) and isinstance(v.codes, RasterLevel)]
 
 
 def is_overview(data: LayerData) -> bool:

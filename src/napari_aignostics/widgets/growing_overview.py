@@ -45,8 +45,9 @@ class GrowingOverview:
             self.layer, self._adopted = layer, True
 
     def start(self, placeholder: LayerData) -> None:
-        """Add the empty overview now, unless the first cells were shown already."""
-        if self.layer is not None:
+        """Add the empty overview now, unless the first cells were shown already (or the load
+        ended)."""
+        if self.layer is not None or self._closing:
             return
         self.layer = make_layer(placeholder)
         add_unselected(self.viewer, self.layer)

@@ -16,7 +16,13 @@ from qtpy.QtCore import QObject, QTimer, Signal
 from ..platform.results_layout import ArtifactMetadata, artifact_metadata
 from ..platform.run_labels import run_label
 from ..results.item_signature import Signature, item_signature
-from ..results.result_layers import LayerData, is_overview, layer_name, placeholder_overview
+from ..results.result_layers import (
+    LayerData,
+    is_overview,
+    layer_name,
+    placeholder_overview,
+    predraw_like,
+)
 from ..results.result_set import (
     Partial,
     ResultSet,
@@ -40,6 +46,11 @@ if TYPE_CHECKING:
     from ..platform.follow import Event as FollowEvent
     from ..results.review import ReviewModel
     from .viewport import InViewCentroids
+
+
+RESULT_MODULES = (*LAYER_MODULES, "pandas")
+"""napari's layer modules, and pandas: pyarrow imports it on its first conversion of a Python
+value (0.4 s, which delayed the first batch of cells)."""
 
 
 class ResultsLoader(QObject):
@@ -75,7 +86,7 @@ class ResultsLoader(QObject):
         ResultsLoader._by_viewer[_viewer_key(viewer)] = self
         viewer.layers.events.removed.connect(self._layer_removed)
         use_cached_unit_registry()  # results layers carry µm units
-        warm_up(LAYER_MODULES)  # napari's layer modules load while the results are read
+        warm_up(RESULT_MODULES)  # loaded while the results are read, not on the first batch's path
         freeze_long_lived_heap()
 
     def _layer_removed(self, event: object) -> None:
@@ -151,7 +162,8 @@ class ResultsLoader(QObject):
             on_yield=growing.update,
             on_error=failed,
         )
-        _start_empty(growing, folder, slide, name or folder.stem)
+        # on the next turn: napari's reader call (its own open progress bar) returns first
+        QTimer.singleShot(0, lambda: _start_empty(growing, folder, slide, name or folder.stem))
 
     # --- slides ----------------------------------------------------------------------------------
 
@@ -422,7 +434,28 @@ def _load_layer_data(
     metadata: dict[str, ArtifactMetadata] | None,
 ) -> Generator[Partial, None, tuple[ResultSet, list[LayerData]]]:
     """In a worker: the results of one item placed on ``slide``, and their layer data; the
-    cells read so far are yielded while a big cell file loads."""
+    cells read so far are yielded while a big cell file loads.
+
+    Each next overview comes with the tiles napari last drew of the one before already drawn,
+    and with the cells' spatial index and centroid grid: the GUI thread only looks colours up.
+    """
     mpp, size = (slide.mpp, slide.size) if slide is not None else (None, None)
-    result = yield from iter_results(folder, mpp, size, name=name, metadata=metadata)
-    return result, result.layer_data()
+    steps = iter_results(folder, mpp, size, name=name, metadata=metadata)
+    shown: LayerData | None = None
+    while True:
+        try:
+            step = next(steps)
+        except StopIteration as finished:
+            result: ResultSet = finished.value
+            break
+        if shown is not None:
+            predraw_like(step.overview, shown)
+        shown = step.overview
+        yield step
+    if result.cells is not None:
+        _ = result.cells.index, result.cells.centroid_grid
+    layer_data = result.layer_data()
+    if shown is not None:
+        for data in filter(is_overview, layer_data):
+            predraw_like(data, shown)
+    return result, layer_data
