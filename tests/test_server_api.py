@@ -170,6 +170,14 @@ def test_malformed_requests_never_500(server: LocalPlatform, spec: SpecChecker) 
     assert spec.check(api.http.get("/runs", params={"custom_metadata": "$.a ? ("})).status_code == 422
     missing = spec.check(api.http.get("/runs/00000000-0000-0000-0000-000000000000"))
     assert missing.status_code == 404
+    malformed = spec.check(api.http.get("/runs/not-a-run"))  # the poll reads its id by hand
+    assert malformed.status_code == 422
+    assert malformed.json()["detail"][0]["loc"] == ["path", "run_id"]
+    assert httpx.get(f"{server.api_root}/api/v1/runs/not-a-run").status_code == 401  # caller first
+    poll = httpx.get(f"{server.api_root}/api/v1/openapi.json").json()["paths"]["/api/v1/runs/{run_id}"]
+    declared = {(p["name"], p["in"]): p for p in poll["get"]["parameters"]}
+    assert declared[("run_id", "path")]["schema"]["format"] == "uuid"
+    assert set(declared) == {("run_id", "path"), ("share_token", "query")}
     assert spec.check(api.http.get("/applications/lifecycle/versions/0.0.1")).status_code == 404
     anonymous = httpx.get(f"{server.api_root}/api/v1/runs")
     assert anonymous.status_code == 401

@@ -18,7 +18,7 @@ from ..apps.base import ApplicationSpec
 from .guard import RequestGuard
 from .lifecycle import recover
 from .openapi_errors import document_errors
-from .routes import ROUTERS
+from .routes import ROUTERS, add_poll_route
 from .service import Platform
 from .settings import ServerSettings
 from .worker import Executor, Worker
@@ -74,6 +74,7 @@ def create_app(
     async def health() -> dict[str, str]:
         return {"status": "UP"}
 
+    add_poll_route(app)
     for router in ROUTERS:
         app.include_router(router)
 

@@ -13,6 +13,8 @@ from .store.rows import SortKey, UserRow
 from .worker import Worker
 
 __all__ = [
+    "SHARE_TOKEN_PARAMETER",
+    "VALIDATION_ERROR_RESPONSE",
     "Caller",
     "Page",
     "PageDep",
@@ -27,6 +29,8 @@ __all__ = [
     "order_by",
     "paging",
     "problem",
+    "uuid_path_parameter",
+    "uuid_path_value",
 ]
 
 
@@ -97,6 +101,34 @@ UuidPath = Annotated[
     str, Path(json_schema_extra={"format": "uuid"}), AfterValidator(_canonical_uuid)
 ]
 """A path id in UUID form: malformed ones are a 422, as the contract declares ``format: uuid``."""
+
+
+def uuid_path_value(request: Request, name: str) -> str:
+    """The canonical form of a UUID path parameter read by hand; a 422 as :data:`UuidPath` gives."""
+    value: str = request.path_params[name]
+    try:
+        return _canonical_uuid(value)
+    except ValueError as exc:
+        raise problem(422, ["path", name], f"Value error, {exc}") from None
+
+
+def uuid_path_parameter(name: str) -> dict[str, object]:
+    """The OpenAPI declaration of a UUID path parameter read with :func:`uuid_path_value`."""
+    return {"name": name, "in": "path", "required": True,
+            "schema": {"type": "string", "format": "uuid", "title": name.replace("_", " ").title()}}
+
+
+SHARE_TOKEN_PARAMETER: dict[str, object] = {
+    "name": "share_token", "in": "query", "required": False,
+    "schema": {"anyOf": [{"type": "string"}, {"type": "null"}], "title": "Share Token"},
+}
+"""The OpenAPI declaration of the optional ``share_token`` query parameter of read routes."""
+
+VALIDATION_ERROR_RESPONSE: dict[str, object] = {
+    "description": "Validation Error",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/HTTPValidationError"}}},
+}
+"""The 422 FastAPI documents for declared parameters, for a route that reads them by hand."""
 
 
 class Page:

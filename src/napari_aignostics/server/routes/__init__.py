@@ -12,7 +12,9 @@ from fastapi import APIRouter
 
 from . import access, applications, authorize, device, files, oauth, runs
 
-__all__ = ["ROUTERS"]
+__all__ = ["ROUTERS", "add_poll_route"]
+
+add_poll_route = runs.add_poll_route
 
 ROUTERS: tuple[APIRouter, ...] = (
     runs.router,
@@ -24,4 +26,4 @@ ROUTERS: tuple[APIRouter, ...] = (
     authorize.router,
 )
 """Every router, in the order the app includes them (and matches a request against them: the runs
-first, as the dock and the CLI poll them)."""
+first, as the dock and the CLI poll them; the run poll itself comes before, see ``add_poll_route``)."""
