@@ -134,7 +134,10 @@ class Pan:
     def __init__(self, viewer: Any, moves: int) -> None:
         from qtpy.QtCore import QTimer
 
+        from napari_aignostics.widgets.camera import camera_of
+
         self.viewer, self.moves, self.done = viewer, moves, 0
+        self.camera = camera_of(viewer)
         self.ticks: list[float] = []
         self.last_move = 0.0
         self.meter = QTimer()
@@ -149,8 +152,8 @@ class Pan:
         if self.done >= self.moves:
             self.mover.stop()
             return
-        y, x = self.viewer.camera.center[-2:]
-        self.viewer.camera.center = (y, x + self.step)
+        y, x = self.camera.center[-2:]
+        self.camera.center = (y, x + self.step)
         self.done += 1
         self.last_move = time.perf_counter()
 
@@ -187,7 +190,9 @@ def _measure(n: int, moves: int, window: tuple[int, int]) -> dict[str, Any]:
     from napari_aignostics.results.result_set import ResultSet
     from napari_aignostics.results.review import ReviewModel
     from napari_aignostics.slides.sample import HEIGHT, WIDTH, sample_slide_path
+    from napari_aignostics.widgets.camera import camera_of
     from napari_aignostics.widgets.cell_layers import CellLayers
+    from napari_aignostics.widgets.results_loader import freeze_long_lived_heap
     from napari_aignostics.widgets.review_panel import ReviewPanel
     from napari_aignostics.widgets.viewport import camera_bounds, view_bounds
 
@@ -198,13 +203,14 @@ def _measure(n: int, moves: int, window: tuple[int, int]) -> dict[str, Any]:
         _pump(0.05)
     slide = viewer.layers[-1]
     mpp = float(slide.scale[-1])
+    freeze_long_lived_heap()  # as the results loader does when it first serves a viewer
     canvas = viewer.window._qt_viewer.canvas._scene_canvas
     draws: list[float] = []
     canvas.events.draw.connect(lambda _event: draws.append(time.perf_counter()))
 
     def start_view(row: float) -> None:
-        viewer.camera.center = (0.0, HEIGHT * mpp * row, WIDTH * mpp / 4)
-        viewer.camera.zoom = 1.0 / mpp  # one screen pixel per level-0 pixel
+        camera_of(viewer).center = (0.0, HEIGHT * mpp * row, WIDTH * mpp / 4)
+        camera_of(viewer).zoom = 1.0 / mpp  # one screen pixel per level-0 pixel
         _pump(3.0)  # the first view drawn, its tiles loaded
 
     pan = Pan(viewer, moves)

@@ -181,6 +181,7 @@ def _centroid_gaps(path: Path) -> dict[str, float]:
     from qtpy.QtCore import QTimer
 
     from napari_aignostics.results.result_set import ResultSet
+    from napari_aignostics.widgets.camera import camera_of
     from napari_aignostics.widgets.cell_layers import CellLayers
     from napari_aignostics.widgets.review_panel import ReviewPanel
     from napari_aignostics.widgets.roi_panel import RoiPanel
@@ -227,8 +228,9 @@ def _centroid_gaps(path: Path) -> dict[str, float]:
         settle(lambda: not pool.busy and not panel.pool.busy)
         return worst[0]
 
-    viewer.camera.center = (SLIDE[1] / 2 * MPP, SLIDE[0] / 2 * MPP)
-    viewer.camera.zoom = 1200 / (1500 * MPP)  # ~1500 level-0 px across: zoomed in
+    camera = camera_of(viewer)
+    camera.center = (SLIDE[1] / 2 * MPP, SLIDE[0] / 2 * MPP)
+    camera.zoom = 1200 / (1500 * MPP)  # ~1500 level-0 px across: zoomed in
     panel.display.setCurrentText("Centroids")
     centroids = panel.centroids
     assert centroids is not None

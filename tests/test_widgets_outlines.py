@@ -136,3 +136,26 @@ def test_outlines_are_drawn_ahead_of_a_pan(make_napari_viewer: Any, qtbot: Any) 
     extent = in_view.extent
     assert extent is not None and extent[0] < x0 and extent[2] > x1 + width * MARGIN * 0.9
     panel.release()
+
+
+def test_the_view_is_read_without_napari_deprecation_warnings() -> None:
+    """napari 0.9 warns on every ``viewer.camera`` access (routed to its notifications on the main
+    thread); the view follows the camera where this napari keeps it."""
+    import warnings
+
+    from napari.components import ViewerModel
+
+    from napari_aignostics.widgets.camera import camera_of
+    from napari_aignostics.widgets.viewport import camera_bounds
+
+    viewer = ViewerModel()
+    raster = viewer.add_image([np.zeros((400, 600), np.uint8), np.zeros((200, 300), np.uint8)],
+                              multiscale=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        camera = camera_of(viewer)
+        camera.center = (100.0, 300.0)
+        camera.zoom = 2.0
+        x0, y0, x1, y1 = camera_bounds(viewer, raster)
+    assert camera.center[-2:] == (100.0, 300.0)
+    assert 0 <= x0 < 300 < x1 <= 600 and 0 <= y0 < 100 < y1 <= 400

@@ -32,6 +32,7 @@ from ..results.object_columns import (
 )
 from ..results.result_set import ResultSet
 from ..results.review import ReviewModel
+from .camera import camera_of
 from .workers import WorkerPool
 
 if TYPE_CHECKING:
@@ -292,8 +293,8 @@ class CellTablePanel(QWidget):
         mpp = self.result.slide_mpp
         center, zoom = review.jump_target(index, mpp)
         self._highlight(to_data(review.table.centroids[[index]]), mpp)  # may reset the view
-        self.viewer.camera.center = center
-        self.viewer.camera.zoom = zoom
+        camera_of(self.viewer).center = center
+        camera_of(self.viewer).zoom = zoom
         return index
 
     def _highlight(self, point: np.ndarray, mpp: float | None) -> None:

@@ -7,6 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .camera import camera_of
+
 if TYPE_CHECKING:
     from napari.viewer import Viewer
 
@@ -134,8 +136,8 @@ def frame_results(viewer: Viewer, widget: AignosticsWidget) -> None:
     counts, xs, ys = np.histogram2d(xy[:, 0], xy[:, 1], bins=16)
     i, j = np.unravel_index(int(np.argmax(counts)), counts.shape)
     x, y = (xs[i] + xs[i + 1]) / 2, (ys[j] + ys[j + 1]) / 2
-    viewer.camera.center = ((y - 0.5) * mpp, (x - 0.5) * mpp)
-    viewer.camera.zoom = 900 / (1600 * mpp)  # ~1600 level-0 px across the canvas
+    camera_of(viewer).center = ((y - 0.5) * mpp, (x - 0.5) * mpp)
+    camera_of(viewer).zoom = 900 / (1600 * mpp)  # ~1600 level-0 px across the canvas
     for layer in viewer.layers:
         if layer.metadata.get("artifact", "").startswith("tissue_segmentation_segmentation_map"):
             layer.opacity = 0.25

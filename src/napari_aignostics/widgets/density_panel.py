@@ -26,6 +26,7 @@ from qtpy.QtWidgets import (
 from ..results.density import DensityMap, Hotspot, Region, density_map, find_hotspots
 from ..results.result_set import ResultSet
 from ..results.review import ReviewModel
+from .camera import camera_of
 from .colour_bar import RangeControl
 from .table_widget import make_table
 from .workers import WorkerPool
@@ -253,9 +254,9 @@ class DensityPanel(QGroupBox):
         spot = self.hotspots[row]
         mpp = self.result.slide_mpp or 1.0
         x, y = spot.center
-        self.viewer.camera.center = ((y - 0.5) * mpp, (x - 0.5) * mpp)
+        camera_of(self.viewer).center = ((y - 0.5) * mpp, (x - 0.5) * mpp)
         side = (spot.box[2] - spot.box[0]) * mpp
-        self.viewer.camera.zoom = 600.0 / (1.2 * side)
+        camera_of(self.viewer).zoom = 600.0 / (1.2 * side)
 
     # --- corrections ------------------------------------------------------------------------------
 

@@ -30,6 +30,7 @@ from ..results.export import export_csv, export_geojson
 from ..results.measure_colors import MeasureColors, measure_names, measure_values
 from ..results.result_set import ResultSet
 from ..results.review import ReviewModel
+from .camera import camera_of
 from .cell_layers import CellLayers, overview_palette, raster_levels
 from .colour_bar import RangeControl
 from .density_panel import DensityPanel
@@ -147,7 +148,7 @@ class ReviewPanel(QWidget):
         self.color_by.currentTextChanged.connect(self.set_color_by)
         self.color_range.changed.connect(self._range_changed)
         self.display.currentTextChanged.connect(lambda _t: self._show_mode())
-        viewer.camera.events.zoom.connect(self._zoom_changed)
+        camera_of(viewer).events.zoom.connect(self._zoom_changed)
         viewer.layers.events.removed.connect(self._layer_removed)
         self._set_enabled(False)
 

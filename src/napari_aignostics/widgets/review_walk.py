@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..results.coords import to_data
+from .camera import camera_of
 from .demo import pump, wait_until
 
 if TYPE_CHECKING:
@@ -75,7 +76,7 @@ def save_review_screenshots(viewer: Viewer, widget: AignosticsWidget, folder: Pa
 
     widget.tabs.setCurrentWidget(edit)
     mpp = result.slide_mpp or 1.0
-    cy, cx = viewer.camera.center[-2:]
+    cy, cx = camera_of(viewer).center[-2:]
     x, y = cx / mpp + 0.5, cy / mpp + 0.5
     square = np.array(
         [

@@ -33,6 +33,7 @@ from ..results.raster import invalidate_all
 from ..results.result_set import ResultSet
 from ..results.review import NOT_A_CELL, ReviewModel
 from ..results.roi_stats import ROI_KINDS, Roi, RoiStats, cells_in, roi_from_shape, roi_stats
+from .camera import camera_of
 from .cell_layers import CellLayers, raster_levels
 from .table_widget import make_table
 from .workers import WorkerPool
@@ -140,7 +141,7 @@ class RoiPanel(QWidget):
         self.export_csv_button.clicked.connect(lambda: self.export("csv"))
         self.export_geojson_button.clicked.connect(lambda: self.export("geojson"))
         viewer.layers.events.removed.connect(self._layer_removed)
-        viewer.camera.events.zoom.connect(self._fit_edges)
+        camera_of(viewer).events.zoom.connect(self._fit_edges)
         self._update_buttons()
 
     # --- results ----------------------------------------------------------------------------------
@@ -228,7 +229,7 @@ class RoiPanel(QWidget):
         layer, result = self.rois_layer, self.result
         if layer is None or result is None:
             return
-        width = ROI_EDGE_PX / (self.viewer.camera.zoom * (result.slide_mpp or 1.0))
+        width = ROI_EDGE_PX / (camera_of(self.viewer).zoom * (result.slide_mpp or 1.0))
         if abs(width - layer.current_edge_width) <= 0.2 * layer.current_edge_width:
             return
         layer.current_edge_width = width

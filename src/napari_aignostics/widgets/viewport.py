@@ -17,6 +17,7 @@ import numpy as np
 from ..results.coords import to_data
 from ..results.outlines import OutlineImage, draw_outlines, empty_outlines
 from ..results.review import ReviewModel
+from .camera import camera_of
 from .workers import WorkerPool
 
 if TYPE_CHECKING:
@@ -58,8 +59,8 @@ def camera_bounds(viewer: ViewerModel, raster: Image) -> tuple[float, float, flo
     if canvas is None:
         return view_bounds(raster)
     height, width = canvas.size
-    zoom = viewer.camera.zoom
-    y, x = viewer.camera.center[-2:]
+    zoom = camera_of(viewer).zoom
+    y, x = camera_of(viewer).center[-2:]
     corners = [
         raster.world_to_data((y + dy * height / 2 / zoom, x + dx * width / 2 / zoom))[-2:]
         for dy, dx in ((-1, -1), (1, 1))
@@ -129,8 +130,8 @@ class InViewOutlines:
         self._timer.setSingleShot(True)
         self._timer.setInterval(SETTLE_MS)
         self._timer.timeout.connect(self._settle)
-        viewer.camera.events.center.connect(self._schedule)
-        viewer.camera.events.zoom.connect(self._schedule)
+        camera_of(viewer).events.center.connect(self._schedule)
+        camera_of(viewer).events.zoom.connect(self._schedule)
         layer.events.visible.connect(self._visible_changed)
 
     def close(self) -> None:
@@ -138,7 +139,7 @@ class InViewOutlines:
         self._timer.stop()
         self._generation += 1
         self.pool.drop(self.key)
-        for emitter in (self.viewer.camera.events.center, self.viewer.camera.events.zoom):
+        for emitter in (camera_of(self.viewer).events.center, camera_of(self.viewer).events.zoom):
             emitter.disconnect(self._schedule)
         self.layer.events.visible.disconnect(self._visible_changed)
         self.closed = True
@@ -220,7 +221,7 @@ class InViewOutlines:
     def pixel_size(self, bounds: Bounds) -> float:
         """Level-0 pixels per image pixel: one per screen pixel, within the image's limits."""
         # the camera's zoom is screen pixels per world unit
-        screen = 1.0 / (self.viewer.camera.zoom * float(self.raster.scale[-1]))
+        screen = 1.0 / (camera_of(self.viewer).zoom * float(self.raster.scale[-1]))
         widest = (
             (1 + 2 * self.margin) * max(bounds[2] - bounds[0], bounds[3] - bounds[1]) / MAX_IMAGE_PX
         )
