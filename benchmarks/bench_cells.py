@@ -73,7 +73,7 @@ def main() -> int:
     compile_installed()
     print(f"load average at start: {os.getloadavg()[0]:.1f}", flush=True)
     if args.viewer_only:
-        return _viewer_only(args.cells, args.viewer_only)
+        return _viewer_only(args.cells, args.viewer_only, args.files)
     rows: list[tuple[str, int, float, float, float, float, float]] = []
     misses = 0
     for n in args.cells:
@@ -121,15 +121,14 @@ def main() -> int:
     return 1 if misses else 0
 
 
-def _viewer_only(sizes: list[int], runs: int) -> int:
-    """The first drawn overview frame of a Parquet cell file in a viewer, ``runs`` times per size."""
+def _viewer_only(sizes: list[int], runs: int, kept: Path | None = None) -> int:
+    """The first drawn overview frame of a Parquet cell file in a viewer, ``runs`` times per size
+    (the files kept in ``kept/<cells>`` when given, as ``--files``)."""
     misses = 0
     for n in sizes:
         with tempfile.TemporaryDirectory() as tmp:
-            (Path(tmp) / "parquet").mkdir()
-            (Path(tmp) / "geoparquet").mkdir()
-            path = Path(tmp) / "parquet" / PARQUET
-            cellgen.write_parquet_twins(n, path, Path(tmp) / "geoparquet" / PARQUET)
+            folder = Path(tmp) if kept is None else kept / str(n)
+            path = _make(folder, n, with_geojson=False)["parquet (WKB)"][1]
             for run in range(runs):
                 os.environ["NAPARI_AIGNOSTICS_CACHE"] = str(Path(tmp) / f"cache-{run}")  # empty
                 shown = run_child(__file__, ["--child", "viewer", str(path)], what="the viewer run")
