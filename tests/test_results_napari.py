@@ -135,3 +135,29 @@ def test_file_open_parses_off_the_main_thread_and_reaches_the_review_tab(
         assert widget.review.centroids is viewer.layers[CENTROIDS]
     finally:
         widget.shutdown()
+
+
+def test_file_open_while_the_dock_builds_its_panels_reaches_its_review_tab(
+        make_napari_viewer: Any, qtbot: Any, cmu_slide: Path, item_folder: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from napari_aignostics.widgets.dock import AignosticsWidget
+    from napari_aignostics.widgets.results_loader import ResultsLoader
+    from napari_aignostics.workflow.session import Session
+
+    monkeypatch.setenv("NAPARI_AIGNOSTICS_CONFIG", str(tmp_path / "config"))
+    viewer = make_napari_viewer()
+    viewer.open(str(cmu_slide), plugin="napari-aignostics")
+    widget = AignosticsWidget(viewer, Session(local_data_dir=tmp_path / "platform"), deferred=True)
+    viewer.window.add_dock_widget(widget)
+    try:
+        assert not widget.is_ready()
+        assert viewer.open(str(item_folder), plugin="napari-aignostics") == []  # waits for the dock
+        with qtbot.waitSignal(widget.ready, timeout=120_000):
+            pass
+        assert ResultsLoader.of(viewer) is widget.loader
+        qtbot.waitUntil(lambda: CENTROIDS in viewer.layers, timeout=30_000)
+        qtbot.waitUntil(lambda: widget.review.centroids is viewer.layers[CENTROIDS],
+                        timeout=30_000)
+        assert sum(layer.name == CENTROIDS for layer in viewer.layers) == 1  # opened once
+    finally:
+        widget.shutdown()

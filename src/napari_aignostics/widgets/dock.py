@@ -16,6 +16,7 @@ from qtpy.QtCore import Qt, QTimer, Signal
 from qtpy.QtWidgets import QLabel, QTabWidget, QVBoxLayout, QWidget
 
 from ..slides.warmup import import_now, use_cached_unit_registry, warm_up
+from .dock_registry import dock_building
 from .workers import WorkerPool
 
 if TYPE_CHECKING:
@@ -97,6 +98,7 @@ class AignosticsWidget(QWidget):
             while self._steps:
                 self._steps.pop(0)()
             return
+        dock_building(napari_viewer, self)  # File → Open meanwhile waits for the loader
         self._step_timer = QTimer(self)
         self._step_timer.setSingleShot(True)
         self._step_timer.setInterval(0)

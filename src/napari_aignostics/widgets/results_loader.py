@@ -35,6 +35,7 @@ from ..slides.slide_ref import SlideRef, find_slide
 from ..slides.warmup import LAYER_MODULES, use_cached_unit_registry, warm_up
 from ..workflow.session import Session
 from .cell_layers import CellLayers, add_unselected, make_layer, update_in_place
+from .dock_registry import viewer_key
 from .growing_overview import GrowingOverview
 from .slide_opener import open_slide_in
 from .workers import WorkerPool
@@ -83,7 +84,7 @@ class ResultsLoader(QObject):
         """What each shown item's folder held when it was read, and the result read from it."""
         self._centroids: list[InViewCentroids] = []
         """Without a review panel: the cells' centroids layers this loader fills with those in view."""
-        ResultsLoader._by_viewer[_viewer_key(viewer)] = self
+        ResultsLoader._by_viewer[viewer_key(viewer)] = self
         viewer.layers.events.removed.connect(self._layer_removed)
         use_cached_unit_registry()  # results layers carry µm units
         warm_up(RESULT_MODULES)  # loaded while the results are read, not on the first batch's path
@@ -113,8 +114,8 @@ class ResultsLoader(QObject):
     @classmethod
     def of(cls, viewer: ViewerModel) -> ResultsLoader:
         """The viewer's loader: the dock's when it is open, else one made for File → Open."""
-        loader = cls._by_viewer.get(_viewer_key(viewer))
-        if loader is None or _viewer_key(loader.viewer) != _viewer_key(viewer):
+        loader = cls._by_viewer.get(viewer_key(viewer))
+        if loader is None or viewer_key(loader.viewer) != viewer_key(viewer):
             loader = cls(viewer, Session(), WorkerPool())
             window = getattr(getattr(viewer, "window", None), "_qt_window", None)
             loader.setParent(window)  # lives as long as the viewer's window
@@ -402,11 +403,6 @@ def freeze_long_lived_heap() -> None:
     if not _HEAP_FROZEN:
         _HEAP_FROZEN = True
         gc.freeze()
-
-
-def _viewer_key(viewer: ViewerModel) -> int:
-    """One key per viewer, whether napari hands it to a plugin widget wrapped in a proxy or not."""
-    return id(getattr(viewer, "__wrapped__", viewer))
 
 
 def _start_empty(growing: GrowingOverview, folder: Path, slide: SlideRef | None, name: str) -> None:

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..results import results_reader
 from ..slides.layers import LayerData
+
+if TYPE_CHECKING:
+    from napari.components import ViewerModel
 
 ReaderAnswer = list[LayerData] | list[tuple[None]]
 NO_LAYERS_YET: list[tuple[None]] = [(None,)]
@@ -21,7 +25,8 @@ def get_reader(path: str | list[str]) -> Callable[[str | list[str]], ReaderAnswe
 def read_results(path: str | list[str]) -> ReaderAnswer:
     """Hand the results to the viewer's loader (parsed in a worker, layers added in turns).
 
-    Without a viewer window (headless use), the results are read at once instead.
+    Without a viewer window (headless use), the results are read at once instead. While the
+    dock is still building its panels, they wait for its loader (and so reach its Review tab).
     """
     import napari
 
@@ -29,7 +34,13 @@ def read_results(path: str | list[str]) -> ReaderAnswer:
     viewer = napari.current_viewer()
     if viewer is None:
         return results_reader.read_results(path)
+    from .dock_registry import after_dock_built
+
+    after_dock_built(viewer, lambda: _open(viewer, Path(path)))
+    return NO_LAYERS_YET
+
+
+def _open(viewer: ViewerModel, path: Path) -> None:
     from .results_loader import ResultsLoader
 
-    ResultsLoader.of(viewer).open_path(Path(path))
-    return NO_LAYERS_YET
+    ResultsLoader.of(viewer).open_path(path)
