@@ -115,18 +115,26 @@ def test_results_open_without_choosing_a_reader(make_napari_viewer: Any, qtbot: 
     assert len(viewer.layers) > before
 
 
-def test_file_open_parses_off_the_main_thread_and_reaches_the_review_tab(
-        make_napari_viewer: Any, qtbot: Any, cmu_slide: Path, item_folder: Path, tmp_path: Path,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+def _dock_over_slide(viewer: Any, slide: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                     deferred: bool = False) -> tuple[Any, Any]:
+    """The viewer with the slide open and the dock added (built at once, or in turns)."""
     from napari_aignostics.widgets.dock import AignosticsWidget
-    from napari_aignostics.widgets.results_loader import ResultsLoader
     from napari_aignostics.workflow.session import Session
 
     monkeypatch.setenv("NAPARI_AIGNOSTICS_CONFIG", str(tmp_path / "config"))
-    viewer = make_napari_viewer()
-    viewer.open(str(cmu_slide), plugin="napari-aignostics")
-    widget = AignosticsWidget(viewer, Session(local_data_dir=tmp_path / "platform"))
+    viewer.open(str(slide), plugin="napari-aignostics")
+    widget = AignosticsWidget(viewer, Session(local_data_dir=tmp_path / "platform"),
+                              deferred=deferred)
     viewer.window.add_dock_widget(widget)
+    return viewer, widget
+
+
+def test_file_open_parses_off_the_main_thread_and_reaches_the_review_tab(
+        make_napari_viewer: Any, qtbot: Any, cmu_slide: Path, item_folder: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from napari_aignostics.widgets.results_loader import ResultsLoader
+
+    viewer, widget = _dock_over_slide(make_napari_viewer(), cmu_slide, tmp_path, monkeypatch)
     try:
         assert ResultsLoader.of(viewer) is widget.loader
         with qtbot.waitSignal(widget.loader.opened, timeout=30_000):
@@ -140,15 +148,10 @@ def test_file_open_parses_off_the_main_thread_and_reaches_the_review_tab(
 def test_file_open_while_the_dock_builds_its_panels_reaches_its_review_tab(
         make_napari_viewer: Any, qtbot: Any, cmu_slide: Path, item_folder: Path, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    from napari_aignostics.widgets.dock import AignosticsWidget
     from napari_aignostics.widgets.results_loader import ResultsLoader
-    from napari_aignostics.workflow.session import Session
 
-    monkeypatch.setenv("NAPARI_AIGNOSTICS_CONFIG", str(tmp_path / "config"))
-    viewer = make_napari_viewer()
-    viewer.open(str(cmu_slide), plugin="napari-aignostics")
-    widget = AignosticsWidget(viewer, Session(local_data_dir=tmp_path / "platform"), deferred=True)
-    viewer.window.add_dock_widget(widget)
+    viewer, widget = _dock_over_slide(make_napari_viewer(), cmu_slide, tmp_path, monkeypatch,
+                                      deferred=True)
     try:
         assert not widget.is_ready()
         assert viewer.open(str(item_folder), plugin="napari-aignostics") == []  # waits for the dock

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from .raster import RasterLevel
+from .raster import LazyLevel, RasterLevel, expand_index
 
 __all__ = ["Palette", "RgbaLevel", "class_palette", "rgba_levels"]
 
@@ -35,7 +35,7 @@ class Palette:
         return str(self.names[code]) + ("" if np.isnan(low) else f" (confidence ≥ {low:.2f})")
 
 
-class RgbaLevel:
+class RgbaLevel(LazyLevel):
     """One class raster level as a read-only ``(rows, cols, 4)`` uint8 array for napari.
 
     Indexing reads the codes (a lazy level's tiles are drawn and cached there) and looks them up
@@ -51,21 +51,8 @@ class RgbaLevel:
         self.ndim = 3
         self.size = codes.size * 4
 
-    def __len__(self) -> int:
-        return self.shape[0]
-
-    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        out = self[:, :]
-        return out if dtype is None else out.astype(dtype)
-
     def __getitem__(self, key: Any) -> np.ndarray:
-        keys = list(key) if isinstance(key, tuple) else [key]
-        if any(k is Ellipsis for k in keys):
-            at = next(i for i, k in enumerate(keys) if k is Ellipsis)
-            keys[at : at + 1] = [slice(None)] * (3 - (len(keys) - 1))
-        keys += [slice(None)] * (3 - len(keys))
-        if len(keys) != 3:
-            raise IndexError(f"too many indices for an RGBA overview: {key!r}")
+        keys = expand_index(key, 3, "an RGBA overview")
         codes = np.asarray(self.codes[keys[0], keys[1]])
         rgba = self.palette.lut.take(codes, axis=0, mode="clip")
         return rgba if keys[2] == slice(None) else rgba[..., keys[2]]

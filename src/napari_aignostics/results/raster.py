@@ -20,7 +20,7 @@ from PIL import Image, ImageDraw
 
 from .tables import ObjectTable
 
-__all__ = ["RasterLevel", "class_raster", "invalidate_all", "invalidate_objects", "render_chunk"]
+__all__ = ["LazyLevel", "RasterLevel", "expand_index", "class_raster", "invalidate_all", "invalidate_objects", "render_chunk"]
 
 CHUNK = 1024
 CACHED_TILES = 96
@@ -112,7 +112,24 @@ class TileCache:
         return len(gone)
 
 
-class RasterLevel:
+class LazyLevel:
+    """What napari asks of a lazily drawn pyramid level besides indexing: its length and, for a
+    whole copy, every pixel (``self[:, :]``)."""
+
+    shape: tuple[int, ...]
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        out = self[:, :]
+        return out if dtype is None else out.astype(dtype)
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        raise NotImplementedError
+
+
+class RasterLevel(LazyLevel):
     """One overview level: a read-only 2D array whose pixels are drawn when napari slices it.
 
     It offers what napari needs of layer data (``shape``, ``dtype``, ``ndim``, ``size``,
@@ -135,13 +152,6 @@ class RasterLevel:
         self.size = shape[0] * shape[1]
         self.downsample = float(2**level)
         self.fill = level < POLYGON_LEVELS
-
-    def __len__(self) -> int:
-        return self.shape[0]
-
-    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        out = self[:, :]
-        return out if dtype is None else out.astype(dtype)
 
     def __getitem__(self, key: Any) -> np.ndarray:
         keys = _expand(key)
@@ -175,16 +185,23 @@ class RasterLevel:
         )
 
 
-def _expand(key: Any) -> tuple[Any, Any]:
-    """A 2D index as (rows, cols): Ellipsis expanded, missing axes as full slices."""
+def expand_index(key: Any, ndim: int, what: str) -> list[Any]:
+    """An index of ``ndim`` axes, one entry per axis: Ellipsis expanded, missing axes as full
+    slices; ``IndexError`` naming ``what`` for too many."""
     keys = list(key) if isinstance(key, tuple) else [key]
     if any(k is Ellipsis for k in keys):
         at = next(i for i, k in enumerate(keys) if k is Ellipsis)
-        keys[at : at + 1] = [slice(None)] * (2 - (len(keys) - 1))
-    keys += [slice(None)] * (2 - len(keys))
-    if len(keys) != 2:
-        raise IndexError(f"too many indices for a 2D raster: {key!r}")
-    return keys[0], keys[1]
+        keys[at : at + 1] = [slice(None)] * (ndim - (len(keys) - 1))
+    keys += [slice(None)] * (ndim - len(keys))
+    if len(keys) != ndim:
+        raise IndexError(f"too many indices for {what}: {key!r}")
+    return keys
+
+
+def _expand(key: Any) -> tuple[Any, Any]:
+    """A 2D index as (rows, cols)."""
+    rows, cols = expand_index(key, 2, "a 2D raster")
+    return rows, cols
 
 
 def _span(key: Any, size: int) -> tuple[int, int]:
