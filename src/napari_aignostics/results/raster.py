@@ -20,7 +20,15 @@ from PIL import Image, ImageDraw
 
 from .tables import ObjectTable
 
-__all__ = ["LazyLevel", "RasterLevel", "expand_index", "class_raster", "invalidate_all", "invalidate_objects", "render_chunk"]
+__all__ = [
+    "LazyLevel",
+    "RasterLevel",
+    "class_raster",
+    "expand_index",
+    "invalidate_all",
+    "invalidate_objects",
+    "render_chunk",
+]
 
 CHUNK = 1024
 CACHED_TILES = 96

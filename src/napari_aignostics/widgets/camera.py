@@ -1,9 +1,8 @@
 """The viewer's camera, where the running napari keeps it.
 
-napari 0.9 moved it to ``viewer.scene.camera``; ``viewer.camera`` still works there but warns on
-every access, and napari routes each warning through its notification machinery on the main
-thread (measured while panning: part of the longest main-thread gaps). Earlier napari has only
-``viewer.camera``.
+napari 0.9 moved it to ``viewer.scene.camera``; ``viewer.camera`` still works there but raises a
+deprecation warning at every read, which napari hands to its notification handler on the main
+thread (seen in stack samples of a pan). Earlier napari has only ``viewer.camera``.
 """
 
 from __future__ import annotations

@@ -293,8 +293,8 @@ class CellTablePanel(QWidget):
         mpp = self.result.slide_mpp
         center, zoom = review.jump_target(index, mpp)
         self._highlight(to_data(review.table.centroids[[index]]), mpp)  # may reset the view
-        camera_of(self.viewer).center = center
-        camera_of(self.viewer).zoom = zoom
+        camera = camera_of(self.viewer)
+        camera.center, camera.zoom = center, zoom
         return index
 
     def _highlight(self, point: np.ndarray, mpp: float | None) -> None:

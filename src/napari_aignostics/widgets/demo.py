@@ -136,8 +136,9 @@ def frame_results(viewer: Viewer, widget: AignosticsWidget) -> None:
     counts, xs, ys = np.histogram2d(xy[:, 0], xy[:, 1], bins=16)
     i, j = np.unravel_index(int(np.argmax(counts)), counts.shape)
     x, y = (xs[i] + xs[i + 1]) / 2, (ys[j] + ys[j + 1]) / 2
-    camera_of(viewer).center = ((y - 0.5) * mpp, (x - 0.5) * mpp)
-    camera_of(viewer).zoom = 900 / (1600 * mpp)  # ~1600 level-0 px across the canvas
+    camera = camera_of(viewer)
+    camera.center = ((y - 0.5) * mpp, (x - 0.5) * mpp)
+    camera.zoom = 900 / (1600 * mpp)  # ~1600 level-0 px across the canvas
     for layer in viewer.layers:
         if layer.metadata.get("artifact", "").startswith("tissue_segmentation_segmentation_map"):
             layer.opacity = 0.25

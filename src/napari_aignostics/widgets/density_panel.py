@@ -254,9 +254,10 @@ class DensityPanel(QGroupBox):
         spot = self.hotspots[row]
         mpp = self.result.slide_mpp or 1.0
         x, y = spot.center
-        camera_of(self.viewer).center = ((y - 0.5) * mpp, (x - 0.5) * mpp)
         side = (spot.box[2] - spot.box[0]) * mpp
-        camera_of(self.viewer).zoom = 600.0 / (1.2 * side)
+        camera = camera_of(self.viewer)
+        camera.center = ((y - 0.5) * mpp, (x - 0.5) * mpp)
+        camera.zoom = 600.0 / (1.2 * side)
 
     # --- corrections ------------------------------------------------------------------------------
 

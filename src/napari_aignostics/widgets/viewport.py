@@ -59,8 +59,9 @@ def camera_bounds(viewer: ViewerModel, raster: Image) -> tuple[float, float, flo
     if canvas is None:
         return view_bounds(raster)
     height, width = canvas.size
-    zoom = camera_of(viewer).zoom
-    y, x = camera_of(viewer).center[-2:]
+    camera = camera_of(viewer)
+    zoom = camera.zoom
+    y, x = camera.center[-2:]
     corners = [
         raster.world_to_data((y + dy * height / 2 / zoom, x + dx * width / 2 / zoom))[-2:]
         for dy, dx in ((-1, -1), (1, 1))
@@ -130,8 +131,9 @@ class InViewOutlines:
         self._timer.setSingleShot(True)
         self._timer.setInterval(SETTLE_MS)
         self._timer.timeout.connect(self._settle)
-        camera_of(viewer).events.center.connect(self._schedule)
-        camera_of(viewer).events.zoom.connect(self._schedule)
+        camera = camera_of(viewer)
+        camera.events.center.connect(self._schedule)
+        camera.events.zoom.connect(self._schedule)
         layer.events.visible.connect(self._visible_changed)
 
     def close(self) -> None:
@@ -139,7 +141,8 @@ class InViewOutlines:
         self._timer.stop()
         self._generation += 1
         self.pool.drop(self.key)
-        for emitter in (camera_of(self.viewer).events.center, camera_of(self.viewer).events.zoom):
+        events = camera_of(self.viewer).events
+        for emitter in (events.center, events.zoom):
             emitter.disconnect(self._schedule)
         self.layer.events.visible.disconnect(self._visible_changed)
         self.closed = True
