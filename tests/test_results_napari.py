@@ -164,3 +164,16 @@ def test_file_open_while_the_dock_builds_its_panels_reaches_its_review_tab(
         assert sum(layer.name == CENTROIDS for layer in viewer.layers) == 1  # opened once
     finally:
         widget.shutdown()
+
+
+def test_file_open_survives_a_dock_closed_before_it_is_built(
+        make_napari_viewer: Any, qtbot: Any, cmu_slide: Path, item_folder: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    viewer, widget = _dock_over_slide(make_napari_viewer(), cmu_slide, tmp_path, monkeypatch,
+                                      deferred=True)
+    assert not widget.is_ready()
+    assert viewer.open(str(item_folder), plugin="napari-aignostics") == []  # waits for the dock
+    with qtbot.waitSignal(widget.destroyed, timeout=10_000):
+        viewer.window.remove_dock_widget(widget)
+        widget.deleteLater()
+    qtbot.waitUntil(lambda: CENTROIDS in viewer.layers, timeout=30_000)  # a loader of its own
