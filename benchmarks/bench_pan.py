@@ -209,8 +209,9 @@ def _measure(n: int, moves: int, window: tuple[int, int]) -> dict[str, Any]:
     canvas.events.draw.connect(lambda _event: draws.append(time.perf_counter()))
 
     def start_view(row: float) -> None:
-        camera_of(viewer).center = (0.0, HEIGHT * mpp * row, WIDTH * mpp / 4)
-        camera_of(viewer).zoom = 1.0 / mpp  # one screen pixel per level-0 pixel
+        camera = camera_of(viewer)
+        camera.center = (0.0, HEIGHT * mpp * row, WIDTH * mpp / 4)
+        camera.zoom = 1.0 / mpp  # one screen pixel per level-0 pixel
         _pump(3.0)  # the first view drawn, its tiles loaded
 
     pan = Pan(viewer, moves)

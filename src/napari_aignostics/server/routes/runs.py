@@ -87,7 +87,7 @@ async def get_run(request: Request) -> Response:
 
     The route most polled reads its id, caller and share token from the request itself, as the
     dependencies of other routes would, and declares them in ``openapi_extra``: FastAPI's solving
-    of declared parameters was more than half of a poll's own work.
+    of declared parameters was a quarter of a poll's own work.
     """
     user = await current_caller(request)  # a 401 before a 422, as with dependencies
     run_id = uuid_path_value(request, "run_id")
